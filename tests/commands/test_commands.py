@@ -1,0 +1,104 @@
+"""The headless commands, run as a person runs them: real processes, exit codes and output."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+def tiny_train_args(model_dir, data_dir, out) -> list[str]:
+    return [
+        "train", "--preset", "smoke", "--base-model", str(model_dir), "--dataset", str(data_dir),
+        "--output-dir", str(out), "--max-length", "64", "--num-train-epochs", "3", "--learning-rate", "3e-3",
+        "--max-train-examples", "360", "--max-test-examples", "60", "--json",
+    ]  # fmt: skip
+
+
+def test_train_evaluate_predict_round_trip(tmp_path, tiny_model_dir, synthetic_folder):
+    out = tmp_path / "run"
+    trained = manage(*tiny_train_args(tiny_model_dir, synthetic_folder, out))
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    result = json.loads(trained.stdout)  # with --json, stdout is the result alone
+    assert result["model_dir"] == str(out / "model") and result["test"]["examples"] == 60
+    assert result["test"]["accuracy"] >= 0.9
+    assert {"precision", "recall", "f1", "roc_auc", "confusion_matrix", "loss"} <= set(result["test"])
+    assert (out / "metrics.json").is_file() and (out / "model" / "tokenizer.json").is_file()
+
+    evaluated = manage("evaluate", str(out), "--int8", "compare", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    report = json.loads(evaluated.stdout)
+    fp32, int8 = report["results"]
+    assert fp32["examples"] == 60 and abs(fp32["accuracy"] - result["test"]["accuracy"]) <= 0.005
+    assert int8["int8"] and report["int8_accuracy_cost"] == pytest.approx(fp32["accuracy"] - int8["accuracy"])
+
+    predicted = manage("predict", str(out), "a wonderful superb film", "dreadful and dull", "--json")
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    rows = json.loads(predicted.stdout)["predictions"]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert all(0.5 <= r["probability"] <= 1 for r in rows)
+
+    plain = manage("predict", str(out), "loved it, brilliant")
+    assert plain.returncode == 0 and plain.stdout.split()[0] == "positive"
+
+
+def one_line_failure(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("CommandError")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+def test_a_missing_data_folder(tmp_path, tiny_model_dir):
+    line = one_line_failure(manage(*tiny_train_args(tiny_model_dir, tmp_path / "missing", tmp_path / "out")))
+    assert "missing does not exist" in line
+
+
+def test_a_csv_without_a_text_column(tmp_path, tiny_model_dir):
+    for split in ("train", "test"):
+        pd.DataFrame({"review": ["good", "bad"] * 10, "label": [1, 0] * 10}).to_csv(
+            tmp_path / f"{split}.csv", index=False
+        )
+    line = one_line_failure(manage(*tiny_train_args(tiny_model_dir, tmp_path, tmp_path / "out")))
+    assert "train.csv" in line and "no 'text' column" in line
+
+
+def test_an_unknown_base_model(tmp_path, synthetic_folder):
+    line = one_line_failure(manage(*tiny_train_args("nobody/unknown-bert", synthetic_folder, tmp_path / "out")))
+    assert "nobody/unknown-bert" in line and "minilm" in line
+
+
+def test_an_impossible_setting(tmp_path, tiny_model_dir, synthetic_folder):
+    args = [*tiny_train_args(tiny_model_dir, synthetic_folder, tmp_path / "out"), "--train-batch-size", "0"]
+    assert "train_batch_size must be between 1 and 4096" in one_line_failure(manage(*args))
+
+
+def test_evaluate_and_predict_without_a_model(tmp_path):
+    assert "no saved model" in one_line_failure(manage("evaluate", str(tmp_path)))
+    assert "no saved model" in one_line_failure(manage("predict", str(tmp_path), "good film"))
+    assert "no review given" in one_line_failure(manage("predict", str(tmp_path)))
+
+
+def test_help_teaches_the_terms():
+    shown = manage("train", "--help")
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())
+    assert "Epochs: how many times training goes through the whole training set" in text
+    assert "Weight decay:" in text and "--preset" in text

@@ -1,0 +1,122 @@
+"""Shared fixtures: a tiny BERT built here (no download), small review folders in every format.
+
+The suite runs offline: the hub libraries are put in offline mode before they are imported, so
+anything that would reach the network fails at once instead.
+"""
+
+import os
+import random
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pandas as pd
+import pytest
+
+POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "excellent", "delightful"]
+NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "worst", "dreadful", "tedious"]
+FILLER = ["the", "film", "plot", "actor", "scene", "story", "movie", "camera", "music", "ending", "was", "and"]
+
+
+def synthetic_reviews(n: int, *, seed: int, long: bool = False) -> pd.DataFrame:
+    """Reviews a tiny model can learn: sentiment words among filler, with IMDb's <br /> breaks."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = [rng.choice(FILLER) for _ in range(rng.randint(8, 60 if long else 20))]
+        for _ in range(3):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
+        text = " ".join(words[: len(words) // 2]) + " <br /><br /> " + " ".join(words[len(words) // 2 :])
+        rows.append({"text": text, "label": label})
+    return pd.DataFrame(rows)
+
+
+def write_split(df: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".parquet":
+        df.to_parquet(path)
+    elif path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_json(path, orient="records", lines=True)
+
+
+@pytest.fixture
+def make_review_folder(tmp_path):
+    """A folder with train/test files in a format (parquet, csv, jsonl)."""
+
+    def make(fmt: str = "parquet", *, train: int = 240, test: int = 80, name: str = "reviews") -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        write_split(synthetic_reviews(train, seed=1), folder / f"train.{fmt}")
+        write_split(synthetic_reviews(test, seed=2), folder / f"test.{fmt}")
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    from ml.base_models import builtin_models
+
+    return builtin_models()["minilm"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, minilm_path) -> Path:
+    """A randomly initialised 2-layer, 32-wide BERT with the MiniLM tokenizer: trains in seconds."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("synthetic")
+    write_split(synthetic_reviews(400, seed=1), folder / "train.parquet")
+    write_split(synthetic_reviews(100, seed=2), folder / "test.parquet")
+    return folder
+
+
+def tiny_config(model_dir, data_dir, output_dir, **overrides):
+    """A config that trains the tiny model to high accuracy on the synthetic reviews in seconds."""
+    from ml.config import TrainingConfig
+
+    settings = dict(
+        base_model=str(model_dir),
+        dataset=str(data_dir),
+        output_dir=str(output_dir),
+        max_length=64,
+        num_train_epochs=4,
+        train_batch_size=16,
+        eval_batch_size=64,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        precision="fp32",
+        logging_steps=5,
+    )
+    settings.update(overrides)
+    return TrainingConfig(**settings)
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
+    """One finished tiny training run shared by the inference, evaluation and command tests."""
+    from ml.training import train_model
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    return train_model(tiny_config(tiny_model_dir, synthetic_folder, out), progress_bar=False)

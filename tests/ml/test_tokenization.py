@@ -1,0 +1,43 @@
+import pytest
+from transformers import AutoTokenizer
+
+from ml.tokenization import encode
+
+
+@pytest.fixture(scope="module")
+def tokenizer(minilm_path):
+    return AutoTokenizer.from_pretrained(minilm_path)
+
+
+LONG = "start " + " ".join(f"w{i}" for i in range(400)) + " finish"
+
+
+@pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
+def test_long_reviews_are_cut_to_max_length_with_special_tokens(tokenizer, truncation):
+    ids = encode(tokenizer, [LONG], max_length=64, truncation=truncation)["input_ids"][0]
+    assert len(ids) == 64
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+
+
+def test_head_keeps_the_beginning_tail_the_end_and_head_tail_both(tokenizer):
+    start, finish = tokenizer.convert_tokens_to_ids(["start", "finish"])
+    head = encode(tokenizer, [LONG], max_length=64, truncation="head")["input_ids"][0]
+    tail = encode(tokenizer, [LONG], max_length=64, truncation="tail")["input_ids"][0]
+    both = encode(tokenizer, [LONG], max_length=64, truncation="head_tail")["input_ids"][0]
+    assert head[1] == start and finish not in head
+    assert tail[-2] == finish and start not in tail
+    assert both[1] == start and both[-2] == finish
+
+
+def test_head_tail_gives_a_quarter_to_the_head(tokenizer):
+    full = tokenizer(LONG, verbose=False)["input_ids"]
+    both = encode(tokenizer, [LONG], max_length=66, truncation="head_tail")["input_ids"][0]
+    assert both[1:17] == full[1:17]  # 16 of the 64-token body from the head
+    assert both[17:-1] == full[-49:-1]  # 48 from the tail
+
+
+def test_short_reviews_are_untouched(tokenizer):
+    for truncation in ("head", "tail", "head_tail"):
+        encoded = encode(tokenizer, ["a fine film"], max_length=64, truncation=truncation)
+        assert encoded["input_ids"][0] == tokenizer("a fine film")["input_ids"]
+        assert len(encoded["attention_mask"][0]) == len(encoded["input_ids"][0])

@@ -1,0 +1,95 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ml.errors import ConfigError
+from ml.training import ReviewCollator, train_model
+from tests.conftest import tiny_config
+
+
+def test_a_run_writes_model_tokenizer_config_history_and_metrics(trained_tiny_run):
+    out = Path(trained_tiny_run.output_dir)
+    model = Path(trained_tiny_run.model_dir)
+    assert model == out / "model"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "training_config.json"):
+        assert (model / name).is_file(), name
+    for name in ("training_config.json", "log_history.json", "metrics.json"):
+        assert (out / name).is_file(), name
+    assert 1 <= len(list((out / "checkpoints").glob("checkpoint-*"))) <= 2  # save_total_limit
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(trained_tiny_run.metrics, default=str))
+    assert metrics["device"].startswith("cpu") and metrics["precision"] == "fp32"
+
+
+def test_the_tiny_model_learns_the_synthetic_sentiment(trained_tiny_run):
+    test = trained_tiny_run.metrics["test"]
+    assert test["accuracy"] >= 0.9
+    assert test["examples"] == 100
+    assert sum(map(sum, test["confusion_matrix"])) == 100
+    assert test["roc_auc"] >= 0.9
+    assert trained_tiny_run.metrics["train"]["samples_per_second"] > 0
+
+
+def test_every_epoch_is_evaluated_and_the_loss_falls(trained_tiny_run):
+    epochs = trained_tiny_run.metrics["epochs"]
+    assert [round(e["epoch"]) for e in epochs] == [1, 2, 3, 4]
+    history = json.loads((Path(trained_tiny_run.output_dir) / "log_history.json").read_text())
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert losses[-1] < losses[0]
+
+
+class Recorder:
+    """A TrainingObserver that stops training after a number of evaluations."""
+
+    def __init__(self, stop_after_evaluations=None):
+        self.updates = []
+        self.stop_after = stop_after_evaluations
+
+    def on_progress(self, progress):
+        self.updates.append(progress)
+
+    def should_stop(self):
+        done = sum(1 for u in self.updates if u.evaluation)
+        return self.stop_after is not None and done >= self.stop_after
+
+
+def test_an_observer_sees_progress_and_can_stop_a_run_which_then_resumes(tmp_path, tiny_model_dir, synthetic_folder):
+    config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run", num_train_epochs=3)
+    recorder = Recorder(stop_after_evaluations=1)
+    stopped = train_model(config, observer=recorder, progress_bar=False)
+    assert stopped.stopped and stopped.model_dir is None and "test" not in stopped.metrics
+    steps_per_epoch = 360 // 16 + 1
+    assert stopped.last_checkpoint.endswith(f"checkpoint-{steps_per_epoch}")
+    evaluated = [u for u in recorder.updates if u.evaluation]
+    assert evaluated[0].evaluation["eval_accuracy"] >= 0 and evaluated[0].step == steps_per_epoch
+    assert all(u.max_steps == 3 * steps_per_epoch for u in recorder.updates)
+    assert recorder.updates[-1].eta_seconds is not None
+
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
+        train_model(config, progress_bar=False)
+
+    resumed = train_model(config.replace(resume=True), progress_bar=False)
+    assert resumed.metrics["resumed_from"] == stopped.last_checkpoint
+    assert resumed.metrics["train"]["steps"] == 3 * steps_per_epoch
+    assert [round(e["epoch"]) for e in resumed.metrics["epochs"]] == [1, 2, 3]
+    assert resumed.model_dir and resumed.metrics["test"]["accuracy"] >= 0.8
+
+
+def test_max_length_padding_pads_every_review_like_the_tutorial(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from ml.config import TrainingConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    features = [{"input_ids": [101, 7, 102], "attention_mask": [1, 1, 1], "label": 1, "length": 3}]
+    fixed = ReviewCollator(tokenizer, TrainingConfig(max_length=64, padding="max_length"))(features)
+    dynamic = ReviewCollator(tokenizer, TrainingConfig(pad_to_multiple_of=8))(features)
+    assert fixed["input_ids"].shape == (1, 64) and dynamic["input_ids"].shape == (1, 8)
+    assert "length" not in fixed and fixed["labels"].tolist() == [1]
+
+
+def test_max_length_beyond_the_model_is_refused(tmp_path, tiny_model_dir, synthetic_folder):
+    config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run", max_length=256)
+    with pytest.raises(ConfigError, match=r"longer than .* can read \(128 tokens\)"):
+        train_model(config, progress_bar=False)
