@@ -6,9 +6,10 @@ INSTALLED := $(VENV)/.installed
 # Extra pip arguments, e.g. PIP_ARGS="--index-url <PyTorch CPU wheel index>" (see README, "Installing torch").
 PIP_ARGS ?=
 
-.PHONY: help install test lint format train clean
+.PHONY: help install test lint format train demo clean
 
 help:
+	@echo "make demo     the whole product locally: site, Redis, workers, a first model (Ctrl-C stops)"
 	@echo "make train    fine-tune the offline smoke recipe (MiniLM on the bundled IMDb reviews)"
 	@echo "make test     lint and run the whole test suite"
 	@echo "make install  create .venv with the pinned dependencies"
@@ -29,12 +30,22 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# pytest exits 5 when it collects no test; make treats that as a failure, as it should.
+# The whole suite on SQLite; then, when POSTGRES_TEST_URL names a PostgreSQL server (CI sets it), the
+# database-backed tests again on PostgreSQL. pytest exits 5 when it collects no test: make fails then.
+POSTGRES_TEST_URL ?=
 test: lint
 	$(PY) -m pytest
+	@if [ -n "$(POSTGRES_TEST_URL)" ]; then \
+		echo "== again on PostgreSQL =="; \
+		DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest tests/sentiment tests/integration; \
+	fi
 
 train: $(INSTALLED)
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py train --preset smoke
+
+demo: $(INSTALLED)
+	$(PY) manage.py demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -80,6 +80,7 @@ def train_model(
     *,
     imdb_dir: str | None = None,
     observer: TrainingObserver | None = None,
+    observer_interval: float = 2.0,
     progress_bar: bool = True,
 ) -> TrainingResult:
     """Fine-tune ``config.base_model`` on ``config.dataset`` and write everything to ``config.output_dir``."""
@@ -104,7 +105,7 @@ def train_model(
     }
 
     callbacks = []
-    watcher = ObserverCallback(observer) if observer else None
+    watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
     if watcher:
         callbacks.append(watcher)
     if config.early_stopping_patience:
@@ -230,9 +231,29 @@ def _resume_checkpoint(config: TrainingConfig, checkpoints: Path) -> str | None:
 
 
 def _last_checkpoint(checkpoints: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest *complete* checkpoint.
 
-    return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    A process killed while writing a checkpoint leaves a partial folder; the Trainer writes
+    ``trainer_state.json`` after the weights and optimizer, so only folders holding it can be resumed.
+    """
+    if not checkpoints.is_dir():
+        return None
+    numbered = sorted(
+        (int(p.name.split("-")[1]), p) for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[1].isdigit()
+    )
+    for _, folder in reversed(numbered):
+        if _readable_json(folder / "trainer_state.json"):
+            return str(folder)
+        logger.warning("skipping incomplete checkpoint %s (its writer was interrupted)", folder)
+    return None
+
+
+def _readable_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _check_length(config: TrainingConfig, model) -> None:

@@ -11,9 +11,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests talk to a Redis database of their own, which they may empty.
+TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 
-import pandas as pd
-import pytest
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "excellent", "delightful"]
 NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "worst", "dreadful", "tedious"]
@@ -41,6 +44,46 @@ def write_split(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(path, index=False)
     else:
         df.to_json(path, orient="records", lines=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_broker(tmp_path_factory):
+    """Point Celery at the tests' Redis database; start a private redis-server when none answers."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+    from django.conf import settings
+
+    from worker.celery import app
+
+    url, server = TEST_BROKER_URL, None
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if not shutil.which("redis-server"):
+            raise RuntimeError(
+                f"no Redis at {url} and no redis-server to start (apt-get install redis-server)"
+            ) from None
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        folder = tmp_path_factory.mktemp("redis")
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--dir", str(folder)], stdout=subprocess.DEVNULL)  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/15"
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.05)
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    yield url
+    if server:
+        server.terminate()
 
 
 @pytest.fixture

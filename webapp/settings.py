@@ -10,6 +10,7 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # the default SQLite database lives here
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -60,6 +61,10 @@ WSGI_APPLICATION = "webapp.wsgi.application"
 DATABASES = {
     "default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60),
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Tests that cross processes (a real Celery worker) need the test database in a file, not in memory.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30}  # the web, the worker and training write concurrently
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -67,6 +72,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "sentiment:classify"
+LOGOUT_REDIRECT_URL = "login"
 STATIC_ROOT = VAR_DIR / "static"
 
 # --- machine learning ------------------------------------------------------------------------
@@ -75,8 +83,26 @@ RUNS_DIR = Path(os.environ.get("RUNS_DIR", VAR_DIR / "runs"))
 # A folder with IMDb's train/test files (parquet, CSV or JSON lines); when unset, 'imdb' means the hub.
 IMDB_DATA_DIR = os.environ.get("IMDB_DATA_DIR") or None
 
+# Seconds between progress writes of a training run; a run whose heartbeat is older than the timeout
+# lost its worker and is resumed; a cancel not honoured within the grace period ends the process.
+TRAINING_PROGRESS_INTERVAL = float(os.environ.get("TRAINING_PROGRESS_INTERVAL", "2"))
+TRAINING_HEARTBEAT_TIMEOUT = float(os.environ.get("TRAINING_HEARTBEAT_TIMEOUT", "60"))
+TRAINING_CANCEL_GRACE = float(os.environ.get("TRAINING_CANCEL_GRACE", "4"))
+
+# Limits on what people send: one review, and CSV uploads.
+MAX_REVIEW_CHARS = int(os.environ.get("MAX_REVIEW_CHARS", "20000"))
+MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 2**20)))
+MAX_CSV_ROWS = int(os.environ.get("MAX_CSV_ROWS", "50000"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
+# Serve with dynamic int8 quantization (faster on a CPU; see `manage.py evaluate --int8 compare`).
+SERVE_INT8 = os.environ.get("SERVE_INT8", "0").lower() in {"1", "true", "yes", "on"}
+
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
 # --- Celery (worker/) ------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_ALWAYS_EAGER = False
 
 LOGGING = {
     "version": 1,

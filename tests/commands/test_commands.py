@@ -12,15 +12,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
+@pytest.fixture(scope="module")
+def command_database(tmp_path_factory) -> str:
+    """A migrated SQLite database of their own for the commands run in these tests."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('commands-db') / 'db.sqlite3'}"
+    migrated = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
-        timeout=600,
+        env={**os.environ, "DATABASE_URL": url},
     )
+    assert migrated.returncode == 0, migrated.stderr
+    return url
+
+
+@pytest.fixture
+def manage(command_database):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DATABASE_URL": command_database},
+            timeout=600,
+        )
+
+    return run
 
 
 def tiny_train_args(model_dir, data_dir, out) -> list[str]:
@@ -31,12 +50,13 @@ def tiny_train_args(model_dir, data_dir, out) -> list[str]:
     ]  # fmt: skip
 
 
-def test_train_evaluate_predict_round_trip(tmp_path, tiny_model_dir, synthetic_folder):
+def test_train_evaluate_predict_round_trip(manage, tmp_path, tiny_model_dir, synthetic_folder):
     out = tmp_path / "run"
     trained = manage(*tiny_train_args(tiny_model_dir, synthetic_folder, out))
     assert trained.returncode == 0, trained.stderr[-2000:]
     result = json.loads(trained.stdout)  # with --json, stdout is the result alone
     assert result["model_dir"] == str(out / "model") and result["test"]["examples"] == 60
+    assert result["status"] == "succeeded" and result["run_id"] >= 1  # recorded in the database
     assert result["test"]["accuracy"] >= 0.9
     assert {"precision", "recall", "f1", "roc_auc", "confusion_matrix", "loss"} <= set(result["test"])
     assert (out / "metrics.json").is_file() and (out / "model" / "tokenizer.json").is_file()
@@ -66,12 +86,12 @@ def one_line_failure(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_a_missing_data_folder(tmp_path, tiny_model_dir):
+def test_a_missing_data_folder(manage, tmp_path, tiny_model_dir):
     line = one_line_failure(manage(*tiny_train_args(tiny_model_dir, tmp_path / "missing", tmp_path / "out")))
     assert "missing does not exist" in line
 
 
-def test_a_csv_without_a_text_column(tmp_path, tiny_model_dir):
+def test_a_csv_without_a_text_column(manage, tmp_path, tiny_model_dir):
     for split in ("train", "test"):
         pd.DataFrame({"review": ["good", "bad"] * 10, "label": [1, 0] * 10}).to_csv(
             tmp_path / f"{split}.csv", index=False
@@ -80,23 +100,23 @@ def test_a_csv_without_a_text_column(tmp_path, tiny_model_dir):
     assert "train.csv" in line and "no 'text' column" in line
 
 
-def test_an_unknown_base_model(tmp_path, synthetic_folder):
+def test_an_unknown_base_model(manage, tmp_path, synthetic_folder):
     line = one_line_failure(manage(*tiny_train_args("nobody/unknown-bert", synthetic_folder, tmp_path / "out")))
     assert "nobody/unknown-bert" in line and "minilm" in line
 
 
-def test_an_impossible_setting(tmp_path, tiny_model_dir, synthetic_folder):
+def test_an_impossible_setting(manage, tmp_path, tiny_model_dir, synthetic_folder):
     args = [*tiny_train_args(tiny_model_dir, synthetic_folder, tmp_path / "out"), "--train-batch-size", "0"]
     assert "train_batch_size must be between 1 and 4096" in one_line_failure(manage(*args))
 
 
-def test_evaluate_and_predict_without_a_model(tmp_path):
+def test_evaluate_and_predict_without_a_model(manage, tmp_path):
     assert "no saved model" in one_line_failure(manage("evaluate", str(tmp_path)))
     assert "no saved model" in one_line_failure(manage("predict", str(tmp_path), "good film"))
     assert "no review given" in one_line_failure(manage("predict", str(tmp_path)))
 
 
-def test_help_teaches_the_terms():
+def test_help_teaches_the_terms(manage):
     shown = manage("train", "--help")
     assert shown.returncode == 0
     text = " ".join(shown.stdout.split())

@@ -69,6 +69,9 @@ def test_an_observer_sees_progress_and_can_stop_a_run_which_then_resumes(tmp_pat
     with pytest.raises(ConfigError, match="already holds checkpoints"):
         train_model(config, progress_bar=False)
 
+    partial = Path(config.output_dir) / "checkpoints" / "checkpoint-999"  # as left by a kill mid-write
+    partial.mkdir()
+    (partial / "config.json").write_text("{}")
     resumed = train_model(config.replace(resume=True), progress_bar=False)
     assert resumed.metrics["resumed_from"] == stopped.last_checkpoint
     assert resumed.metrics["train"]["steps"] == 3 * steps_per_epoch

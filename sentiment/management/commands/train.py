@@ -1,25 +1,32 @@
-"""``manage.py train``: fine-tune a model headless, from a preset plus any overrides."""
+"""``manage.py train``: fine-tune a model headless, recorded as a run in the database.
+
+Without ``--run-id`` it creates a run (the admin lists it like any other) and trains it here, with a
+progress bar. With ``--run-id N`` it trains run N, launched from the site: this is what the worker
+starts as a child process, so both paths are the same code.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import time
+import socket
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from ml.config import TrainingConfig
-from ml.presets import PRESETS, config_from_preset
-from ml.training import train_model
+from ml.errors import ConfigError
+from ml.presets import PRESETS
+from sentiment import services
 from sentiment.management.options import add_config_options, config_overrides, dump_json, reasons_not_tracebacks
+from sentiment.run_execution import training_run_execute
 
 
 class Command(BaseCommand):
     help = (
         "Fine-tune a BERT-family model on movie reviews with the Hugging Face Trainer. Start from a "
         "preset (tutorial, fast, smoke) and override any setting. Writes the model, its tokenizer, the "
-        "config, the log history and metrics.json into --output-dir."
+        "config, the log history and metrics.json into the output folder, and records the run in the "
+        "database."
     )
 
     def add_arguments(self, parser):
@@ -34,36 +41,42 @@ class Command(BaseCommand):
             "--config",
             help="A JSON file of settings (as saved in training_config.json) to start from instead of a preset.",
         )
+        parser.add_argument("--run-id", type=int, help="Train run N as launched from the site (what the worker runs).")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON only.")
         add_config_options(parser)
 
     def handle(self, *args, **options):
-        with reasons_not_tracebacks():
-            config = self._config(options)
-            if not options["json"]:
-                self.stdout.write(f"Training {config.base_model} on {config.dataset} -> {config.output_dir}")
-            # The Trainer prints its log lines to stdout; with --json, stdout carries the result only.
-            quiet = contextlib.redirect_stdout(self.stderr._out) if options["json"] else contextlib.nullcontext()
-            with quiet:
-                result = train_model(config, imdb_dir=settings.IMDB_DATA_DIR, progress_bar=options["verbosity"] > 0)
-        summary = {
-            "output_dir": result.output_dir,
-            "model_dir": result.model_dir,
-            "stopped": result.stopped,
-            **result.metrics,
-        }
+        quiet = options["json"] or options["run_id"]
+        # The Trainer prints its log lines to stdout; with --json, stdout carries the result only.
+        to_stderr = contextlib.redirect_stdout(self.stderr._out) if options["json"] else contextlib.nullcontext()
+        with reasons_not_tracebacks(), to_stderr:
+            run_id = options["run_id"] or self._create_and_claim(options)
+            if not quiet:
+                self.stdout.write(f"Run #{run_id}: training (progress below; the admin shows it too)")
+            progress_bar = options["verbosity"] > 0 and not options["run_id"]  # no bars in the worker's log
+            run = training_run_execute(run_id=run_id, progress_bar=progress_bar)
+        summary = {"run_id": run.pk, "status": run.status, "output_dir": run.output_dir, "model_dir": run.model_dir}
+        summary.update(run.metrics)
         if options["json"]:
             self.stdout.write(dump_json(summary))
             return
-        test = result.metrics.get("test", {})
-        for note in result.metrics["data"]["notes"]:
+        test = run.metrics.get("test", {})
+        for note in run.metrics.get("data", {}).get("notes", []):
             self.stdout.write(f"Note: {note}")
         self.stdout.write(
-            f"Trained on {result.metrics['device']} ({result.metrics['precision']}) in "
-            f"{result.metrics['wall_seconds']:.0f} s: test accuracy {test.get('accuracy', float('nan')):.4f}, "
+            f"Run #{run.pk} {run.status} on {run.device} ({run.precision}) in "
+            f"{run.metrics.get('wall_seconds', 0):.0f} s: test accuracy {test.get('accuracy', float('nan')):.4f}, "
             f"F1 {test.get('f1', float('nan')):.4f} on {test.get('examples', 0)} reviews"
         )
-        self.stdout.write(self.style.SUCCESS(f"Model saved in {result.model_dir}"))
+        self.stdout.write(self.style.SUCCESS(f"Model saved in {run.model_dir}"))
+
+    def _create_and_claim(self, options) -> int:
+        config = self._config(options)
+        run = services.training_run_create(
+            user=None, config=config, preset=options["preset"], launched_from="command", enqueue=False
+        )
+        services.training_run_claim(run_id=run.pk, worker=f"command@{socket.gethostname()}")
+        return run.pk
 
     def _config(self, options) -> TrainingConfig:
         overrides = config_overrides(options)
@@ -71,13 +84,6 @@ class Command(BaseCommand):
             try:
                 text = Path(options["config"]).read_text()
             except OSError as exc:
-                from ml.errors import ConfigError
-
                 raise ConfigError(f"cannot read {options['config']}: {exc.strerror}") from None
-            config = TrainingConfig.from_json(text).replace(**overrides)
-        else:
-            config = config_from_preset(options["preset"], **overrides)
-        if not config.output_dir:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            config = config.replace(output_dir=str(Path(settings.RUNS_DIR) / f"{options['preset']}-{stamp}"))
-        return config
+            return TrainingConfig.from_json(text).replace(**overrides)
+        return services.training_config_build(preset=options["preset"], overrides=overrides)

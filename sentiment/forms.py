@@ -1,0 +1,81 @@
+"""Forms: they parse and explain; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from ml.config import config_fields
+from ml.errors import ConfigError
+from ml.presets import PRESETS
+from sentiment import services
+
+_FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
+
+
+class ReviewForm(forms.Form):
+    text = forms.CharField(
+        label="Your review",
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "Paste or write a movie review…"}),
+        help_text="The model reads the first and last parts of long reviews (up to its max length in tokens).",
+    )
+
+
+class CsvUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, with a header row and a 'text' column; other columns are kept in the result.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+class TrainingLaunchForm(forms.Form):
+    """A preset plus any override; each field's help explains the term, as the tutorial did."""
+
+    preset = forms.ChoiceField(
+        choices=[(name, name) for name in PRESETS],
+        initial="smoke",
+        help_text="Starting recipe: tutorial (the original, slow), fast (GPU), smoke (minutes on a CPU, offline). "
+        "Fields left empty keep the preset's value.",
+    )
+    promote_when_done = forms.BooleanField(required=False, help_text="Serve this run's model as soon as it succeeds.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for f in config_fields():
+            if f.name in {"output_dir", "resume"}:
+                continue  # the run decides these
+            self.fields[f.name] = self._form_field(f)
+        self.config = None
+
+    @staticmethod
+    def _form_field(f) -> forms.Field:
+        label = f.name.replace("_", " ").capitalize()
+        common = {"required": False, "label": label, "help_text": f.metadata["help"]}
+        if f.metadata.get("choices"):
+            choices = [("", "(preset)"), *[(c, c) for c in f.metadata["choices"]]]
+            return forms.ChoiceField(choices=choices, **common)
+        if f.type == "bool":
+            choices = [("", "(preset)"), ("true", "yes"), ("false", "no")]
+            return forms.TypedChoiceField(choices=choices, coerce=lambda v: v == "true", empty_value=None, **common)
+        if f.type in ("float", "float | None"):
+            return forms.FloatField(**common)
+        return _FIELD_TYPES.get(f.type, forms.CharField)(**common)
+
+    def overrides(self) -> dict:
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in {"preset", "promote_when_done"} and value not in (None, "")
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            self.config = services.training_config_build(preset=cleaned["preset"], overrides=self.overrides())
+        except ConfigError as exc:
+            for problem in str(exc).split("; "):
+                field = problem.split(" ", 1)[0]
+                self.add_error(field if field in self.fields else None, problem)
+        return cleaned

@@ -1,0 +1,142 @@
+"""The database is the source of truth: training runs and their progress, the served model, and every
+prediction and CSV classification people made.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class TrainingRun(models.Model):
+    """One fine-tuning run, from the moment staff (or a command) asks for it until it ends."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        INTERRUPTED = "interrupted", "Interrupted (will resume)"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.INTERRUPTED)
+    CLAIMABLE = (Status.QUEUED, Status.INTERRUPTED)
+
+    preset = models.CharField(max_length=32)
+    config = models.JSONField(help_text="The full TrainingConfig, as ml.config serialises it.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    launched_from = models.CharField(max_length=16, default="admin")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    promote_when_done = models.BooleanField(default=False)
+    interruptions = models.PositiveIntegerField(default=0)
+
+    # live progress, written by the training process at a bounded rate
+    step = models.PositiveIntegerField(default=0)
+    max_steps = models.PositiveIntegerField(default=0)
+    epoch = models.FloatField(default=0.0)
+    loss = models.FloatField(null=True, blank=True)
+    learning_rate = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="Trainer log entries: loss, lr, evaluations.")
+    log_tail = models.TextField(blank=True)
+
+    # results
+    device = models.CharField(max_length=120, blank=True)
+    precision = models.CharField(max_length=8, blank=True)
+    output_dir = models.CharField(max_length=500, blank=True)
+    last_checkpoint = models.CharField(max_length=500, blank=True)
+    model_dir = models.CharField(max_length=500, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Run #{self.pk} ({self.preset}, {self.config.get('base_model', '?')})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def progress_percent(self) -> float:
+        if self.status == self.Status.SUCCEEDED:
+            return 100.0
+        return round(100.0 * self.step / self.max_steps, 1) if self.max_steps else 0.0
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return (self.metrics.get("test") or {}).get("accuracy")
+
+
+class Promotion(models.Model):
+    """Serving history: the newest promotion names the served model; older ones can be restored."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.PROTECT, related_name="promotions")
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    promoted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-promoted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.run} promoted {self.promoted_at:%Y-%m-%d %H:%M}"
+
+
+class Prediction(models.Model):
+    """One review a person classified, with the answer and the model that gave it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="predictions")
+    text = models.TextField()
+    label = models.CharField(max_length=16)
+    probability = models.FloatField(help_text="The model's confidence in the label, 0.5 to 1.")
+    run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL)
+    model_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.probability:.2f}): {self.text[:40]}"
+
+
+class CsvClassification(models.Model):
+    """A CSV of reviews classified by the worker; the result is the same CSV plus label and probability."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="csv_jobs")
+    filename = models.CharField(max_length=255)
+    upload = models.FileField(upload_to="uploads/%Y/%m/")
+    result = models.FileField(upload_to="results/%Y/%m/", blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    done_rows = models.PositiveIntegerField(default=0)
+    run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL)
+    model_name = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"
+
+    @property
+    def progress_percent(self) -> float:
+        return round(100.0 * self.done_rows / self.total_rows, 1) if self.total_rows else 0.0

@@ -1,0 +1,159 @@
+"""Running a training run: the worker supervises, a child process trains.
+
+The Celery task calls ``training_run_supervise``: it claims the run, starts ``manage.py train --run-id
+N`` as a child process, and watches it. Training in a child means the worker survives an out-of-memory
+crash, GPU memory is returned when every run ends, no CUDA is initialised in the worker (which forks),
+and a cancel can always end the run, even in the middle of an evaluation. The child calls
+``training_run_execute``, which runs ``ml.training.train_model`` with an observer that writes progress
+and a heartbeat to the database and stops training when the run's cancel flag is set.
+
+The child is started with a "parent death signal": if the worker is killed (kill -9), the kernel kills
+the child too, so a run is never trained by two processes at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+from django.conf import settings
+
+from ml.errors import MLError
+from ml.hardware import detect_hardware, resolve_precision
+from ml.progress import Progress
+from ml.training import train_model
+from sentiment import services
+from sentiment.models import TrainingRun
+
+logger = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class DatabaseObserver:
+    """Writes each progress report to the run's row; asks to stop when the run's cancel flag is set."""
+
+    def __init__(self, run_id: int, device: str = "", precision: str = ""):
+        self.run_id = run_id
+        self.device = device
+        self.precision = precision
+        self._cancel = False
+
+    def on_progress(self, progress: Progress) -> None:
+        self._cancel = services.training_run_record_progress(
+            run_id=self.run_id, progress=progress, device=self.device, precision=self.precision
+        )
+
+    def should_stop(self) -> bool:
+        return self._cancel
+
+
+def training_run_execute(*, run_id: int, progress_bar: bool = False) -> TrainingRun:
+    """Train a claimed (RUNNING) run in this process and store the outcome."""
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.status != TrainingRun.Status.RUNNING:
+        raise MLError(f"run {run_id} is {run.status}, not running: the worker claims a run before training it")
+    try:
+        config = services.training_run_config(run=run)
+        hardware = detect_hardware()
+        precision = resolve_precision(config.precision, hardware)
+        observer = DatabaseObserver(run_id, device=hardware.describe(), precision=precision)
+        result = train_model(
+            config,
+            imdb_dir=settings.IMDB_DATA_DIR,
+            observer=observer,
+            progress_bar=progress_bar,
+            observer_interval=settings.TRAINING_PROGRESS_INTERVAL,
+        )
+    except MLError as exc:
+        services.training_run_fail(run_id=run_id, error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        services.training_run_fail(run_id=run_id, error="interrupted from the keyboard", cancelled=True)
+        raise
+    except Exception as exc:
+        services.training_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    return services.training_run_finish(run_id=run_id, result=result)
+
+
+def training_run_supervise(*, run_id: int, worker: str) -> str:
+    """Claim the run and train it in a child process; returns the run's final status."""
+    if not services.training_run_claim(run_id=run_id, worker=worker):
+        logger.info("run %s is not claimable (taken, cancelled or finished): nothing to do", run_id)
+        return "skipped"
+    run = TrainingRun.objects.get(pk=run_id)
+    log_path = Path(run.output_dir) / "train.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "train", "--run-id", str(run_id)]
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, cwd=settings.BASE_DIR
+        )
+        exit_code, cancelled = _watch(child, run_id, log_path)
+    services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
+    run.refresh_from_db()
+    if run.is_active:  # the child did not record an outcome: it was killed or crashed
+        services.training_run_fail(run_id=run_id, error=_explain_exit(exit_code, log_path), cancelled=cancelled)
+        run.refresh_from_db()
+    return run.status
+
+
+def _watch(child: subprocess.Popen, run_id: int, log_path: Path) -> tuple[int, bool]:
+    """Heartbeat while the child lives; end it if a cancel is not honoured within the grace period."""
+    cancel_seen_at = None
+    last_log = 0.0
+    while child.poll() is None:
+        cancel = services.training_run_heartbeat(run_id=run_id)
+        now = time.monotonic()
+        if cancel and cancel_seen_at is None:
+            cancel_seen_at = now
+        if cancel_seen_at is not None and now - cancel_seen_at > settings.TRAINING_CANCEL_GRACE:
+            logger.info("run %s did not stop by itself after a cancel: terminating it", run_id)
+            _stop(child)
+        if now - last_log > 5:
+            services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
+            last_log = now
+        time.sleep(POLL_SECONDS)
+    return child.returncode, cancel_seen_at is not None
+
+
+def _stop(child: subprocess.Popen) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGKILL us when the worker dies (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError):  # not Linux: the heartbeat timeout still marks the run interrupted
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    """The last lines of the log, without terminal colour codes."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return _ANSI.sub("", "".join(deque(handle, maxlen=lines)))
+    except OSError:
+        return ""
+
+
+def _explain_exit(code: int, log_path: Path) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"the training process was killed by {name}{hint}"
+    reason = next((line for line in reversed(_tail(log_path).splitlines()) if "Error" in line), "")
+    return f"the training process exited with status {code}: {reason}".strip()

@@ -1,0 +1,84 @@
+"""Reads: what the pages and the API show. No writes here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from sentiment.models import CsvClassification, Prediction, Promotion, TrainingRun
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    run: TrainingRun
+    promotion_id: int  # changes on every promotion: the cheap version check of each web process
+
+    @property
+    def name(self) -> str:
+        accuracy = self.run.test_accuracy
+        scored = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
+        return f"Run #{self.run.pk}: {self.run.config.get('base_model')} ({self.run.preset}{scored})"
+
+
+def served_model() -> ServedModel | None:
+    promotion = Promotion.objects.select_related("run").first()
+    return ServedModel(run=promotion.run, promotion_id=promotion.pk) if promotion else None
+
+
+def served_version() -> int | None:
+    """Only the id of the newest promotion: one indexed query per request."""
+    return Promotion.objects.values_list("pk", flat=True).first()
+
+
+def prediction_list(*, user, query: str = "") -> QuerySet[Prediction]:
+    predictions = Prediction.objects.filter(user=user)
+    if query:
+        predictions = predictions.filter(text__icontains=query)
+    return predictions
+
+
+def csv_classification_list(*, user) -> QuerySet[CsvClassification]:
+    return CsvClassification.objects.filter(user=user)
+
+
+def training_run_progress(*, run: TrainingRun) -> dict:
+    """Everything the live run page draws, as JSON."""
+    history = run.history or []
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "active": run.is_active,
+        "cancel_requested": run.cancel_requested,
+        "step": run.step,
+        "max_steps": run.max_steps,
+        "percent": run.progress_percent,
+        "epoch": run.epoch,
+        "num_epochs": run.config.get("num_train_epochs"),
+        "loss": run.loss,
+        "learning_rate": run.learning_rate,
+        "eta_seconds": run.eta_seconds,
+        "device": run.device,
+        "precision": run.precision,
+        "interruptions": run.interruptions,
+        "error": run.error,
+        "log_tail": run.log_tail[-4000:],
+        "loss_curve": [[h["step"], h["loss"]] for h in history if "loss" in h],
+        "lr_curve": [[h["step"], h["learning_rate"]] for h in history if "learning_rate" in h and "loss" in h],
+        "eval_curve": [
+            {"epoch": h.get("epoch"), "step": h["step"], "accuracy": h["eval_accuracy"], "f1": h.get("eval_f1")}
+            for h in history
+            if "eval_accuracy" in h
+        ],
+        "test": run.metrics.get("test"),
+        "model_dir": run.model_dir,
+        "last_checkpoint": run.last_checkpoint,
+        "output_dir": run.output_dir,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def training_run_list() -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.select_related("created_by")

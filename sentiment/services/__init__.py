@@ -1,0 +1,47 @@
+"""Every write to the database goes through these functions (named ``<thing>_<action>``).
+
+- ``runs``: training runs, their lifecycle and promotion to serving;
+- ``classify``: single reviews and CSV uploads classified with the served model.
+"""
+
+from sentiment.services.classify import (
+    NoModelServed,
+    csv_classification_create,
+    csv_classification_process,
+    review_classify,
+)
+from sentiment.services.runs import (
+    training_config_build,
+    training_run_cancel,
+    training_run_claim,
+    training_run_config,
+    training_run_create,
+    training_run_enqueue,
+    training_run_fail,
+    training_run_finish,
+    training_run_heartbeat,
+    training_run_promote,
+    training_run_record_log,
+    training_run_record_progress,
+    training_runs_recover,
+)
+
+__all__ = [
+    "NoModelServed",
+    "csv_classification_create",
+    "csv_classification_process",
+    "review_classify",
+    "training_config_build",
+    "training_run_cancel",
+    "training_run_claim",
+    "training_run_config",
+    "training_run_create",
+    "training_run_enqueue",
+    "training_run_fail",
+    "training_run_finish",
+    "training_run_heartbeat",
+    "training_run_promote",
+    "training_run_record_log",
+    "training_run_record_progress",
+    "training_runs_recover",
+]

@@ -1,0 +1,211 @@
+"""Every write to the database goes through here.
+
+Training runs move QUEUED -> RUNNING -> SUCCEEDED / FAILED / CANCELLED, with INTERRUPTED when the
+worker running them died (they resume from their last checkpoint). Each transition is one conditional
+UPDATE, so two processes can never both move the same run, and a task delivered twice does nothing the
+second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ml.config import TrainingConfig
+from ml.presets import config_from_preset
+from ml.progress import Progress
+from sentiment.models import Promotion, TrainingRun
+
+logger = logging.getLogger(__name__)
+Status = TrainingRun.Status
+HISTORY_LIMIT = 2000  # log entries kept on the run row; the full history is in the output folder
+
+
+def _require_staff(user) -> None:
+    if user is None or not (user.is_active and user.is_staff):
+        raise PermissionDenied("Only staff can do this.")
+
+
+def training_run_create(
+    *,
+    user,
+    config: TrainingConfig,
+    preset: str,
+    launched_from: str = "admin",
+    promote_when_done: bool = False,
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Store a QUEUED run and, once the transaction commits, queue it for a worker.
+
+    Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>``.
+    """
+    if launched_from != "command":
+        _require_staff(user)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            preset=preset,
+            config=config.to_dict(),
+            created_by=user,
+            launched_from=launched_from,
+            promote_when_done=promote_when_done,
+        )
+        run.output_dir = config.output_dir or str(Path(settings.RUNS_DIR) / f"run-{run.pk}")
+        run.config = config.replace(output_dir=run.output_dir).to_dict()
+        run.save(update_fields=["output_dir", "config"])
+        if enqueue:
+            transaction.on_commit(lambda: training_run_enqueue(run_id=run.pk))
+    return run
+
+
+def training_config_build(*, preset: str, overrides: dict | None = None) -> TrainingConfig:
+    """A preset plus overrides, validated (``ConfigError`` names every impossible value and why)."""
+    return config_from_preset(preset, **(overrides or {}))
+
+
+def training_run_enqueue(*, run_id: int) -> None:
+    from worker.tasks import train_run
+
+    train_run.apply_async(args=[run_id], queue="training")
+
+
+def training_run_claim(*, run_id: int, worker: str) -> bool:
+    """QUEUED/INTERRUPTED -> RUNNING in one UPDATE; False when someone else has it (or it ended)."""
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status__in=TrainingRun.CLAIMABLE, cancel_requested=False).update(
+        status=Status.RUNNING, heartbeat_at=now, worker=worker, error=""
+    )
+    if claimed:
+        TrainingRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
+    return bool(claimed)
+
+
+def training_run_config(*, run: TrainingRun) -> TrainingConfig:
+    """The run's config, resuming from its checkpoints when an earlier attempt left some."""
+    config = TrainingConfig.from_dict(run.config)
+    checkpoints = Path(run.output_dir) / "checkpoints"
+    has_checkpoint = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    return config.replace(resume=has_checkpoint)
+
+
+def training_run_heartbeat(*, run_id: int) -> bool:
+    """Say the run is alive; returns whether cancellation was asked for."""
+    TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
+    return TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+
+
+def training_run_record_progress(*, run_id: int, progress: Progress, device: str = "", precision: str = "") -> bool:
+    """Store a progress report (the caller bounds the rate); returns whether cancellation was asked for."""
+    run = TrainingRun.objects.only("history", "cancel_requested").get(pk=run_id)
+    history = (run.history + [_plain(entry) for entry in progress.history])[-HISTORY_LIMIT:]
+    fields = dict(
+        step=progress.step,
+        max_steps=progress.max_steps,
+        epoch=progress.epoch,
+        loss=progress.loss,
+        learning_rate=progress.learning_rate,
+        eta_seconds=progress.eta_seconds,
+        history=history,
+        heartbeat_at=timezone.now(),
+    )
+    if device:
+        fields.update(device=device, precision=precision)
+    TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(**fields)
+    return run.cancel_requested
+
+
+def training_run_record_log(*, run_id: int, log_tail: str) -> None:
+    TrainingRun.objects.filter(pk=run_id).update(log_tail=log_tail[-8000:])
+
+
+def training_run_finish(*, run_id: int, result) -> TrainingRun:
+    """Store the outcome of ``ml.training.train_model``: SUCCEEDED, or CANCELLED when it was stopped."""
+    status = Status.CANCELLED if result.stopped else Status.SUCCEEDED
+    TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+        status=status,
+        finished_at=timezone.now(),
+        metrics=_plain(result.metrics),
+        model_dir=result.model_dir or "",
+        last_checkpoint=result.last_checkpoint or "",
+        device=result.metrics.get("device", ""),
+        precision=result.metrics.get("precision", ""),
+        step=result.metrics.get("train", {}).get("steps", F("step")),
+    )
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.status == Status.SUCCEEDED and run.promote_when_done:
+        training_run_promote(run=run, user=run.created_by, check_permission=False)
+    return run
+
+
+def training_run_fail(*, run_id: int, error: str, cancelled: bool = False) -> None:
+    """End a run that did not finish normally (an error, a killed process, or a cancel that had to kill)."""
+    TrainingRun.objects.filter(pk=run_id, status__in=TrainingRun.ACTIVE).update(
+        status=Status.CANCELLED if cancelled else Status.FAILED,
+        finished_at=timezone.now(),
+        error=error[:5000],
+    )
+
+
+def training_run_cancel(*, run: TrainingRun, user) -> TrainingRun:
+    """Queued runs end at once; a running run is asked to stop (the worker ends it within seconds)."""
+    _require_staff(user)
+    now = timezone.now()
+    TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.CLAIMABLE).update(
+        status=Status.CANCELLED, cancel_requested=True, finished_at=now
+    )
+    TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run
+
+
+def training_run_promote(*, run: TrainingRun, user, check_permission: bool = True) -> Promotion:
+    """Serve this run's model from the next request of every web process on."""
+    if check_permission:
+        _require_staff(user)
+    if run.status != Status.SUCCEEDED or not run.model_dir:
+        raise ValidationError(f"{run} has no finished model to serve (status: {run.get_status_display()}).")
+    if not Path(run.model_dir).is_dir():
+        raise ValidationError(f"The model folder of {run} is missing: {run.model_dir}")
+    promotion = Promotion.objects.create(run=run, promoted_by=user)
+    logger.info("promoted %s", run)
+    return promotion
+
+
+def training_runs_recover(*, worker: str | None = None, stale_after: timedelta | None = None) -> list[int]:
+    """Mark runs whose worker died as INTERRUPTED and queue them again; they resume from a checkpoint.
+
+    A run is taken as orphaned when its heartbeat is older than ``stale_after``, or when it was running
+    on ``worker`` (a worker that is just starting cannot be running anything yet).
+    """
+    stale_after = stale_after or timedelta(seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
+    running = TrainingRun.objects.filter(status=Status.RUNNING)
+    stale = running.filter(heartbeat_at__lt=timezone.now() - stale_after)
+    candidates = set(stale.values_list("pk", flat=True))
+    if worker:
+        candidates |= set(running.filter(worker=worker).values_list("pk", flat=True))
+    recovered = []
+    for run_id in sorted(candidates):
+        moved = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+            status=Status.INTERRUPTED, interruptions=F("interruptions") + 1
+        )
+        if moved:
+            logger.warning("run %s lost its worker; queued to resume from its last checkpoint", run_id)
+            recovered.append(run_id)
+            transaction.on_commit(lambda run_id=run_id: training_run_enqueue(run_id=run_id))
+    return recovered
+
+
+def _plain(data):
+    """JSON-safe copy (numpy floats and dataclasses become plain Python)."""
+    import json
+
+    if hasattr(data, "__dataclass_fields__"):
+        data = asdict(data)
+    return json.loads(json.dumps(data, default=str))

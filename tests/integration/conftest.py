@@ -1,0 +1,93 @@
+"""A real Redis and a real Celery worker process, sharing the test database with the test process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The URL of the test database pytest-django created, for processes started by the tests."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+class Worker:
+    """One Celery worker process (solo pool: it trains each run in a child process, as in production)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.env = env
+        self.log = log
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.process = None
+
+    def start(self) -> None:
+        command = [
+            *(sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "training,default"),
+            *("--pool", "solo", "-n", self.name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"),
+        ]
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the file descriptor
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while b"ready." not in self.log.read_bytes():
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not start within 60 s"
+            time.sleep(0.3)
+
+    def kill(self) -> None:
+        """kill -9, as a crash or an OOM killer would."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path, settings):
+    broker = settings.CELERY_BROKER_URL
+    redis.Redis.from_url(broker).flushdb()  # a Redis database of the tests' own (see tests/conftest.py)
+    settings.RUNS_DIR = tmp_path / "runs"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "RUNS_DIR": str(settings.RUNS_DIR),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TRAINING_PROGRESS_INTERVAL": "0.5",
+    }
+    started = Worker(env, tmp_path / "worker.log")
+    started.start()
+    yield started
+    started.stop()
+
+
+def wait_for(predicate, timeout: float, message: str, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s: {message}")

@@ -1,0 +1,159 @@
+"""Launch -> train -> promote -> classify, cancel, kill -9 and resume, CSV: through a real Celery worker
+on a real Redis, with the test process acting as the web site."""
+
+import csv
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from ml.config import TrainingConfig
+from sentiment.models import CsvClassification, Prediction, TrainingRun
+from tests.integration.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = TrainingRun.Status
+
+
+def launch(client, tiny_model_dir, synthetic_folder, **overrides) -> TrainingRun:
+    form = {
+        "preset": "smoke",
+        "base_model": str(tiny_model_dir),
+        "dataset": str(synthetic_folder),
+        "max_length": "64",
+        "num_train_epochs": "4",
+        "learning_rate": "0.003",
+        "max_test_examples": "60",
+        "logging_steps": "5",
+        **{k: str(v) for k, v in overrides.items()},
+    }
+    response = client.post(reverse("admin:sentiment_trainingrun_launch"), form)
+    assert response.status_code == 302, response.context["form"].errors
+    return TrainingRun.objects.latest("pk")
+
+
+def status_of(run: TrainingRun) -> str:
+    run.refresh_from_db()
+    return run.status
+
+
+def training_children(run: TrainingRun) -> list[str]:
+    listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in listed if f"--run-id {run.pk}" in line and "manage.py train" in line]
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("boss", password="pw", is_staff=True))
+    return client
+
+
+def test_launch_train_promote_classify(worker, staff_client, tiny_model_dir, synthetic_folder):
+    run = launch(staff_client, tiny_model_dir, synthetic_folder)
+    seen = {status_of(run)}
+    wait_for(lambda: seen.add(status_of(run)) or run.status in (Status.SUCCEEDED, Status.FAILED), 180, "run ends",
+             interval=0.1)  # fmt: skip
+    assert run.status == Status.SUCCEEDED, (run.error, run.log_tail)
+    assert {Status.RUNNING, Status.SUCCEEDED} <= seen
+    assert run.step == run.max_steps > 0 and run.metrics["test"]["accuracy"] >= 0.9
+    assert Path(run.model_dir, "model.safetensors").is_file() and Path(run.last_checkpoint).is_dir()
+    assert [round(e["epoch"]) for e in run.metrics["epochs"]] == [1, 2, 3, 4]
+    assert any("eval_accuracy" in h for h in run.history) and any("loss" in h for h in run.history)
+    assert run.device.startswith("cpu") and run.heartbeat_at and run.finished_at
+
+    progress = staff_client.get(reverse("sentiment:run_progress", args=[run.pk])).json()
+    assert progress["percent"] == 100 and len(progress["eval_curve"]) == 4 and progress["test"]["confusion_matrix"]
+
+    staff_client.post(reverse("sentiment:run_promote", args=[run.pk]))
+    staff_client.post(reverse("sentiment:classify"), {"text": "a superb and moving film, loved it"})
+    prediction = Prediction.objects.get()
+    assert prediction.run == run and prediction.label == "positive" and f"Run #{run.pk}" in prediction.model_name
+
+
+def test_cancel_stops_a_run_within_seconds_and_the_worker_takes_the_next(
+    worker, staff_client, tiny_model_dir, synthetic_folder
+):
+    long = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=100, eval_strategy="no",
+                  save_strategy="no")  # fmt: skip
+    wait_for(lambda: status_of(long) == Status.RUNNING and long.step > 0, 120, "the long run trains")
+    following = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=1)
+    staff_client.post(reverse("sentiment:run_cancel", args=[long.pk]))
+    wait_for(lambda: status_of(long) == Status.CANCELLED, 10, "cancel ends the run within 10 s", interval=0.1)
+    assert long.step < long.max_steps
+    wait_for(lambda: not training_children(long), 10, "the training process is gone")
+    wait_for(lambda: status_of(following) == Status.SUCCEEDED, 120, "the worker trains the next run")
+
+
+def test_a_killed_worker_loses_nothing_checkpointed_and_the_run_finishes_once(
+    worker, staff_client, tiny_model_dir, synthetic_folder
+):
+    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=40, eval_strategy="no",
+                 save_strategy="steps", save_steps=40)  # fmt: skip
+    checkpoints = Path(run.output_dir) / "checkpoints"
+    wait_for(lambda: any(checkpoints.glob("checkpoint-*")), 120, "a first checkpoint")
+    step_before = TrainingRun.objects.get(pk=run.pk).step
+    worker.kill()
+    wait_for(lambda: not training_children(run), 10, "the training child dies with its worker")
+    assert status_of(run) == Status.RUNNING  # nobody has noticed yet
+
+    worker.start()  # a worker is back: it marks the run interrupted and resumes it
+    wait_for(lambda: status_of(run) in (Status.SUCCEEDED, Status.FAILED), 180, "the resumed run ends")
+    assert run.status == Status.SUCCEEDED, (run.error, run.log_tail)
+    assert run.interruptions == 1
+    resumed_from = run.metrics["resumed_from"]
+    assert resumed_from and int(resumed_from.rsplit("-", 1)[1]) >= 40
+    assert run.step == run.max_steps and step_before < run.max_steps
+    assert sorted(p.name for p in Path(run.output_dir).iterdir() if p.name == "model") == ["model"]
+    page = staff_client.get(reverse("sentiment:run_detail", args=[run.pk])).content.decode()
+    assert "interrupted" in page and "resumed from its last checkpoint" in page
+
+
+def test_a_csv_is_classified_by_the_worker(worker, client, django_user_model, trained_tiny_run):
+    served = TrainingRun.objects.create(
+        preset="smoke", config=TrainingConfig(base_model="tiny").to_dict(), status=Status.SUCCEEDED,
+        model_dir=trained_tiny_run.model_dir, output_dir=trained_tiny_run.output_dir,
+    )  # fmt: skip
+    served.promotions.create()
+    person = django_user_model.objects.create_user("reader", password="pw")
+    client.force_login(person)
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["id", "text", "stars"])
+    writer.writerows([i, "loved it, wonderful" if i % 2 else "awful, boring", i] for i in range(150))
+    upload = io.BytesIO(table.getvalue().encode())
+    upload.name = "reviews.csv"
+    response = client.post(reverse("sentiment:csv_upload"), {"file": upload})
+    job = CsvClassification.objects.get()
+    assert response.status_code == 302 and response.url == reverse("sentiment:csv_detail", args=[job.pk])
+    wait_for(lambda: CsvClassification.objects.get(pk=job.pk).status in ("succeeded", "failed"), 120, "the CSV ends")
+    job.refresh_from_db()
+    assert job.status == "succeeded", (job.error, (worker.log.read_text()[-3000:]))
+    download = client.get(reverse("sentiment:csv_download", args=[job.pk]))
+    result = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode())))
+    assert len(result) == 150 and list(result[0]) == ["id", "text", "stars", "label", "probability"]
+    assert [r["label"] for r in result[:4]] == ["negative", "positive", "negative", "positive"]
+    assert client.get(reverse("sentiment:csv_status", args=[job.pk])).json()["percent"] == 100
+
+
+def test_bad_data_ends_failed_with_the_reason(worker, staff_client, tiny_model_dir, tmp_path):
+    run = launch(staff_client, tiny_model_dir, tmp_path / "no-such-folder")
+    wait_for(lambda: status_of(run) in (Status.FAILED, Status.SUCCEEDED), 120, "the run ends")
+    assert run.status == Status.FAILED and "no-such-folder does not exist" in run.error
+    page = staff_client.get(reverse("sentiment:run_detail", args=[run.pk])).content.decode()
+    assert "no-such-folder does not exist" in page
+
+
+def test_a_training_process_killed_like_by_the_oom_killer_fails_and_the_worker_goes_on(
+    worker, staff_client, tiny_model_dir, synthetic_folder
+):
+    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=100, eval_strategy="no",
+                 save_strategy="no")  # fmt: skip
+    wait_for(lambda: status_of(run) == Status.RUNNING and run.step > 0, 120, "the run trains")
+    [child] = training_children(run)
+    subprocess.run(["pkill", "-KILL", "-f", f"manage.py train --run-id {run.pk}"], check=True)
+    wait_for(lambda: status_of(run) == Status.FAILED, 20, "the run is marked failed")
+    assert "killed by SIGKILL (out of memory?)" in run.error and child
+    following = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=1)
+    wait_for(lambda: status_of(following) == Status.SUCCEEDED, 120, "the worker trains the next run")

@@ -1,0 +1,107 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from ml.config import TrainingConfig
+from ml.errors import ConfigError
+from ml.progress import Progress
+from sentiment import selectors, services
+from sentiment.models import Promotion, TrainingRun
+
+pytestmark = pytest.mark.django_db
+Status = TrainingRun.Status
+
+
+def queued_run(staff, **overrides) -> TrainingRun:
+    config = services.training_config_build(preset="smoke", overrides=overrides)
+    return services.training_run_create(user=staff, config=config, preset="smoke", enqueue=False)
+
+
+def test_a_run_is_created_queued_with_its_own_output_folder(staff, settings, tmp_path):
+    settings.RUNS_DIR = tmp_path
+    run = queued_run(staff, learning_rate=3e-5)
+    assert run.status == Status.QUEUED and run.created_by == staff
+    assert run.output_dir == str(tmp_path / f"run-{run.pk}")
+    config = TrainingConfig.from_dict(run.config)
+    assert config.learning_rate == 3e-5 and config.output_dir == run.output_dir
+
+
+def test_only_staff_launch(person):
+    config = TrainingConfig()
+    with pytest.raises(PermissionDenied):
+        services.training_run_create(user=person, config=config, preset="smoke", enqueue=False)
+    assert not TrainingRun.objects.exists()
+
+
+def test_impossible_settings_create_nothing():
+    with pytest.raises(ConfigError, match="train_batch_size"):
+        services.training_config_build(preset="smoke", overrides={"train_batch_size": 0})
+
+
+def test_a_run_is_claimed_once(staff):
+    run = queued_run(staff)
+    assert services.training_run_claim(run_id=run.pk, worker="w1")
+    assert not services.training_run_claim(run_id=run.pk, worker="w2")
+    run.refresh_from_db()
+    assert run.status == Status.RUNNING and run.worker == "w1" and run.started_at and run.heartbeat_at
+
+
+def test_cancel_ends_a_queued_run_at_once_and_flags_a_running_one(staff):
+    queued, running = queued_run(staff), queued_run(staff)
+    services.training_run_claim(run_id=running.pk, worker="w")
+    assert services.training_run_cancel(run=queued, user=staff).status == Status.CANCELLED
+    assert not services.training_run_claim(run_id=queued.pk, worker="w")
+    running = services.training_run_cancel(run=running, user=staff)
+    assert running.status == Status.RUNNING and running.cancel_requested
+    assert services.training_run_heartbeat(run_id=running.pk) is True
+
+
+def test_only_staff_cancel_or_promote(person, finished_run):
+    with pytest.raises(PermissionDenied):
+        services.training_run_cancel(run=finished_run, user=person)
+    with pytest.raises(PermissionDenied):
+        services.training_run_promote(run=finished_run, user=person)
+    assert not Promotion.objects.exists()
+
+
+def test_progress_is_recorded_and_reports_a_cancel(staff):
+    run = queued_run(staff)
+    services.training_run_claim(run_id=run.pk, worker="w")
+    progress = Progress(step=5, max_steps=20, epoch=0.25, num_epochs=1, elapsed_seconds=3, eta_seconds=9, loss=0.6,
+                        learning_rate=1e-4, history=[{"step": 5, "loss": 0.6, "learning_rate": 1e-4}])  # fmt: skip
+    assert services.training_run_record_progress(run_id=run.pk, progress=progress, device="cpu") is False
+    run.refresh_from_db()
+    assert (run.step, run.max_steps, run.progress_percent, run.loss, run.device) == (5, 20, 25.0, 0.6, "cpu")
+    assert run.history == [{"step": 5, "loss": 0.6, "learning_rate": 1e-4}]
+    services.training_run_cancel(run=run, user=staff)
+    assert services.training_run_record_progress(run_id=run.pk, progress=progress) is True
+
+
+def test_promote_needs_a_finished_model_and_keeps_the_history(staff, finished_run):
+    with pytest.raises(ValidationError, match="no finished model"):
+        services.training_run_promote(run=queued_run(staff), user=staff)
+    first = services.training_run_promote(run=finished_run, user=staff)
+    assert selectors.served_model().run == finished_run and selectors.served_version() == first.pk
+    second_run = TrainingRun.objects.create(
+        preset="smoke", config=finished_run.config, status=Status.SUCCEEDED, model_dir=finished_run.model_dir
+    )
+    second = services.training_run_promote(run=second_run, user=staff)
+    assert selectors.served_model().run == second_run
+    restored = services.training_run_promote(run=finished_run, user=staff)  # restore the earlier model
+    assert selectors.served_model().run == finished_run
+    assert list(Promotion.objects.values_list("pk", flat=True)) == [restored.pk, second.pk, first.pk]
+
+
+def test_a_run_whose_worker_died_is_interrupted_and_claimable_again(staff):
+    stale, fresh, mine = queued_run(staff), queued_run(staff), queued_run(staff)
+    for run, worker in ((stale, "a"), (fresh, "b"), (mine, "me")):
+        services.training_run_claim(run_id=run.pk, worker=worker)
+    TrainingRun.objects.filter(pk=stale.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    recovered = services.training_runs_recover(worker="me", stale_after=timedelta(minutes=1))
+    assert recovered == [stale.pk, mine.pk]
+    statuses = dict(TrainingRun.objects.values_list("pk", "status"))
+    assert statuses == {stale.pk: Status.INTERRUPTED, fresh.pk: Status.RUNNING, mine.pk: Status.INTERRUPTED}
+    assert TrainingRun.objects.get(pk=stale.pk).interruptions == 1
+    assert services.training_run_claim(run_id=stale.pk, worker="c")

@@ -1,0 +1,155 @@
+import io
+
+import pytest
+from django.urls import reverse
+
+from sentiment.models import CsvClassification, Prediction, TrainingRun
+
+pytestmark = pytest.mark.django_db
+CLASSIFY = reverse("sentiment:classify")
+
+
+def test_pages_need_a_sign_in(client):
+    for name in ("sentiment:classify", "sentiment:history", "sentiment:csv_upload"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_without_a_served_model_the_page_says_so(client, person, staff):
+    client.force_login(person)
+    page = client.get(CLASSIFY).content.decode()
+    assert "No model is being served yet" in page and "Launch a training run" not in page
+    client.force_login(staff)
+    assert "Launch a training run" in client.get(CLASSIFY).content.decode()
+    response = client.post(CLASSIFY, {"text": "A fine film."}, follow=True)
+    assert "No model is being served yet" in response.content.decode()
+    assert not Prediction.objects.exists()
+
+
+def test_classify_answers_with_the_served_model_and_remembers_it(client, person, served_run):
+    client.force_login(person)
+    response = client.post(CLASSIFY, {"text": "a wonderful brilliant superb film"})
+    page = response.content.decode()
+    prediction = Prediction.objects.get()
+    assert prediction.user == person and prediction.run == served_run and prediction.label == "positive"
+    assert 0.5 <= prediction.probability <= 1
+    assert "Positive" in page and f"Run #{served_run.pk}" in page
+    assert prediction.model_name in page
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("   ", "This field is required"), ("x" * 20001, "the limit is 20,000")],
+)
+def test_bad_reviews_get_a_message_and_create_nothing(client, person, served_run, text, message):
+    client.force_login(person)
+    response = client.post(CLASSIFY, {"text": text})
+    assert message in response.content.decode()
+    assert not Prediction.objects.exists()
+
+
+def test_output_is_escaped(client, person, served_run):
+    client.force_login(person)
+    page = client.post(CLASSIFY, {"text": "<script>alert(1)</script> awful"}).content.decode()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_history_is_private_newest_first_searchable_and_paginated(client, person, staff, served_run):
+    for i in range(25):
+        Prediction.objects.create(user=person, text=f"review number {i}", label="positive", probability=0.9,
+                                  run=served_run, model_name="m")  # fmt: skip
+    Prediction.objects.create(user=staff, text="staff secret review", label="negative", probability=0.8,
+                              run=served_run, model_name="m")  # fmt: skip
+    client.force_login(person)
+    first = client.get(reverse("sentiment:history")).content.decode()
+    assert "review number 24" in first and "review number 4" not in first and "staff secret" not in first
+    assert "Page 1 of 2" in first
+    second = client.get(reverse("sentiment:history"), {"page": 2}).content.decode()
+    assert "review number 0" in second
+    found = client.get(reverse("sentiment:history"), {"q": "number 7"}).content.decode()
+    assert "review number 7" in found and "review number 8" not in found
+    assert "staff secret" not in client.get(reverse("sentiment:history"), {"q": "secret"}).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "picture.csv", "not UTF-8"),
+        (b"review,stars\nnice,5\n", "reviews.csv", "needs a &#x27;text&#x27; column"),
+        (b"text\n", "empty.csv", "no reviews"),
+        ("text\nok\n".encode("utf-16"), "wide.csv", "not UTF-8"),
+        (b"id,text\n1,fine, really fine\n", "commas.csv", "Line 2 of the CSV does not have the header"),
+    ],
+)
+def test_bad_uploads_get_a_message_and_create_nothing(client, person, served_run, content, name, message):
+    client.force_login(person)
+    upload = io.BytesIO(content)
+    upload.name = name
+    response = client.post(reverse("sentiment:csv_upload"), {"file": upload})
+    assert message in response.content.decode()
+    assert not CsvClassification.objects.exists()
+
+
+def test_a_too_large_upload_is_refused(client, person, served_run, settings):
+    settings.MAX_UPLOAD_BYTES = 100
+    client.force_login(person)
+    upload = io.BytesIO(b"text\n" + b"a long review\n" * 20)
+    upload.name = "big.csv"
+    assert "larger than" in client.post(reverse("sentiment:csv_upload"), {"file": upload}).content.decode()
+    assert not CsvClassification.objects.exists()
+
+
+def test_people_never_see_another_persons_csv(client, person, staff, served_run):
+    job = CsvClassification.objects.create(user=staff, filename="x.csv", upload="uploads/x.csv", total_rows=1)
+    client.force_login(person)
+    for name in ("sentiment:csv_detail", "sentiment:csv_status", "sentiment:csv_download"):
+        assert client.get(reverse(name, args=[job.pk])).status_code == 404
+
+
+def test_non_staff_are_refused_every_staff_action(client, person, finished_run):
+    client.force_login(person)
+    for name in ("sentiment:run_detail", "sentiment:run_progress"):
+        assert client.get(reverse(name, args=[finished_run.pk])).status_code == 403
+    for name in ("sentiment:run_cancel", "sentiment:run_promote"):
+        assert client.post(reverse(name, args=[finished_run.pk])).status_code == 403
+    launch = client.post(reverse("admin:sentiment_trainingrun_launch"), {"preset": "smoke"})
+    assert launch.status_code == 302 and "/admin/login/" in launch.url
+    assert TrainingRun.objects.count() == 1 and not finished_run.promotions.exists()
+
+
+def test_the_launch_form_explains_every_term_and_refuses_impossible_values(client, staff):
+    client.force_login(staff)
+    page = client.get(reverse("admin:sentiment_trainingrun_launch")).content.decode()
+    assert "Epochs: how many times training goes through the whole training set" in page
+    assert "Weight decay:" in page and "Max length:" in page and "Batch size:" in page
+    response = client.post(
+        reverse("admin:sentiment_trainingrun_launch"),
+        {"preset": "smoke", "train_batch_size": "0", "learning_rate": "3"},
+    )
+    page = response.content.decode()
+    assert "train_batch_size must be between 1 and 4096" in page and "learning_rate must be above 0" in page
+    assert not TrainingRun.objects.exists()
+
+
+def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_commit_callbacks, monkeypatch):
+    queued = []
+    monkeypatch.setattr("sentiment.services.runs.training_run_enqueue", lambda run_id: queued.append(run_id))
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:sentiment_trainingrun_launch"), {"preset": "smoke", "num_train_epochs": "2"}
+        )
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and response.url == reverse("sentiment:run_detail", args=[run.pk])
+    assert run.config["num_train_epochs"] == 2 and run.status == "queued" and queued == [run.pk]
+    page = client.get(response.url).content.decode()
+    assert "Queued" in page and "Cancel run" in page
+    listing = client.get(reverse("admin:sentiment_trainingrun_changelist")).content.decode()
+    assert "Run page" in listing and "Launch a training run" in listing
+
+
+def test_staff_promote_from_the_run_page(client, staff, finished_run):
+    client.force_login(staff)
+    response = client.post(reverse("sentiment:run_promote", args=[finished_run.pk]), follow=True)
+    assert "is now served" in response.content.decode() and "Served now" in response.content.decode()
+    assert finished_run.promotions.count() == 1
