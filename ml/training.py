@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class TrainingResult:
     metrics: dict = field(default_factory=dict)
     stopped: bool = False
     last_checkpoint: str | None = None
+    main_process: bool = True  # False in the other processes of a multi-process (torchrun) run
 
 
 class ReviewCollator:
@@ -94,15 +96,21 @@ def train_model(
     precision = resolve_precision(config.precision, hardware)
     logger.info("training on %s in %s", hardware.describe(), precision)
 
-    splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)
-    set_seed(config.seed)  # the new classification head's initial weights depend on it
-    tokenizer, model = load_for_classification(config.base_model, attention=config.attention, dropout=config.dropout)
-    _check_length(config, model)
-    freeze_lower_layers(model, config.frozen_layers)
-    tokenized = {
-        name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
-        for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
-    }
+    # Built first: under torchrun this also joins the process group, so that the main process can
+    # prepare (and cache) the data before the others read it.
+    args = training_arguments(config, checkpoints, precision=precision, hardware=hardware, progress_bar=progress_bar)
+    with args.main_process_first(desc="loading and tokenizing the reviews"):
+        splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)
+        set_seed(config.seed)  # the new classification head's initial weights depend on it
+        tokenizer, model = load_for_classification(
+            config.base_model, attention=config.attention, dropout=config.dropout
+        )
+        _check_length(config, model)
+        freeze_lower_layers(model, config.frozen_layers)
+        tokenized = {
+            name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
+            for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
+        }
 
     callbacks = []
     watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
@@ -112,7 +120,7 @@ def train_model(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = Trainer(
         model=model,
-        args=training_arguments(config, checkpoints, precision=precision, hardware=hardware, progress_bar=progress_bar),
+        args=args,
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"] if config.eval_strategy != "no" else None,
         processing_class=tokenizer,
@@ -121,15 +129,20 @@ def train_model(
         callbacks=callbacks,
     )
     train_output = trainer.train(resume_from_checkpoint=resume_from)
-    (out / CONFIG_FILE).write_text(config.to_json())
-    _write_json(out / "log_history.json", trainer.state.log_history)
+    main = trainer.is_world_process_zero()  # with several processes, only the first one writes files
+    if main:
+        (out / CONFIG_FILE).write_text(config.to_json())
+        _write_json(out / "log_history.json", trainer.state.log_history)
 
-    result = TrainingResult(output_dir=str(out), model_dir=None, last_checkpoint=_last_checkpoint(checkpoints))
+    result = TrainingResult(
+        output_dir=str(out), model_dir=None, last_checkpoint=_last_checkpoint(checkpoints), main_process=main
+    )
     metrics = {
         "base_model": config.base_model,
         "device": hardware.describe(),
         "hardware": hardware.to_dict(),
         "precision": precision,
+        "processes": args.world_size,
         "data": {"source": splits.description, "sizes": splits.sizes(), "notes": splits.notes},
         "resumed_from": resume_from,
         "train": {
@@ -143,14 +156,16 @@ def train_model(
     if watcher and watcher.stopped:
         result.stopped = True
     else:
-        metrics["test"] = _score_test(trainer, tokenized["test"])
+        metrics["test"] = _score_test(trainer, tokenized["test"])  # every process takes part
         model_dir = out / "model"
-        trainer.save_model(str(model_dir))  # weights, model config and the tokenizer
-        (model_dir / CONFIG_FILE).write_text(config.to_json())
+        trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
+        if main:
+            (model_dir / CONFIG_FILE).write_text(config.to_json())
         result.model_dir = str(model_dir)
     metrics["wall_seconds"] = round(time.monotonic() - started, 2)
     metrics["stopped"] = result.stopped
-    _write_json(out / "metrics.json", metrics)
+    if main:
+        _write_json(out / "metrics.json", metrics)
     result.metrics = metrics
     return result
 
@@ -203,6 +218,8 @@ def training_arguments(
         remove_unused_columns=False,  # keep "length" for the sampler; the collator drops it
         report_to="none",
         disable_tqdm=not progress_bar,
+        # several processes on CPUs (torchrun) talk through gloo; on GPUs the default (NCCL) is right
+        ddp_backend="gloo" if hardware.kind == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
     )
 
 

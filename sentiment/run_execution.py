@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import re
 import signal
 import subprocess
@@ -57,7 +58,18 @@ class DatabaseObserver:
 
 
 def training_run_execute(*, run_id: int, progress_bar: bool = False) -> TrainingRun:
-    """Train a claimed (RUNNING) run in this process and store the outcome."""
+    """Train a claimed (RUNNING) run in this process and store the outcome.
+
+    Under torchrun (several processes, one per GPU) every process trains; only the first one (rank 0)
+    reports progress and writes the outcome, and each one dies with torchrun if torchrun is killed.
+    """
+    rank = int(os.environ.get("RANK", "0"))
+    if "LOCAL_RANK" in os.environ:
+        _die_with_parent()
+    if rank != 0:
+        config = services.training_run_config(run=TrainingRun.objects.get(pk=run_id))
+        train_model(config, imdb_dir=settings.IMDB_DATA_DIR, progress_bar=False)
+        return TrainingRun.objects.get(pk=run_id)
     run = TrainingRun.objects.get(pk=run_id)
     if run.status != TrainingRun.Status.RUNNING:
         raise MLError(f"run {run_id} is {run.status}, not running: the worker claims a run before training it")
@@ -93,7 +105,7 @@ def training_run_supervise(*, run_id: int, worker: str) -> str:
     run = TrainingRun.objects.get(pk=run_id)
     log_path = Path(run.output_dir) / "train.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "train", "--run-id", str(run_id)]
+    command = _training_command(run_id)
     with open(log_path, "ab") as log:
         child = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, cwd=settings.BASE_DIR
@@ -105,6 +117,15 @@ def training_run_supervise(*, run_id: int, worker: str) -> str:
         services.training_run_fail(run_id=run_id, error=_explain_exit(exit_code, log_path), cancelled=cancelled)
         run.refresh_from_db()
     return run.status
+
+
+def _training_command(run_id: int) -> list[str]:
+    """``manage.py train --run-id N``; under torchrun (data-parallel) when TRAINING_PROCESSES > 1."""
+    train = [str(Path(settings.BASE_DIR) / "manage.py"), "train", "--run-id", str(run_id)]
+    processes = settings.TRAINING_PROCESSES
+    if processes <= 1:
+        return [sys.executable, *train]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *train]
 
 
 def _watch(child: subprocess.Popen, run_id: int, log_path: Path) -> tuple[int, bool]:

@@ -75,7 +75,7 @@ STATIC_URL = "static/"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sentiment:classify"
 LOGOUT_REDIRECT_URL = "login"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 
 # --- machine learning ------------------------------------------------------------------------
 # Where training runs write checkpoints, final models and metrics (one folder per run).
@@ -88,6 +88,9 @@ IMDB_DATA_DIR = os.environ.get("IMDB_DATA_DIR") or None
 TRAINING_PROGRESS_INTERVAL = float(os.environ.get("TRAINING_PROGRESS_INTERVAL", "2"))
 TRAINING_HEARTBEAT_TIMEOUT = float(os.environ.get("TRAINING_HEARTBEAT_TIMEOUT", "60"))
 TRAINING_CANCEL_GRACE = float(os.environ.get("TRAINING_CANCEL_GRACE", "4"))
+# Processes per training run: 1 trains in one process; N > 1 starts torchrun with N data-parallel
+# processes (one per GPU of the worker; on CPUs they talk through gloo).
+TRAINING_PROCESSES = int(os.environ.get("TRAINING_PROCESSES", "1"))
 
 # Limits on what people send: one review, and CSV uploads.
 MAX_REVIEW_CHARS = int(os.environ.get("MAX_REVIEW_CHARS", "20000"))

@@ -64,23 +64,37 @@ class Worker:
 
 
 @pytest.fixture
-def worker(transactional_db, tmp_path, settings):
+def start_worker(transactional_db, tmp_path, settings):
+    """Start a worker (with extra environment variables if given); all are stopped after the test."""
     broker = settings.CELERY_BROKER_URL
     redis.Redis.from_url(broker).flushdb()  # a Redis database of the tests' own (see tests/conftest.py)
     settings.RUNS_DIR = tmp_path / "runs"
     settings.MEDIA_ROOT = tmp_path / "media"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": broker,
-        "RUNS_DIR": str(settings.RUNS_DIR),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "TRAINING_PROGRESS_INTERVAL": "0.5",
-    }
-    started = Worker(env, tmp_path / "worker.log")
-    started.start()
-    yield started
-    started.stop()
+    started = []
+
+    def start(**extra_env: str) -> Worker:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": broker,
+            "RUNS_DIR": str(settings.RUNS_DIR),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "TRAINING_PROGRESS_INTERVAL": "0.5",
+            **extra_env,
+        }
+        worker = Worker(env, tmp_path / f"worker-{len(started)}.log")
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()
 
 
 def wait_for(predicate, timeout: float, message: str, interval: float = 0.3):

@@ -157,3 +157,19 @@ def test_a_training_process_killed_like_by_the_oom_killer_fails_and_the_worker_g
     assert "killed by SIGKILL (out of memory?)" in run.error and child
     following = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=1)
     wait_for(lambda: status_of(following) == Status.SUCCEEDED, 120, "the worker trains the next run")
+
+
+def test_a_two_process_data_parallel_run_finishes_with_one_model_and_one_set_of_metrics(
+    start_worker, staff_client, tiny_model_dir, synthetic_folder
+):
+    """The multi-GPU path (torchrun, data-parallel Trainer), proven on the CPU with the gloo backend."""
+    start_worker(TRAINING_PROCESSES="2")
+    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=2)
+    wait_for(lambda: status_of(run) in (Status.SUCCEEDED, Status.FAILED), 240, "the two-process run ends")
+    assert run.status == Status.SUCCEEDED, (run.error, run.log_tail)
+    assert run.metrics["processes"] == 2 and run.metrics["test"]["examples"] == 60
+    assert run.max_steps == 2 * 12  # 360 reviews / (16 per process x 2 processes), per epoch
+    assert [round(e["epoch"]) for e in run.metrics["epochs"]] == [1, 2]
+    output = Path(run.output_dir)
+    assert sorted(p.name for p in output.iterdir() if p.is_dir()) == ["checkpoints", "model"]
+    assert (output / "model" / "model.safetensors").is_file() and (output / "metrics.json").is_file()
