@@ -26,7 +26,8 @@ class StaffMayViewMixin:
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(StaffMayViewMixin, admin.ModelAdmin):
-    list_display = ("__str__", "status_badge", "progress", "test_accuracy_display", "device", "created_at", "page")
+    list_display = ("title", "status_badge", "progress", "test_accuracy_display", "device", "created_at")
+    list_display_links = None  # the title links to the live run page instead
     list_filter = ("status", "preset", "launched_from")
     actions = ("cancel_runs", "promote_run")
     readonly_fields = [f.name for f in TrainingRun._meta.fields]
@@ -75,9 +76,9 @@ class TrainingRunAdmin(StaffMayViewMixin, admin.ModelAdmin):
     def test_accuracy_display(self, run):
         return f"{run.test_accuracy:.4f}" if run.test_accuracy is not None else "—"
 
-    @admin.display(description="")
-    def page(self, run):
-        return format_html('<a href="{}">Run page →</a>', reverse("sentiment:run_detail", args=[run.pk]))
+    @admin.display(description="run", ordering="-created_at")
+    def title(self, run):
+        return format_html('<a href="{}">{}</a>', reverse("sentiment:run_detail", args=[run.pk]), run)
 
     @admin.action(description="Cancel the selected runs")
     def cancel_runs(self, request, queryset):

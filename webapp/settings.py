@@ -58,8 +58,11 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "webapp.wsgi.application"
 
+# An empty DATABASE_URL (as in a copied .env.example) means the default too.
 DATABASES = {
-    "default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60),
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60
+    ),
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests that cross processes (a real Celery worker) need the test database in a file, not in memory.

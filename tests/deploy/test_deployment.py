@@ -120,7 +120,6 @@ def settings_variables() -> dict[str, bool]:
             found[name] = True
         for name in re.findall(r'os\.environ\["([A-Z_]+)"\]', text):
             found[name] = False
-    found["DATABASE_URL"] = True  # read by dj_database_url.config(default=...)
     return found
 
 

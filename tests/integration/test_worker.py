@@ -92,7 +92,8 @@ def test_a_killed_worker_loses_nothing_checkpointed_and_the_run_finishes_once(
     run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=40, eval_strategy="no",
                  save_strategy="steps", save_steps=40)  # fmt: skip
     checkpoints = Path(run.output_dir) / "checkpoints"
-    wait_for(lambda: any(checkpoints.glob("checkpoint-*")), 120, "a first checkpoint")
+    # a checkpoint is complete once the Trainer has written its state file, the last one it writes
+    wait_for(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), 120, "a first complete checkpoint")
     step_before = TrainingRun.objects.get(pk=run.pk).step
     worker.kill()
     wait_for(lambda: not training_children(run), 10, "the training child dies with its worker")

@@ -145,7 +145,7 @@ def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_co
     page = client.get(response.url).content.decode()
     assert "Queued" in page and "Cancel run" in page
     listing = client.get(reverse("admin:sentiment_trainingrun_changelist")).content.decode()
-    assert "Run page" in listing and "Launch a training run" in listing
+    assert reverse("sentiment:run_detail", args=[run.pk]) in listing and "Launch a training run" in listing
 
 
 def test_staff_promote_from_the_run_page(client, staff, finished_run):
