@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,11 +117,16 @@ class Predictor:
 
 
 class PredictorCache:
-    """At most one loaded predictor per (model folder, int8) in this process, reloaded when it changes."""
+    """Loaded predictors by (model folder, int8), reloaded when their files change.
 
-    def __init__(self):
+    Only the ``max_models`` most recently used stay in memory, so a long-lived web process does not keep
+    every model that was ever promoted.
+    """
+
+    def __init__(self, max_models: int = 2):
         self._lock = threading.Lock()
-        self._loaded: dict[tuple[Path, bool], Predictor] = {}
+        self._loaded: OrderedDict[tuple[Path, bool], Predictor] = OrderedDict()
+        self.max_models = max_models
 
     def get(self, model_dir: str | Path, *, int8: bool = False) -> Predictor:
         folder = resolve_model_dir(model_dir)
@@ -130,6 +136,9 @@ class PredictorCache:
             if current is None or current.version != model_version(folder):
                 logger.info("loading model %s%s", folder, " (int8)" if int8 else "")
                 self._loaded[key] = Predictor(folder, int8=int8)
+            self._loaded.move_to_end(key)
+            while len(self._loaded) > self.max_models:
+                self._loaded.popitem(last=False)
             return self._loaded[key]
 
     def clear(self) -> None:

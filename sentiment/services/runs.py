@@ -8,6 +8,7 @@ second time.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict
 from datetime import timedelta
@@ -204,8 +205,6 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
 
 def _plain(data):
     """JSON-safe copy (numpy floats and dataclasses become plain Python)."""
-    import json
-
     if hasattr(data, "__dataclass_fields__"):
         data = asdict(data)
     return json.loads(json.dumps(data, default=str))

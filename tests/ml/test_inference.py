@@ -36,6 +36,20 @@ def test_the_cache_loads_once_and_reloads_when_the_model_changes(trained_tiny_ru
     assert cache.get(model) is not first
 
 
+def test_the_cache_keeps_only_the_most_recently_used_models(trained_tiny_run, tmp_path):
+    copies = []
+    for name in ("a", "b", "c"):
+        shutil.copytree(trained_tiny_run.model_dir, tmp_path / name)
+        copies.append(tmp_path / name)
+    cache = PredictorCache(max_models=2)
+    first = cache.get(copies[0])
+    cache.get(copies[1])
+    assert cache.get(copies[0]) is first  # used again: kept
+    cache.get(copies[2])  # evicts the least recently used, copies[1]
+    assert cache.get(copies[0]) is first
+    assert len(cache._loaded) == 2 and (copies[1].resolve(), False) not in cache._loaded
+
+
 def test_int8_quantization_keeps_the_answers(trained_tiny_run):
     cache = PredictorCache()
     fp32 = cache.get(trained_tiny_run.model_dir).predict(REVIEWS)
