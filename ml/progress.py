@@ -8,7 +8,7 @@ True, ends training at the next step (the run is then reported as stopped, its c
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from transformers import TrainerCallback
@@ -26,13 +26,6 @@ class Progress:
     learning_rate: float | None = None
     evaluation: dict | None = None  # validation metrics of the last evaluation, when it just ended
     history: list[dict] = field(default_factory=list)  # new log entries since the last report
-
-    @property
-    def fraction(self) -> float:
-        return self.step / self.max_steps if self.max_steps else 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class TrainingObserver(Protocol):

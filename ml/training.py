@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ml.base_models import freeze_lower_layers, load_for_classification
 from ml.config import CONFIG_FILE, TrainingConfig
-from ml.data import ReviewSplits, SplitLimits, load_reviews
+from ml.data import SplitLimits, load_reviews
 from ml.errors import ConfigError
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
@@ -178,10 +178,6 @@ def split_limits(config: TrainingConfig) -> SplitLimits:
         max_validation=config.max_validation_examples,
         max_test=config.max_test_examples,
     )
-
-
-def load_splits(config: TrainingConfig, *, imdb_dir: str | None = None) -> ReviewSplits:
-    return load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)
 
 
 def training_arguments(

@@ -78,7 +78,3 @@ def training_run_progress(*, run: TrainingRun) -> dict:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
-
-
-def training_run_list() -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.select_related("created_by")
