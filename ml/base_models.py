@@ -33,9 +33,8 @@ def builtin_models() -> dict[str, str]:
 
 def resolve_base_model(name: str) -> str:
     """A folder path or a hub id that ``from_pretrained`` accepts."""
-    builtin = builtin_models()
-    if name in builtin:
-        return builtin[name]
+    if name == "minilm":  # the package is imported only when asked for: a GPU box may not carry it
+        return builtin_models()[name]
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -49,8 +48,11 @@ def resolve_base_model(name: str) -> str:
 def load_for_classification(name: str, *, attention: str = "sdpa", dropout: float | None = None):
     """Tokenizer and a sequence-classification model (2 labels) from a base model name.
 
-    ``dropout`` (when given) replaces the model's hidden and attention dropout probabilities.
+    ``dropout`` (when given) replaces the model's hidden and attention dropout probabilities. The weights
+    are loaded in 32-bit floats whatever precision they were saved in: mixed-precision training keeps
+    32-bit master weights and computes in 16 bits, while 16-bit weights would lose small updates.
     """
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     source = resolve_base_model(name)
@@ -65,6 +67,7 @@ def load_for_classification(name: str, *, attention: str = "sdpa", dropout: floa
             id2label=LABELS,
             label2id={v: k for k, v in LABELS.items()},
             attn_implementation=attention,
+            dtype=torch.float32,
             **({} if dropout is None else {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}),
         )
     except (OSError, ValueError) as exc:

@@ -149,6 +149,12 @@ class TrainingConfig:
         "weight decay; the fused variant does it in one GPU kernel.",
         OPTIMIZERS,
     )
+    dataloader_workers: int = _field(
+        0,
+        "Data-loading processes: how many helper processes prepare (pad and stack) the next batches "
+        "while the GPU computes the current one. 0 does it in the training process, between steps; "
+        "a GPU waits then, a CPU that needs its cores for the arithmetic does not.",
+    )
     eval_strategy: str = _field(
         "epoch",
         "When to score the model on the validation set during training: every epoch, every eval_steps steps, or never.",
@@ -179,6 +185,13 @@ class TrainingConfig:
     )
     max_validation_examples: int | None = _field(None, "Use at most this many validation reviews; empty = all.")
     max_test_examples: int | None = _field(None, "Score at most this many test reviews (a seeded sample); empty = all.")
+    int8_check_reviews: int = _field(
+        1000,
+        "After training, score this many test reviews on the CPU twice: with the model as trained (32-bit "
+        "floats) and quantized to 8-bit integers (int8: smaller and faster on a CPU, slightly less "
+        "exact). The site serves int8 only where this shows it loses at most half a point of "
+        "accuracy. 0 skips the check.",
+    )
     output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
     resume: bool = _field(
         False,
@@ -252,6 +265,7 @@ def _problems(c: TrainingConfig) -> list[str]:
     )
     need(c.dropout is None or 0 <= c.dropout < 1, f"dropout must be at least 0 and below 1 (got {c.dropout})")
     need(c.pad_to_multiple_of >= 0, "pad_to_multiple_of cannot be negative")
+    need(0 <= c.dataloader_workers <= 64, f"dataloader_workers must be between 0 and 64 (got {c.dataloader_workers})")
     need(
         0 < c.num_train_epochs <= 100,
         f"num_train_epochs must be above 0 and at most 100 (got {c.num_train_epochs}): "
@@ -283,6 +297,7 @@ def _problems(c: TrainingConfig) -> list[str]:
     for name in ("max_train_examples", "max_validation_examples", "max_test_examples"):
         value = getattr(c, name)
         need(value is None or value >= 2, f"{name} must be at least 2 when set (got {value})")
+    need(c.int8_check_reviews >= 0, "int8_check_reviews cannot be negative")
     need(c.early_stopping_patience >= 0, "early_stopping_patience cannot be negative")
     if c.early_stopping_patience:
         need(c.eval_strategy != "no", "early stopping needs evaluation: set eval_strategy to epoch or steps")

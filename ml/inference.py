@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,26 +88,34 @@ class Predictor:
         file = self.model_dir / CONFIG_FILE
         return json.loads(file.read_text()) if file.is_file() else {}
 
-    def positive_probabilities(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
-        """P(positive) per text, in the order given. Texts are batched by length to avoid padding."""
+    def positive_probabilities(self, texts: list[str], *, batch_size: int = 32, threads: int = 1) -> np.ndarray:
+        """P(positive) per text, in the order given. Texts are batched by length to avoid padding.
+
+        ``threads`` > 1 runs that many batches at once, each on one core (see ``one_core_per_batch``).
+        """
         import torch
 
         encoded = encode(self.tokenizer, texts, max_length=self.max_length, truncation=self.truncation)
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
         probs = np.empty(len(texts), dtype=np.float64)
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                chosen = order[start : start + batch_size]
-                batch = self.tokenizer.pad(
-                    {key: [encoded[key][i] for i in chosen] for key in encoded}, return_tensors="pt"
-                )
-                logits = self.model(**batch).logits.float().numpy()
-                probs[chosen] = positive_probabilities(logits)
+
+        def run(chosen) -> None:
+            batch = self.tokenizer.pad({key: [encoded[key][i] for i in chosen] for key in encoded}, return_tensors="pt")
+            with torch.inference_mode():
+                probs[chosen] = positive_probabilities(self.model(**batch).logits.float().numpy())
+
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        if threads > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, batches))
+        else:
+            for chosen in batches:
+                run(chosen)
         return probs
 
-    def predict(self, texts: list[str], *, batch_size: int = 32) -> list[Prediction]:
+    def predict(self, texts: list[str], *, batch_size: int = 32, threads: int = 1) -> list[Prediction]:
         results = []
-        for p in self.positive_probabilities(texts, batch_size=batch_size):
+        for p in self.positive_probabilities(texts, batch_size=batch_size, threads=threads):
             positive = p >= 0.5
             results.append(
                 Prediction(
@@ -114,6 +125,28 @@ class Predictor:
                 )
             )
         return results
+
+
+@contextmanager
+def one_core_per_batch():
+    """Inside: PyTorch computes each operation on one core, so batches run side by side, one per core.
+
+    For a large job in a process of its own (the CSV worker): on a 2-core CPU, two batches at once on one
+    core each classified 64 reviews/s against 54/s for one batch at a time on both cores. Not for a web
+    process, where the setting would also slow down the answers to concurrent requests.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield cpu_cores()
+    finally:
+        torch.set_num_threads(before)
+
+
+def cpu_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class PredictorCache:

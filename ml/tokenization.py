@@ -16,9 +16,14 @@ The same function serves training and prediction, so a served model reads review
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 
 TRUNCATION_HEAD_SHARE = 0.25
+TOKENIZE_BATCH = 2000  # reviews per call: large enough to keep every core of a fast tokenizer busy
+CACHE_VERSION = 1  # raise when encode() changes, so cached token ids are not reused
 
 
 def encode(tokenizer, texts: Sequence[str], *, max_length: int, truncation: str) -> dict[str, list[list[int]]]:
@@ -43,18 +48,45 @@ def encode(tokenizer, texts: Sequence[str], *, max_length: int, truncation: str)
     return out
 
 
-def tokenize_dataset(dataset, tokenizer, *, max_length: int, truncation: str, num_proc: int | None = None):
-    """Add token ids and a ``length`` column (used to group similar lengths) to a ``datasets`` split."""
+def tokenizer_fingerprint(tokenizer) -> str:
+    """What identifies a tokenizer's output: its class, vocabulary and casing, not its object identity.
+
+    ``datasets`` would hash the tokenizer object itself, whose state changes once it has been called
+    (truncation settings), so the same tokenizer could miss the cache on a later run.
+    """
+    vocab = json.dumps(sorted(tokenizer.get_vocab().items()))
+    lower = getattr(tokenizer, "do_lower_case", None)
+    return hashlib.sha256(f"{type(tokenizer).__name__}|{lower}|{vocab}".encode()).hexdigest()[:16]
+
+
+def tokenize_processes(rows: int) -> int | None:
+    """One process per core for large splits (at least ``TOKENIZE_BATCH`` reviews each), else ``None``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    processes = min(cores, rows // TOKENIZE_BATCH)
+    return processes if processes > 1 else None
+
+
+def tokenize_dataset(dataset, tokenizer, *, max_length: int, truncation: str):
+    """Add token ids and a ``length`` column (used to group similar lengths) to a ``datasets`` split.
+
+    The result is cached on disk by ``datasets`` under a fingerprint of the input split, the tokenizer and
+    the truncation settings, so a second run on the same data and tokenizer reads it back instead of
+    tokenizing again. Large splits are tokenized by one process per core: the Rust tokenizer is parallel
+    on its own, but turning its output into Python lists and Arrow tables is not.
+    """
 
     def batch_encode(batch):
         encoded = encode(tokenizer, batch["text"], max_length=max_length, truncation=truncation)
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
+    key = f"{dataset._fingerprint}|{tokenizer_fingerprint(tokenizer)}|{max_length}|{truncation}|{CACHE_VERSION}"
     return dataset.map(
         batch_encode,
         batched=True,
+        batch_size=TOKENIZE_BATCH,
         remove_columns=["text"],
         desc="tokenizing",
-        num_proc=num_proc,
+        num_proc=tokenize_processes(len(dataset)),
+        new_fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
     )

@@ -84,8 +84,12 @@ def train_model(
     observer: TrainingObserver | None = None,
     observer_interval: float = 2.0,
     progress_bar: bool = True,
+    callbacks: list | None = None,
 ) -> TrainingResult:
-    """Fine-tune ``config.base_model`` on ``config.dataset`` and write everything to ``config.output_dir``."""
+    """Fine-tune ``config.base_model`` on ``config.dataset`` and write everything to ``config.output_dir``.
+
+    ``callbacks`` are extra ``TrainerCallback``s (the benchmarks time steps with one).
+    """
     from transformers import EarlyStoppingCallback, Trainer, set_seed
 
     started = time.monotonic()
@@ -112,7 +116,7 @@ def train_model(
             for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
         }
 
-    callbacks = []
+    callbacks = list(callbacks or [])
     watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
     if watcher:
         callbacks.append(watcher)
@@ -122,7 +126,8 @@ def train_model(
         model=model,
         args=args,
         train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"] if config.eval_strategy != "no" else None,
+        # sorted by length, evaluation batches need almost no padding; the order does not change the scores
+        eval_dataset=tokenized["validation"].sort("length") if config.eval_strategy != "no" else None,
         processing_class=tokenizer,
         data_collator=ReviewCollator(tokenizer, config),
         compute_metrics=trainer_metrics,
@@ -161,6 +166,7 @@ def train_model(
         trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
         if main:
             (model_dir / CONFIG_FILE).write_text(config.to_json())
+            metrics["int8"] = _int8_check(model_dir, splits.test, config.int8_check_reviews)
         result.model_dir = str(model_dir)
     metrics["wall_seconds"] = round(time.monotonic() - started, 2)
     metrics["stopped"] = result.stopped
@@ -211,6 +217,8 @@ def training_arguments(
         logging_strategy="steps",
         logging_steps=config.logging_steps,
         logging_first_step=True,
+        dataloader_num_workers=config.dataloader_workers,
+        dataloader_persistent_workers=config.dataloader_workers > 0,  # not restarted every epoch
         remove_unused_columns=False,  # keep "length" for the sampler; the collator drops it
         report_to="none",
         disable_tqdm=not progress_bar,
@@ -284,6 +292,20 @@ def _score_test(trainer, test_dataset) -> dict:
     scores["loss"] = output.metrics.get("test_loss")
     scores["samples_per_second"] = output.metrics.get("test_samples_per_second")
     return scores
+
+
+def _int8_check(model_dir: Path, test, reviews: int) -> dict | None:
+    """fp32 against int8 on the first ``reviews`` test reviews (the test split is already a seeded sample)."""
+    if not reviews:
+        return None
+    from ml.evaluation import int8_comparison
+
+    sample = test.select(range(min(reviews, len(test))))
+    try:
+        return int8_comparison(model_dir, sample["text"], sample["label"])
+    except RuntimeError as exc:  # e.g. no quantized engine on this CPU
+        logger.warning("int8 check skipped: %s", exc)
+        return {"error": str(exc).splitlines()[0]}
 
 
 def _epoch_curve(log_history: list[dict]) -> list[dict]:

@@ -69,3 +69,33 @@ def test_evaluation_reproduces_the_training_test_accuracy(trained_tiny_run):
     assert scores["examples"] == trained_tiny_run.metrics["test"]["examples"]
     assert scores["accuracy"] == pytest.approx(trained_tiny_run.metrics["test"]["accuracy"], abs=0.005)
     assert scores["confusion_matrix"] == trained_tiny_run.metrics["test"]["confusion_matrix"]
+
+
+def test_training_measures_int8_against_fp32_on_the_test_reviews(trained_tiny_run):
+    check = trained_tiny_run.metrics["int8"]
+    assert check["reviews"] == 100  # the whole (small) test split
+    assert 0 <= check["int8_accuracy"] <= 1 and 0 <= check["fp32_accuracy"] <= 1
+    assert check["accuracy_loss_points"] == pytest.approx(100 * (check["fp32_accuracy"] - check["int8_accuracy"]))
+    assert check["fp32_reviews_per_second"] > 0 and check["int8_reviews_per_second"] > 0
+
+
+def test_int8_is_chosen_only_where_it_is_accurate_and_faster():
+    from ml.evaluation import int8_pays
+
+    assert int8_pays({"accuracy_loss_points": 0.2, "speedup": 1.8}, max_loss_points=0.5)
+    assert int8_pays({"accuracy_loss_points": -0.3, "speedup": 1.5}, max_loss_points=0.5)  # int8 scored better
+    assert not int8_pays({"accuracy_loss_points": 0.6, "speedup": 3.0}, max_loss_points=0.5)
+    assert not int8_pays({"accuracy_loss_points": 0.0, "speedup": 1.05}, max_loss_points=0.5)  # too little gain
+    assert not int8_pays(None, max_loss_points=0.5) and not int8_pays({"error": "no engine"}, max_loss_points=0.5)
+
+
+def test_batches_side_by_side_give_the_same_answers(trained_tiny_run):
+    from ml.inference import one_core_per_batch
+
+    predictor = PredictorCache().get(trained_tiny_run.model_dir)
+    texts = REVIEWS * 7
+    alone = predictor.positive_probabilities(texts, batch_size=4)
+    with one_core_per_batch() as cores:
+        assert cores >= 1
+        side_by_side = predictor.positive_probabilities(texts, batch_size=4, threads=2)
+    assert side_by_side == pytest.approx(alone, abs=1e-5)

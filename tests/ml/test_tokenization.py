@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -41,3 +43,42 @@ def test_short_reviews_are_untouched(tokenizer):
         encoded = encode(tokenizer, ["a fine film"], max_length=64, truncation=truncation)
         assert encoded["input_ids"][0] == tokenizer("a fine film")["input_ids"]
         assert len(encoded["attention_mask"][0]) == len(encoded["input_ids"][0])
+
+
+def test_a_second_run_on_the_same_data_and_tokenizer_reads_the_cache(make_review_folder, minilm_path):
+    from ml.data import SplitLimits, load_reviews
+    from ml.tokenization import tokenize_dataset
+
+    folder = make_review_folder("parquet")
+
+    def tokenize_once():
+        split = load_reviews(str(folder), limits=SplitLimits()).train
+        # a freshly loaded tokenizer, as in a new process: its identity must not matter
+        return tokenize_dataset(
+            split, AutoTokenizer.from_pretrained(minilm_path), max_length=64, truncation="head_tail"
+        )
+
+    first = tokenize_once()
+    cache_file = first.cache_files[0]["filename"]
+    before = os.stat(cache_file).st_mtime_ns
+    second = tokenize_once()
+    assert second.cache_files[0]["filename"] == cache_file
+    assert os.stat(cache_file).st_mtime_ns == before  # read back, not written again
+    assert second["input_ids"] == first["input_ids"]
+    other = tokenize_dataset(
+        load_reviews(str(folder), limits=SplitLimits()).train,
+        AutoTokenizer.from_pretrained(minilm_path),
+        max_length=32,
+        truncation="head_tail",
+    )
+    assert other.cache_files[0]["filename"] != cache_file  # other settings, other cache
+
+
+def test_large_splits_are_tokenized_by_one_process_per_core(monkeypatch):
+    from ml import tokenization
+
+    monkeypatch.setattr(tokenization.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert tokenization.tokenize_processes(500) is None  # not worth a fork
+    assert tokenization.tokenize_processes(6_000) == 3
+    assert tokenization.tokenize_processes(25_000) == 12
+    assert tokenization.tokenize_processes(1_000_000) == 16

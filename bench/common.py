@@ -1,0 +1,78 @@
+"""What every benchmark shares: the machine it ran on, timing that waits for the GPU, JSON output.
+
+Each benchmark runs its baseline in the same process as the thing it measures and reports the ratio:
+these machines are noisy, so a ratio measured side by side means more than an absolute time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> dict:
+    """The tag every figure carries: CPU, core count and GPU, plus the library versions that matter."""
+    import torch
+    import transformers
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": _cpu_model(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "commit": _git_commit(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def synchronize() -> None:
+    """Wait for queued GPU work, so that a clock read after it measures the work itself."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def now() -> float:
+    synchronize()
+    return time.perf_counter()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def emit(result: dict, out: str | None = None) -> None:
+    """Print the result as JSON (the benchmark's output) and, when asked, also write it to a file."""
+    text = json.dumps(result, indent=2, default=str)
+    print(text, flush=True)
+    if out:
+        Path(out).write_text(text + "\n")
