@@ -36,4 +36,4 @@ RUN SECRET_KEY=build-time-only-key-used-for-collectstatic-and-nothing-else-01234
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "webapp.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "120", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "webapp/gunicorn.conf.py", "webapp.wsgi"]

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from sentiment import selectors, services
 from sentiment.forms import TrainingLaunchForm
-from sentiment.models import CsvClassification, Prediction, Promotion, TrainingRun
+from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
 
 
 class StaffMayViewMixin:
@@ -138,6 +138,17 @@ class PredictionAdmin(admin.ModelAdmin):
 @admin.register(CsvClassification)
 class CsvClassificationAdmin(admin.ModelAdmin):
     list_display = ("filename", "user", "status", "done_rows", "total_rows", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff see who holds API keys and revoke one by deleting it; keys are created by their owners."""
+
+    list_display = ("user", "name", "created_at")
+    readonly_fields = ("user", "name", "key_hash", "created_at")
 
     def has_add_permission(self, request):
         return False

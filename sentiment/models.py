@@ -4,6 +4,8 @@ prediction and CSV classification people made.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 
@@ -140,3 +142,22 @@ class CsvClassification(models.Model):
     @property
     def progress_percent(self) -> float:
         return round(100.0 * self.done_rows / self.total_rows, 1) if self.total_rows else 0.0
+
+
+class ApiToken(models.Model):
+    """A key for the JSON API. Only its SHA-256 is stored: the key itself is shown once, when created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What the key is for, to recognise it later.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.name or 'API key'} ({self.created_at:%Y-%m-%d})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()

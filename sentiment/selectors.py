@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from sentiment.models import CsvClassification, Prediction, Promotion, TrainingRun
+from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,16 @@ class ServedModel:
         accuracy = self.run.test_accuracy
         scored = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
         return f"Run #{self.run.pk}: {self.run.config.get('base_model')} ({self.run.preset}{scored})"
+
+
+def api_token_user(*, key: str):
+    """The active person a key belongs to, or None."""
+    token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
+    return token.user if token and token.user.is_active else None
+
+
+def api_token_list(*, user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
 
 
 def served_model() -> ServedModel | None:

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from sentiment import views
+from sentiment import api, views
 
 app_name = "sentiment"
 urlpatterns = [
     path("", views.classify, name="classify"),
     path("history/", views.history, name="history"),
+    path("api/", views.api_keys, name="api_keys"),
+    path("api/classify", api.classify, name="api_classify"),
     path("csv/", views.csv_upload, name="csv_upload"),
     path("csv/<int:job_id>/", views.csv_detail, name="csv_detail"),
     path("csv/<int:job_id>/status.json", views.csv_status, name="csv_status"),

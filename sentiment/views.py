@@ -66,6 +66,19 @@ def history(request):
 
 
 @login_required
+def api_keys(request):
+    """How to call the API, and the person's keys; a new key is shown once, right after it is made."""
+    new_key = None
+    if request.method == "POST":
+        new_key = services.api_token_create(user=request.user, name=request.POST.get("name", "").strip())
+    return render(
+        request,
+        "sentiment/api_keys.html",
+        {"new_key": new_key, "tokens": selectors.api_token_list(user=request.user)},
+    )
+
+
+@login_required
 def csv_upload(request):
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

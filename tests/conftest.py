@@ -163,3 +163,13 @@ def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
 
     out = tmp_path_factory.mktemp("tiny-run")
     return train_model(tiny_config(tiny_model_dir, synthetic_folder, out), progress_bar=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_serving_slot():
+    """Each test starts with no served model loaded in this process, as a new web process would."""
+    from sentiment.services.serving import serving_slot
+
+    serving_slot.reset()
+    yield
+    serving_slot.reset()

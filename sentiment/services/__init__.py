@@ -1,9 +1,12 @@
 """Every write to the database goes through these functions (named ``<thing>_<action>``).
 
 - ``runs``: training runs, their lifecycle and promotion to serving;
-- ``classify``: single reviews and CSV uploads classified with the served model.
+- ``classify``: single reviews and CSV uploads classified with the served model;
+- ``serving``: the model each process answers with, swapped in the background on promotion;
+- ``api_tokens``: keys for the JSON API.
 """
 
+from sentiment.services.api_tokens import api_token_create
 from sentiment.services.classify import (
     NoModelServed,
     csv_classification_create,
@@ -28,6 +31,7 @@ from sentiment.services.runs import (
 
 __all__ = [
     "NoModelServed",
+    "api_token_create",
     "csv_classification_create",
     "csv_classification_process",
     "review_classify",

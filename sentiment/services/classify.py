@@ -1,7 +1,7 @@
 """Classifying reviews with the served model: one at a time from the form or API, or a whole CSV.
 
-The model is the one most recently promoted. Each web process keeps it loaded (``ml.inference``'s
-cache); a promotion changes the served run, so the next request loads the new model, no restart needed.
+The model is the one most recently promoted, held by each process's ``serving_slot``: a promotion is
+noticed on the next request and the new model is loaded in the background, no restart needed.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from ml.inference import predictor_cache
+from ml.inference import one_core_per_batch
 from sentiment import selectors
 from sentiment.models import CsvClassification, Prediction
+from sentiment.services.serving import NoModelServed, serving_slot
 
 logger = logging.getLogger(__name__)
-CSV_CHUNK = 64
-
-
-class NoModelServed(Exception):
-    """No run has been promoted yet: nothing can classify."""
+CSV_CHUNK = 128  # rows classified between two progress updates
+CSV_BATCH = 8  # small batches: on a CPU they were faster per review than 64 (bench/RESULTS.md)
 
 
 def review_clean(text: str) -> str:
@@ -39,25 +37,18 @@ def review_clean(text: str) -> str:
     return text
 
 
-def _served_predictor():
-    served = selectors.served_model()
-    if served is None:
-        raise NoModelServed("No model is being served yet: staff must train and promote one first.")
-    return served, predictor_cache.get(served.run.model_dir, int8=settings.SERVE_INT8)
-
-
 def review_classify(*, user, text: str) -> Prediction:
     """Label one review and remember it in the person's history."""
     text = review_clean(text)
-    served, predictor = _served_predictor()
-    [answer] = predictor.predict([text])
+    model = serving_slot.get()
+    [answer] = model.predictor.predict([text])
     return Prediction.objects.create(
         user=user,
         text=text,
         label=answer.label,
         probability=answer.probability,
-        run=served.run,
-        model_name=served.name,
+        run=model.run,
+        model_name=model.name,
     )
 
 
@@ -112,19 +103,21 @@ def csv_classification_process(*, job_id: int) -> str:
         return "skipped"
     job = CsvClassification.objects.get(pk=job_id)
     try:
-        served, predictor = _served_predictor()
+        served = serving_slot.get(wait=True)  # a batch job waits for the newest model
         with job.upload.open("rb") as handle:
             content = handle.read().decode("utf-8-sig")
         reader = csv.DictReader(io.StringIO(content))
         rows = list(reader)
         columns = [*reader.fieldnames, *[c for c in ("label", "probability") if c not in reader.fieldnames]]
         CsvClassification.objects.filter(pk=job_id).update(run=served.run, model_name=served.name)
-        for start in range(0, len(rows), CSV_CHUNK):
-            chunk = rows[start : start + CSV_CHUNK]
-            answers = predictor.predict([row["text"] or "" for row in chunk])
-            for row, answer in zip(chunk, answers, strict=True):
-                row["label"], row["probability"] = answer.label, f"{answer.probability:.4f}"
-            CsvClassification.objects.filter(pk=job_id).update(done_rows=start + len(chunk))
+        with one_core_per_batch() as cores:
+            for start in range(0, len(rows), CSV_CHUNK):
+                chunk = rows[start : start + CSV_CHUNK]
+                texts = [row["text"] or "" for row in chunk]
+                answers = served.predictor.predict(texts, batch_size=CSV_BATCH, threads=cores)
+                for row, answer in zip(chunk, answers, strict=True):
+                    row["label"], row["probability"] = answer.label, f"{answer.probability:.4f}"
+                CsvClassification.objects.filter(pk=job_id).update(done_rows=start + len(chunk))
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()

@@ -52,8 +52,10 @@ def test_the_stack_has_every_service(compose):
 def test_commands_name_things_the_project_has(compose):
     services = compose["services"]
     web = " ".join(services["web"]["command"])
-    assert "manage.py migrate --noinput" in web and "gunicorn webapp.wsgi" in web  # migrations on start
+    assert "manage.py migrate --noinput" in web  # migrations on start
+    assert "gunicorn -c webapp/gunicorn.conf.py" in web and "webapp.wsgi" in web  # the config that preloads the model
     assert (ROOT / "manage.py").is_file() and (ROOT / "webapp" / "wsgi.py").is_file()
+    assert (ROOT / "webapp" / "gunicorn.conf.py").is_file()
     from worker.celery import app
 
     queues = {app.conf.task_default_queue, *(route["queue"] for route in app.conf.task_routes.values())}

@@ -65,16 +65,22 @@ def sign_in(browser, live_server, username: str, password: str):
     return page
 
 
+def serve(trained) -> TrainingRun:
+    """A succeeded run of the tiny model, promoted to serving."""
+    run = TrainingRun.objects.create(
+        preset="smoke", config=TrainingConfig(base_model="tiny").to_dict(), status=TrainingRun.Status.SUCCEEDED,
+        model_dir=trained.model_dir, output_dir=trained.output_dir, metrics=trained.metrics,
+    )  # fmt: skip
+    run.promotions.create()
+    return run
+
+
 def test_a_person_classifies_a_review_and_sees_it_in_their_history(
     browser, live_server, django_user_model, trained_tiny_run, shots
 ):
     from playwright.sync_api import expect
 
-    run = TrainingRun.objects.create(
-        preset="smoke", config=TrainingConfig(base_model="tiny").to_dict(), status=TrainingRun.Status.SUCCEEDED,
-        model_dir=trained_tiny_run.model_dir, output_dir=trained_tiny_run.output_dir, metrics=trained_tiny_run.metrics,
-    )  # fmt: skip
-    run.promotions.create()
+    run = serve(trained_tiny_run)
     django_user_model.objects.create_user("ann", password="ann-password-1")
     page = sign_in(browser, live_server, "ann", "ann-password-1")
     shots(page, "01-classify-empty")
@@ -89,6 +95,44 @@ def test_a_person_classifies_a_review_and_sees_it_in_their_history(
     expect(page.locator("table.predictions")).to_contain_text("positive")
     shots(page, "03-history")
     assert Prediction.objects.get().user.username == "ann"
+
+
+def test_a_person_makes_an_api_key_in_the_browser_and_a_program_uses_it(
+    browser, live_server, django_user_model, trained_tiny_run, shots
+):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    run = serve(trained_tiny_run)
+    django_user_model.objects.create_user("bob", password="bob-password-1")
+    page = sign_in(browser, live_server, "bob", "bob-password-1")
+    page.click("nav >> text=API")
+    page.fill("input[name=name]", "my script")
+    page.get_by_role("button", name="Create a key").click()
+    key = page.locator("#new-key").inner_text().strip()
+    assert key.startswith("rs_")
+    shots(page, "04-api-key")
+
+    def classify(text: str, key: str):
+        request = urllib.request.Request(
+            f"{live_server.url}/api/classify",
+            data=json.dumps({"text": text}).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    status, answer = classify("A wonderful, brilliant film: I loved every superb minute.", key)
+    assert status == 200 and answer["label"] == "positive" and answer["run"] == run.pk
+    assert classify("fine", "rs_wrong")[0] == 401
+    page.click("nav >> text=History")
+    expect(page.locator("table.predictions")).to_contain_text("wonderful, brilliant film")
 
 
 def test_staff_launch_watch_promote_and_classify(

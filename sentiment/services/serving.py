@@ -1,0 +1,117 @@
+"""The model this web process answers with, swapped without making anyone wait.
+
+The first request of a process (or ``serving_warm_up`` at start) loads the served model. When staff
+promote another model, the next request notices (one cheap query), starts loading the new model in a
+background thread and is answered by the model already loaded, as are all requests until the new one is
+ready; then it takes over. Each answer records the model that actually gave it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from ml.evaluation import int8_pays
+from ml.inference import Predictor, predictor_cache
+from sentiment import selectors
+from sentiment.models import TrainingRun
+
+logger = logging.getLogger(__name__)
+
+
+class NoModelServed(Exception):
+    """No run has been promoted yet: nothing can classify."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    run: TrainingRun
+    name: str
+    promotion_id: int
+    predictor: Predictor
+    load_seconds: float
+
+
+def serve_int8(run: TrainingRun) -> bool:
+    """int8 when forced on, or in "auto" when the run's post-training check says it pays."""
+    if settings.SERVE_INT8 != "auto":
+        return settings.SERVE_INT8 == "on"
+    return int8_pays((run.metrics or {}).get("int8"), max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
+
+
+class ServingSlot:
+    """Holds the loaded served model of this process and loads its successor in the background."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._current: LoadedModel | None = None
+        self._loading: threading.Thread | None = None
+
+    def get(self, *, wait: bool = False) -> LoadedModel:
+        """The model to answer with now; ``wait`` loads a newly promoted one first (the CSV worker)."""
+        current = self._current
+        if current is not None and current.promotion_id == selectors.served_version():
+            return current  # the usual case: one indexed query
+        served = selectors.served_model()
+        if served is None:
+            raise NoModelServed("No model is being served yet: staff must train and promote one first.")
+        if current is None or wait:
+            return self._load(served)
+        with self._lock:
+            if self._loading is None or not self._loading.is_alive():
+                self._loading = threading.Thread(target=self._load, args=(served,), name="model-load", daemon=True)
+                self._loading.start()
+        return current
+
+    def wait_for_load(self, timeout: float | None = None) -> None:
+        loading = self._loading
+        if loading is not None:
+            loading.join(timeout)
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def reset(self) -> None:
+        """Forget the loaded model (tests start each case from an empty process state)."""
+        self.wait_for_load()
+        with self._lock:
+            self._current = None
+
+    def _load(self, served) -> LoadedModel:
+        started = time.perf_counter()
+        int8 = serve_int8(served.run)
+        try:
+            predictor = predictor_cache.get(served.run.model_dir, int8=int8)
+        except Exception:
+            logger.exception("could not load %s; still answering with the previous model", served.name)
+            if self._current is None:
+                raise
+            return self._current
+        loaded = LoadedModel(
+            run=served.run,
+            name=served.name,
+            promotion_id=served.promotion_id,
+            predictor=predictor,
+            load_seconds=round(time.perf_counter() - started, 3),
+        )
+        with self._lock:
+            if self._current is None or self._current.promotion_id < loaded.promotion_id:
+                self._current = loaded
+        logger.info("serving %s%s (loaded in %.2f s)", served.name, " in int8" if int8 else "", loaded.load_seconds)
+        return loaded
+
+
+serving_slot = ServingSlot()
+
+
+def serving_warm_up() -> None:
+    """Load the served model before the first request (gunicorn calls this as each worker starts)."""
+    try:
+        serving_slot.get(wait=True)
+    except NoModelServed:
+        logger.info("no model is served yet; the first request after a promotion loads it")

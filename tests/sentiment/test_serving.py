@@ -1,0 +1,62 @@
+"""The served model of a process: loaded once, swapped in the background, int8 where it pays."""
+
+import pytest
+
+from sentiment.models import Promotion, TrainingRun
+from sentiment.services.serving import NoModelServed, serve_int8, serving_slot
+
+pytestmark = pytest.mark.django_db
+
+
+def a_copy_of(run: TrainingRun) -> TrainingRun:
+    copy = TrainingRun.objects.get(pk=run.pk)
+    copy.pk = None
+    copy.save()
+    return copy
+
+
+def test_nothing_served_is_a_clear_error():
+    with pytest.raises(NoModelServed):
+        serving_slot.get()
+
+
+def test_the_first_request_loads_the_served_model_and_later_ones_reuse_it(served_run):
+    first = serving_slot.get()
+    assert first.run == served_run and first.load_seconds > 0
+    assert serving_slot.get() is first
+
+
+def test_a_promotion_is_loaded_in_the_background_while_the_old_model_answers(served_run, staff):
+    old = serving_slot.get()
+    newer = a_copy_of(served_run)
+    Promotion.objects.create(run=newer, promoted_by=staff)
+    assert serving_slot.get() is old  # answered at once, by the model already loaded
+    serving_slot.wait_for_load(timeout=60)
+    assert serving_slot.get().run == newer
+
+
+def test_a_batch_job_waits_for_the_newest_model(served_run, staff):
+    serving_slot.get()
+    newer = a_copy_of(served_run)
+    Promotion.objects.create(run=newer, promoted_by=staff)
+    assert serving_slot.get(wait=True).run == newer
+
+
+def test_int8_is_served_in_auto_only_where_the_check_says_it_pays(finished_run, settings):
+    settings.SERVE_INT8, settings.INT8_MAX_ACCURACY_LOSS = "auto", 0.5
+    finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}
+    assert serve_int8(finished_run)
+    finished_run.metrics = {"int8": {"accuracy_loss_points": 1.5, "speedup": 2.0}}
+    assert not serve_int8(finished_run)
+    finished_run.metrics = {}  # trained before the check existed, or with it turned off
+    assert not serve_int8(finished_run)
+    settings.SERVE_INT8 = "on"
+    assert serve_int8(finished_run)
+    settings.SERVE_INT8 = "off"
+    finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}
+    assert not serve_int8(finished_run)
+
+
+def test_the_served_predictor_is_quantized_when_int8_is_chosen(served_run, settings):
+    settings.SERVE_INT8 = "on"
+    assert serving_slot.get().predictor.int8
