@@ -7,7 +7,6 @@ these machines are noisy, so a ratio measured side by side means more than an ab
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import time
@@ -21,10 +20,12 @@ def machine() -> dict:
     import torch
     import transformers
 
+    from ml.hardware import cpu_cores
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "cpu": _cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": cpu_cores(),
         "gpu": gpu,
         "torch": torch.__version__,
         "transformers": transformers.__version__,

@@ -7,6 +7,7 @@ that have tensor cores; on a CPU it usually is not, so 'auto' keeps fp32 there.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import torch
@@ -27,6 +28,11 @@ class Hardware:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's CPU limit, not the host's core count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def detect_hardware() -> Hardware:

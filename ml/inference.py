@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ import numpy as np
 
 from ml.config import CONFIG_FILE
 from ml.errors import ModelError
+from ml.hardware import cpu_cores
 from ml.metrics import positive_probabilities
 from ml.tokenization import encode
 
@@ -143,10 +143,6 @@ def one_core_per_batch():
         yield cpu_cores()
     finally:
         torch.set_num_threads(before)
-
-
-def cpu_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class PredictorCache:

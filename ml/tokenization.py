@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 
 TRUNCATION_HEAD_SHARE = 0.25
@@ -61,8 +60,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def tokenize_processes(rows: int) -> int | None:
     """One process per core for large splits (at least ``TOKENIZE_BATCH`` reviews each), else ``None``."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    processes = min(cores, rows // TOKENIZE_BATCH)
+    from ml.hardware import cpu_cores
+
+    processes = min(cpu_cores(), rows // TOKENIZE_BATCH)
     return processes if processes > 1 else None
 
 

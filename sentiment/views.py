@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from sentiment import selectors, services
 from sentiment.forms import CsvUploadForm, ReviewForm
 from sentiment.models import TrainingRun
+from sentiment.services.serving import serve_int8
 
 HISTORY_PAGE_SIZE = 20
 
@@ -127,7 +128,13 @@ def run_detail(request, run_id: int):
     return render(
         request,
         "sentiment/run_detail.html",
-        {"run": run, "progress": selectors.training_run_progress(run=run), "served": selectors.served_model()},
+        {
+            "run": run,
+            "progress": selectors.training_run_progress(run=run),
+            "served": selectors.served_model(),
+            "int8": (run.metrics or {}).get("int8"),
+            "int8_served": serve_int8(run),
+        },
     )
 
 

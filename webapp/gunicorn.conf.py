@@ -17,11 +17,12 @@ accesslog = "-"
 def post_worker_init(worker):
     import torch
 
+    from ml.hardware import cpu_cores
     from sentiment.services.serving import serving_warm_up
 
     # Each worker computes on its share of the cores. Without this every worker's PyTorch uses all of
     # them, and under load the workers' busy-waiting compute threads crowd each other out: with 2 workers
     # on 2 cores that fell to ~4 answers/s (bench/RESULTS.md), against ~56 with one core each.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(int(os.environ.get("WEB_TORCH_THREADS", "0")) or max(1, cores // worker.cfg.workers))
+    share = max(1, cpu_cores() // worker.cfg.workers)
+    torch.set_num_threads(int(os.environ.get("WEB_TORCH_THREADS", "0")) or share)
     serving_warm_up()

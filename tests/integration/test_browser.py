@@ -157,6 +157,9 @@ def test_staff_launch_watch_promote_and_classify(
     expect(page.locator("#test-card")).to_be_visible()
     expect(page.locator("#loss-chart path.series")).to_have_count(1)
     expect(page.locator("#eval-chart circle")).to_have_count(8)  # accuracy and F1 after each of 4 epochs
+    # the page reloads itself once the run has succeeded, with the int8 check made after training
+    expect(page.locator("#int8-card")).to_contain_text("Served as", timeout=20_000)
+    expect(page.locator("#served-precision")).to_have_text(re.compile(r"^(int8|fp32)$"))
     shots(page, "06-run-page-finished")
     page.click("text=Promote to serving")
     expect(page.locator("button", has_text="Served now")).to_be_visible()

@@ -22,7 +22,7 @@ def test_nothing_served_is_a_clear_error():
 
 def test_the_first_request_loads_the_served_model_and_later_ones_reuse_it(served_run):
     first = serving_slot.get()
-    assert first.run == served_run and first.load_seconds > 0
+    assert first.run == served_run and first.predictor.model_dir.name == "model"
     assert serving_slot.get() is first
 
 
@@ -60,3 +60,13 @@ def test_int8_is_served_in_auto_only_where_the_check_says_it_pays(finished_run, 
 def test_the_served_predictor_is_quantized_when_int8_is_chosen(served_run, settings):
     settings.SERVE_INT8 = "on"
     assert serving_slot.get().predictor.int8
+
+
+def test_the_run_page_shows_the_int8_check_and_the_precision_served(client, staff, finished_run, settings):
+    settings.SERVE_INT8 = "auto"
+    client.force_login(staff)
+    page = client.get(f"/runs/{finished_run.pk}/").content.decode()
+    check = finished_run.metrics["int8"]
+    assert "the int8 check" in page and f"{check['fp32_accuracy']:.3f}" in page
+    served = "int8" if check["accuracy_loss_points"] <= 0.5 and check["speedup"] >= 1.2 else "fp32"
+    assert f'<dd id="served-precision">{served}</dd>' in page
