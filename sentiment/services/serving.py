@@ -72,10 +72,6 @@ class ServingSlot:
         if loading is not None:
             loading.join(timeout)
 
-    @property
-    def current(self) -> LoadedModel | None:
-        return self._current
-
     def reset(self) -> None:
         """Forget the loaded model (tests start each case from an empty process state)."""
         self.wait_for_load()
