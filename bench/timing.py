@@ -1,6 +1,8 @@
-"""Trainer callbacks that time a run from the inside (steps after a warm-up, and the training phase)."""
+"""Trainer callbacks that time a run from the inside (steps after a warm-up, the training phase, GPU waits)."""
 
 from __future__ import annotations
+
+import warnings
 
 from transformers import TrainerCallback
 
@@ -44,3 +46,38 @@ class PhaseTimer(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.ended = now()
+
+
+class GpuSyncCounter(TrainerCallback):
+    """On a GPU: how many times per step the CPU had to wait for it, from step ``warmup`` to the end.
+
+    Uses PyTorch's sync debug mode, which warns at every operation that makes the CPU wait for the GPU
+    (reading a tensor's value, a blocking copy). Each such wait stops the CPU from queueing the next
+    kernels while the GPU computes. None on a CPU, where nothing waits.
+    """
+
+    def __init__(self, warmup: int):
+        self.warmup = warmup
+        self.syncs: int | None = None
+        self.steps = 0
+        self._catcher: warnings.catch_warnings | None = None
+        self._seen: list = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        import torch
+
+        if state.global_step == self.warmup and torch.cuda.is_available():
+            self._catcher = warnings.catch_warnings(record=True)
+            self._seen = self._catcher.__enter__()
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+        if state.global_step == state.max_steps and self._catcher is not None:
+            torch.cuda.set_sync_debug_mode("default")
+            self._catcher.__exit__(None, None, None)
+            self._catcher = None
+            self.syncs = sum("synchroniz" in str(w.message) for w in self._seen)
+            self.steps = state.global_step - self.warmup
+
+    @property
+    def per_step(self) -> float | None:
+        return round(self.syncs / self.steps, 2) if self.syncs is not None and self.steps else None

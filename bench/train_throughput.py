@@ -27,6 +27,7 @@ ABLATIONS = {
     "fast, without padding to a multiple of 64": {"pad_to_multiple_of": 0},
     "fast, eager attention": {"attention": "eager"},
     "fast, batch 64": {"train_batch_size": 64},
+    "fast, waiting for the GPU at every step": {"overlap_steps": False},
 }
 DEFAULT_REVIEWS = {"bert-base": 4096, "minilm": 8192}
 
@@ -46,7 +47,7 @@ def random_bert_base(folder: Path, tokenizer_source: str) -> str:
 
 
 def run_variant(name, recipe, overrides, *, base_model, reviews, warmup, data, imdb_dir, workdir) -> dict:
-    from bench.timing import StepTimer
+    from bench.timing import GpuSyncCounter, StepTimer
     from ml.presets import config_from_preset
     from ml.training import train_model
 
@@ -63,8 +64,8 @@ def run_variant(name, recipe, overrides, *, base_model, reviews, warmup, data, i
         output_dir=str(workdir / name.replace(" ", "_").replace(",", "")),
         **overrides,
     )
-    timer = StepTimer(warmup)
-    result = train_model(config, imdb_dir=imdb_dir, callbacks=[timer], progress_bar=False)
+    timer, syncs = StepTimer(warmup), GpuSyncCounter(warmup)
+    result = train_model(config, imdb_dir=imdb_dir, callbacks=[timer, syncs], progress_bar=False)
     batch = config.effective_batch_size
     seconds = timer.seconds
     return {
@@ -77,6 +78,7 @@ def run_variant(name, recipe, overrides, *, base_model, reviews, warmup, data, i
         "timed_seconds": round(seconds, 3) if seconds else None,
         "reviews_per_second": round(timer.steps * batch / seconds, 1) if seconds else None,
         "whole_epoch_reviews_per_second": result.metrics["train"]["samples_per_second"],
+        "gpu_syncs_per_step": syncs.per_step,
     }
 
 

@@ -155,6 +155,13 @@ class TrainingConfig:
         "while the GPU computes the current one. 0 does it in the training process, between steps; "
         "a GPU waits then, a CPU that needs its cores for the arithmetic does not.",
     )
+    overlap_steps: bool = _field(
+        True,
+        "Let the CPU queue the next training step while the GPU still computes this one. The Trainer's "
+        "defaults wait for the GPU at every step: they check each step's loss for NaN/inf and copy each "
+        "batch to the GPU with a blocking copy. Off, as in the original tutorial, the two take turns. "
+        "Has no effect on a CPU.",
+    )
     eval_strategy: str = _field(
         "epoch",
         "When to score the model on the validation set during training: every epoch, every eval_steps steps, or never.",

@@ -5,8 +5,9 @@
 - ``fast``: the same model trained the way a GPU likes it: mixed precision (bf16, or fp16 where bf16 is
   missing), dynamic padding to a multiple of 64 with length-grouped batches (little work on padding, few
   distinct shapes), fused SDPA attention, fused AdamW, a larger batch, batches prepared by helper
-  processes while the GPU computes, evaluation sorted by length, and head+tail truncation, which is
-  also more accurate on IMDb. ``bench/train_throughput.py`` measures it against ``tutorial``.
+  processes while the GPU computes, no wait for the GPU between steps (``overlap_steps``), evaluation
+  sorted by length, and head+tail truncation, which is also more accurate on IMDb.
+  ``bench/train_throughput.py`` measures it against ``tutorial``.
 - ``smoke``: a few minutes on a 2-core CPU, fully offline: the bundled MiniLM, the demo data, 2,000
   training reviews at 256 tokens for one epoch, scored on 1,000 test reviews.
 """
@@ -32,6 +33,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "precision": "fp32",
         "attention": "eager",
         "optimizer": "adamw_torch",
+        "overlap_steps": False,
         "eval_strategy": "epoch",
         "save_strategy": "epoch",
     },

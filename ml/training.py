@@ -59,12 +59,16 @@ class TrainingResult:
 class ReviewCollator:
     """Pads each batch (to the longest review, or to max length as the tutorial did).
 
-    It drops the ``length`` column, which only the length-grouping sampler reads.
+    It drops the ``length`` column, which only the length-grouping sampler reads. With SDPA attention and
+    ``overlap_steps`` it also hands the model its attention mask already in the 4-D form SDPA takes
+    (batch, 1, 1, tokens; True = a real token): given the usual 2-D mask, the model first asks whether
+    the batch has any padding at all, and reading that answer makes the CPU wait for the GPU.
     """
 
     def __init__(self, tokenizer, config: TrainingConfig):
         from transformers import DataCollatorWithPadding
 
+        self.sdpa_mask = config.overlap_steps and config.attention == "sdpa"
         fixed = config.padding == "max_length"
         self.inner = DataCollatorWithPadding(
             tokenizer,
@@ -74,7 +78,10 @@ class ReviewCollator:
         )
 
     def __call__(self, features):
-        return self.inner([{k: v for k, v in f.items() if k != "length"} for f in features])
+        batch = self.inner([{k: v for k, v in f.items() if k != "length"} for f in features])
+        if self.sdpa_mask:
+            batch["attention_mask"] = batch["attention_mask"][:, None, None, :].bool()
+        return batch
 
 
 def train_model(
@@ -218,6 +225,11 @@ def training_arguments(
         logging_steps=config.logging_steps,
         logging_first_step=True,
         dataloader_num_workers=config.dataloader_workers,
+        # overlap_steps: no per-step NaN check of the loss (a GPU sync; logged losses still show a NaN)
+        # and batches copied from pinned memory without blocking, so nothing waits for the GPU per step
+        logging_nan_inf_filter=not config.overlap_steps,
+        dataloader_pin_memory=hardware.kind == "cuda",
+        accelerator_config={"non_blocking": config.overlap_steps and hardware.kind == "cuda"},
         dataloader_persistent_workers=config.dataloader_workers > 0,  # not restarted every epoch
         remove_unused_columns=False,  # keep "length" for the sampler; the collator drops it
         report_to="none",

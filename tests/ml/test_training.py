@@ -2,6 +2,8 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import TrainerCallback
 
 from ml.errors import ConfigError
 from ml.training import ReviewCollator, train_model
@@ -92,7 +94,81 @@ def test_max_length_padding_pads_every_review_like_the_tutorial(tiny_model_dir):
     assert "length" not in fixed and fixed["labels"].tolist() == [1]
 
 
+def test_the_ready_made_sdpa_mask_gives_the_same_predictions_as_the_usual_one(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ml.config import TrainingConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+    features = [
+        {"input_ids": ids, "attention_mask": [1] * len(ids), "label": 0, "length": len(ids)}
+        for ids in ([101, 7, 8, 9, 10, 102], [101, 7, 102])
+    ]
+    usual = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=False))(features)
+    ready = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=True))(features)
+    assert usual["attention_mask"].shape == (2, 6) and ready["attention_mask"].shape == (2, 1, 1, 6)
+    assert ready["attention_mask"][1, 0, 0].tolist() == [True, True, True, False, False, False]
+    with torch.inference_mode():
+        logits = [model(**{k: v for k, v in b.items() if k != "labels"}).logits for b in (usual, ready)]
+    torch.testing.assert_close(logits[0], logits[1])
+
+
 def test_max_length_beyond_the_model_is_refused(tmp_path, tiny_model_dir, synthetic_folder):
     config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run", max_length=256)
     with pytest.raises(ConfigError, match=r"longer than .* can read \(128 tokens\)"):
         train_model(config, progress_bar=False)
+
+
+class HostReads(TrainerCallback):
+    """Counts reads of a tensor's value by Python (``bool(t)``, ``t.item()``) inside each optimizer step.
+
+    On a GPU each such read makes the CPU wait until the GPU has finished everything queued so far, so
+    the next step cannot be queued while this one computes. Logging happens after ``on_step_end``, so a
+    logging step's reads are not counted.
+    """
+
+    def __init__(self, monkeypatch):
+        self.inside = False
+        self.reads: list[int] = []
+        for name in ("__bool__", "item"):
+            original = getattr(torch.Tensor, name)
+            monkeypatch.setattr(torch.Tensor, name, self._counting(original))
+
+    def _counting(self, original):
+        def read(tensor, *args, **kwargs):
+            if self.inside:
+                self.reads[-1] += 1
+            return original(tensor, *args, **kwargs)
+
+        return read
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.inside = True
+        self.reads.append(0)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.inside = False
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_overlapped_steps_never_wait_for_a_value_of_the_step(
+    monkeypatch, tmp_path, tiny_model_dir, synthetic_folder, overlap
+):
+    # the fused optimizer keeps its step count in a tensor, so the optimizer reads nothing back either
+    config = tiny_config(
+        tiny_model_dir,
+        synthetic_folder,
+        tmp_path / "run",
+        num_train_epochs=1,
+        optimizer="adamw_torch_fused",
+        overlap_steps=overlap,
+        int8_check_reviews=0,
+    )
+    reads = HostReads(monkeypatch)
+    train_model(config, callbacks=[reads], progress_bar=False)
+    assert len(reads.reads) == 360 // 16 + 1
+    if overlap:
+        assert reads.reads == [0] * len(reads.reads)
+    else:  # the Trainer's default NaN check of every step's loss
+        assert min(reads.reads) >= 1
