@@ -4,12 +4,14 @@ Measured, each against its baseline in this one run:
 
 - model load time (fp32, int8);
 - p50/p95 latency of one median-length IMDb review through ``ml.inference.Predictor``;
-- p50/p95 of the same review POSTed to ``/api/classify`` on a real gunicorn server (its default
-  settings), with the model in fp32 and in int8;
+- p50/p95 of the same review POSTed to ``/api/classify`` on real gunicorn servers (the project's
+  settings), with the model in fp32, in int8, and in int8 with each worker fixed at one core (the
+  baseline for workers that share the cores); the servers answer in turn, one request at a time;
 - int8's accuracy cost on test reviews (``ml.evaluation.int8_comparison``) and whether "auto" serves it;
 - CSV throughput: the worker's CSV service classifying a CSV of IMDb reviews;
 - a load test from a second process (``wrk`` on loopback, each step bounded in time): requests per
-  second and p99 at rising concurrency, and the highest rate whose p99 stays under a second;
+  second and p99 at rising concurrency, and the highest rate whose p99 stays under a second; also for
+  the one-core-per-worker baseline;
 - a promotion while a client keeps asking: every request is answered, by the old model until the new
   one has loaded, and the slowest answer during the swap is reported.
 
@@ -71,11 +73,16 @@ def main() -> None:
         result["inference"] = inference_latency(args.model, review, args.requests)
         result["int8_accuracy"] = int8_accuracy(args.model, reviews, args.accuracy_reviews)
         run, key = promoted_run(args.model, result["int8_accuracy"])
-        result["http"] = {}
-        for mode in ("off", "on"):
-            with server(tmp, serve_int8=mode) as port:
-                result["http"]["int8" if mode == "on" else "fp32"] = http_latency(port, key, review, args.requests)
-        with server(tmp, serve_int8="auto") as port:
+        # the three sites answer in turn, one request at a time, so they share the machine's ups and downs
+        with (
+            server(tmp, "fp32", serve_int8="off") as fp32,
+            server(tmp, "int8", serve_int8="on") as int8,
+            server(tmp, "int8-one-core", serve_int8="on", torch_threads=1) as one_core,
+        ):
+            ports = {"fp32": fp32, "int8": int8, "int8_one_core_per_worker": one_core}
+            result["http"] = http_latency(ports, key, review, args.requests)
+            result["load_test_one_core_per_worker"] = load_test(one_core, key, review, args.load_seconds)
+        with server(tmp, "auto", serve_int8="auto") as port:
             result["http"]["auto_serves_int8"] = auto_choice(run)
             result["swap_during_promotion"] = swap_during_promotion(port, key, review, run)
             result["load_test"] = load_test(port, key, review, args.load_seconds)
@@ -178,17 +185,27 @@ def auto_choice(run) -> bool:
 
 
 class server:
-    """gunicorn with the project's config on a free loopback port, started and stopped around a block."""
+    """gunicorn with the project's config on a free loopback port, started and stopped around a block.
 
-    def __init__(self, tmp: str, *, serve_int8: str):
-        self.tmp, self.serve_int8 = tmp, serve_int8
+    ``torch_threads`` fixes each worker's PyTorch threads (the baseline for the cores they share).
+    """
+
+    def __init__(self, tmp: str, name: str, *, serve_int8: str, torch_threads: int = 0, env: dict | None = None):
+        self.tmp, self.name, self.serve_int8, self.torch_threads = tmp, name, serve_int8, torch_threads
+        self.env = env or {}
 
     def __enter__(self) -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        env = {**os.environ, "SERVE_INT8": self.serve_int8, "WEB_BIND": f"127.0.0.1:{self.port}"}
-        self.log = open(Path(self.tmp) / f"gunicorn-{self.serve_int8}.log", "w")
+        env = {
+            **os.environ,
+            "SERVE_INT8": self.serve_int8,
+            "WEB_BIND": f"127.0.0.1:{self.port}",
+            "WEB_TORCH_THREADS": str(self.torch_threads),
+            **self.env,
+        }
+        self.log = open(Path(self.tmp) / f"gunicorn-{self.name}.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "webapp/gunicorn.conf.py", "webapp.wsgi"],
             cwd=ROOT,
@@ -224,18 +241,21 @@ def post(port: int, path: str, body: dict | None, *, key: str = "", method: str 
     return response.status, data
 
 
-def http_latency(port: int, key: str, review: str, requests: int) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # one keep-alive connection
-    times = []
+def http_latency(ports: dict[str, int], key: str, review: str, requests: int) -> dict:
+    """One request at a time, to each site in turn (one keep-alive connection each); p50/p95 per site."""
+    conns = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=30) for name, port in ports.items()}
+    times: dict[str, list[float]] = {name: [] for name in ports}
     for i in range(requests + 5):
-        t = time.perf_counter()
-        status, data = post(port, "/api/classify", {"text": review}, key=key, conn=conn)
-        if status != 200:
-            raise RuntimeError(f"/api/classify answered {status}: {data[:200]!r}")
-        if i >= 5:
-            times.append(time.perf_counter() - t)
-    conn.close()
-    return latency_summary(times)
+        for name, port in ports.items():
+            t = time.perf_counter()
+            status, data = post(port, "/api/classify", {"text": review}, key=key, conn=conns[name])
+            if status != 200:
+                raise RuntimeError(f"/api/classify of {name} answered {status}: {data[:200]!r}")
+            if i >= 5:
+                times[name].append(time.perf_counter() - t)
+    for conn in conns.values():
+        conn.close()
+    return {name: latency_summary(seconds) for name, seconds in times.items()}
 
 
 def load_test(port: int, key: str, review: str, seconds: int, connections=(1, 2, 4, 8, 16)) -> dict:

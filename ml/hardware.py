@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
-import torch
-
 from ml.errors import ConfigError
 
 
@@ -37,6 +35,8 @@ def cpu_cores() -> int:
 
 def detect_hardware() -> Hardware:
     """Look at what this process can use (without initialising CUDA more than torch itself does)."""
+    import torch
+
     if torch.cuda.is_available():
         return Hardware(
             kind="cuda",

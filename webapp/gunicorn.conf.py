@@ -6,6 +6,8 @@ model load after a deploy or restart; later promotions load in the background (s
 
 import os
 
+from ml.core_share import CoreShare
+
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 # 1 thread per worker (the sync worker): measured ~12 ms faster per answer than 2 threads (bench/RESULTS.md)
@@ -13,16 +15,31 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = 120
 accesslog = "-"
 
+# Which workers are computing an answer, in memory shared by the workers forked from here. A worker that
+# computes alone uses every core; two at once get half each (ml.inference.CoreShare, bench/RESULTS.md).
+# WEB_TORCH_THREADS=N instead fixes each worker's PyTorch threads at N.
+FIXED_TORCH_THREADS = int(os.environ.get("WEB_TORCH_THREADS", "0"))
+core_share = None if FIXED_TORCH_THREADS else CoreShare()
+if core_share is not None:
+    # PyTorch's OpenMP threads sleep as soon as an operation ends instead of spinning for more work: when
+    # a worker alone on both cores is joined by a second one, spinning threads would slow the newcomer
+    # (under load, 32-36 against 38-41 answers/s with passive threads; no cost to a lone answer).
+    # Set before the workers load PyTorch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def post_worker_init(worker):
     import torch
 
     from ml.hardware import cpu_cores
-    from sentiment.services.serving import serving_warm_up
+    from sentiment.services.serving import serving_warm_up, share_cores
 
-    # Each worker computes on its share of the cores. Without this every worker's PyTorch uses all of
-    # them, and under load the workers' busy-waiting compute threads crowd each other out: with 2 workers
-    # on 2 cores that fell to ~4 answers/s (bench/RESULTS.md), against ~56 with one core each.
-    share = max(1, cpu_cores() // worker.cfg.workers)
-    torch.set_num_threads(int(os.environ.get("WEB_TORCH_THREADS", "0")) or share)
+    torch.set_num_threads(FIXED_TORCH_THREADS or max(1, cpu_cores() // worker.cfg.workers))
+    if core_share is not None:
+        share_cores(core_share)
     serving_warm_up()
+
+
+def child_exit(server, worker):
+    if core_share is not None:
+        core_share.leave(worker.pid)  # a worker killed mid-answer no longer counts as busy

@@ -19,7 +19,7 @@ from django.utils import timezone
 from ml.inference import one_core_per_batch
 from sentiment import selectors
 from sentiment.models import CsvClassification, Prediction
-from sentiment.services.serving import NoModelServed, serving_slot
+from sentiment.services.serving import NoModelServed, answering, serving_slot
 
 logger = logging.getLogger(__name__)
 CSV_CHUNK = 128  # rows classified between two progress updates
@@ -41,7 +41,8 @@ def review_classify(*, user, text: str) -> Prediction:
     """Label one review and remember it in the person's history."""
     text = review_clean(text)
     model = serving_slot.get()
-    [answer] = model.predictor.predict([text])
+    with answering():
+        [answer] = model.predictor.predict([text])
     return Prediction.objects.create(
         user=user,
         text=text,

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from ml.core_share import CoreShare
 from ml.evaluation import int8_pays
 from ml.inference import Predictor, predictor_cache
 from sentiment import selectors
@@ -103,6 +105,20 @@ class ServingSlot:
 
 
 serving_slot = ServingSlot()
+_core_share: CoreShare | None = None
+
+
+def share_cores(share: CoreShare) -> None:
+    """This web process computes its answers on its share of the cores (gunicorn sets it per worker)."""
+    global _core_share
+    _core_share = share if share.join() else None
+
+
+@contextmanager
+def answering():
+    """Around the computation of an answer: the cores this process may use for it."""
+    with _core_share.computing() if _core_share is not None else nullcontext():
+        yield
 
 
 def serving_warm_up() -> None:

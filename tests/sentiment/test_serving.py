@@ -1,8 +1,12 @@
 """The served model of a process: loaded once, swapped in the background, int8 where it pays."""
 
 import pytest
+import torch
 
+from ml.core_share import CoreShare
+from sentiment import services
 from sentiment.models import Promotion, TrainingRun
+from sentiment.services import serving
 from sentiment.services.serving import NoModelServed, serve_int8, serving_slot
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +74,24 @@ def test_the_run_page_shows_the_int8_check_and_the_precision_served(client, staf
     assert "the int8 check" in page and f"{check['fp32_accuracy']:.3f}" in page
     served = "int8" if check["accuracy_loss_points"] <= 0.5 and check["speedup"] >= 1.2 else "fp32"
     assert f'<dd id="served-precision">{served}</dd>' in page
+
+
+def test_an_answer_is_computed_on_the_share_of_cores_of_a_process_that_shares_them(served_run, staff, monkeypatch):
+    share = CoreShare(slots=2, cores=2)
+    monkeypatch.setattr(serving, "_core_share", None)
+    serving.share_cores(share)
+    predictor = serving_slot.get().predictor
+    seen = []
+    real_predict = predictor.predict
+
+    def predict(texts, **kwargs):
+        seen.append((share.busy_processes(), torch.get_num_threads()))
+        return real_predict(texts, **kwargs)
+
+    monkeypatch.setattr(predictor, "predict", predict)
+    before = torch.get_num_threads()
+    try:
+        services.review_classify(user=staff, text="A warm, funny and moving film.")
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [(1, 2)] and share.busy_processes() == 0

@@ -1,0 +1,63 @@
+"""Sharing a few CPU cores between web processes that compute answers now and then.
+
+Kept free of heavy imports: gunicorn's master process makes the share before it forks the workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from contextlib import contextmanager
+
+from ml.hardware import cpu_cores
+
+
+class CoreShare:
+    """Splits the CPU's cores between the processes that are computing an answer right now.
+
+    Several web processes (gunicorn workers) on a few cores: a process that computes alone uses every
+    core, which answers one review sooner than one core does; while two compute, each uses half. Giving
+    each process every core all the time is worse: under load their PyTorch threads crowd each other out
+    (bench/RESULTS.md). Which processes are computing is kept in shared memory, so the parent makes the
+    share before it forks the processes; each then ``join``s it, and the parent calls ``leave`` for a
+    process that has exited (one killed while computing would otherwise count as busy for ever).
+    """
+
+    def __init__(self, slots: int = 64, cores: int | None = None):
+        self.cores = cores or cpu_cores()
+        self.pids = multiprocessing.Array("i", slots)  # the process in each slot, 0 when free
+        self.busy = multiprocessing.Array("b", slots)  # 1 while that process computes
+        self.slot: int | None = None  # this process's slot, after join()
+
+    def join(self) -> bool:
+        """Take a slot for this process; False when all are taken (it then keeps its thread count)."""
+        with self.pids.get_lock():
+            for slot, pid in enumerate(self.pids):
+                if pid == 0:
+                    self.pids[slot], self.busy[slot], self.slot = os.getpid(), 0, slot
+                    return True
+        return False
+
+    def leave(self, pid: int) -> None:
+        with self.pids.get_lock():
+            for slot, owner in enumerate(self.pids):
+                if owner == pid:
+                    self.pids[slot], self.busy[slot] = 0, 0
+
+    def busy_processes(self) -> int:
+        return sum(self.busy)
+
+    @contextmanager
+    def computing(self):
+        """Inside: this process counts as busy and computes on its share of the cores."""
+        import torch
+
+        if self.slot is None:
+            yield
+            return
+        self.busy[self.slot] = 1
+        torch.set_num_threads(max(1, self.cores // self.busy_processes()))
+        try:
+            yield
+        finally:
+            self.busy[self.slot] = 0

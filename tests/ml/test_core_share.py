@@ -1,0 +1,73 @@
+"""Web processes share the cores: alone a process computes on all of them, two busy ones get half each."""
+
+import multiprocessing
+import os
+import signal
+
+import torch
+
+from ml.core_share import CoreShare
+
+fork = multiprocessing.get_context("fork")  # the share is inherited, as by gunicorn's workers
+
+
+def _busy_until_told(share: CoreShare, started, finish) -> None:
+    share.join()
+    with share.computing():
+        started.set()
+        finish.wait(30)
+
+
+def _other_process_computing(share: CoreShare):
+    started, finish = fork.Event(), fork.Event()
+    child = fork.Process(target=_busy_until_told, args=(share, started, finish))
+    child.start()
+    assert started.wait(30)
+    return child, finish
+
+
+def test_a_process_computing_alone_uses_every_core_and_two_split_them():
+    before = torch.get_num_threads()
+    share = CoreShare(slots=4, cores=2)
+    try:
+        assert share.join()
+        with share.computing():
+            assert torch.get_num_threads() == 2 and share.busy_processes() == 1
+        assert share.busy_processes() == 0
+
+        child, finish = _other_process_computing(share)
+        with share.computing():
+            assert torch.get_num_threads() == 1 and share.busy_processes() == 2
+        finish.set()
+        child.join(30)
+        assert child.exitcode == 0 and share.busy_processes() == 0
+        with share.computing():
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_process_killed_while_computing_is_forgotten_when_it_leaves():
+    share = CoreShare(slots=4, cores=2)
+    child, _ = _other_process_computing(share)
+    assert share.busy_processes() == 1
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(30)
+    assert share.busy_processes() == 1  # it died busy: only its parent can tell
+    share.leave(child.pid)
+    assert share.busy_processes() == 0 and list(share.pids) == [0, 0, 0, 0]
+
+
+def test_with_every_slot_taken_a_process_keeps_its_own_thread_count():
+    before = torch.get_num_threads()
+    share = CoreShare(slots=1, cores=2)
+    child, finish = _other_process_computing(share)
+    try:
+        torch.set_num_threads(1)
+        assert not share.join()
+        with share.computing():
+            assert torch.get_num_threads() == 1 and share.busy_processes() == 1
+    finally:
+        finish.set()
+        child.join(30)
+        torch.set_num_threads(before)
