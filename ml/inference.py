@@ -14,8 +14,9 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,10 +89,13 @@ class Predictor:
         file = self.model_dir / CONFIG_FILE
         return json.loads(file.read_text()) if file.is_file() else {}
 
-    def positive_probabilities(self, texts: list[str], *, batch_size: int = 32, threads: int = 1) -> np.ndarray:
+    def positive_probabilities(
+        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         """P(positive) per text, in the order given. Texts are batched by length to avoid padding.
 
         ``threads`` > 1 runs that many batches at once, each on one core (see ``one_core_per_batch``).
+        ``progress`` is called in the calling thread with the number of texts done, as batches finish.
         """
         import torch
 
@@ -99,23 +103,26 @@ class Predictor:
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
         probs = np.empty(len(texts), dtype=np.float64)
 
-        def run(chosen) -> None:
+        def run(chosen) -> int:
             batch = self.tokenizer.pad({key: [encoded[key][i] for i in chosen] for key in encoded}, return_tensors="pt")
             with torch.inference_mode():
                 probs[chosen] = positive_probabilities(self.model(**batch).logits.float().numpy())
+            return len(chosen)
 
         batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-        if threads > 1 and len(batches) > 1:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, batches))
-        else:
-            for chosen in batches:
-                run(chosen)
+        done = 0
+        with ThreadPoolExecutor(threads) if threads > 1 and len(batches) > 1 else nullcontext() as pool:
+            for finished in pool.map(run, batches) if pool else map(run, batches):
+                done += finished
+                if progress is not None:
+                    progress(done)
         return probs
 
-    def predict(self, texts: list[str], *, batch_size: int = 32, threads: int = 1) -> list[Prediction]:
+    def predict(
+        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
+    ) -> list[Prediction]:
         results = []
-        for p in self.positive_probabilities(texts, batch_size=batch_size, threads=threads):
+        for p in self.positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress):
             positive = p >= 0.5
             results.append(
                 Prediction(

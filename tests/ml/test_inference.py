@@ -99,3 +99,16 @@ def test_batches_side_by_side_give_the_same_answers(trained_tiny_run):
         assert cores >= 1
         side_by_side = predictor.positive_probabilities(texts, batch_size=4, threads=2)
     assert side_by_side == pytest.approx(alone, abs=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_is_reported_in_the_calling_thread_as_batches_finish(trained_tiny_run, threads):
+    import threading
+
+    predictor = PredictorCache().get(trained_tiny_run.model_dir)
+    seen = []
+    predictor.positive_probabilities(
+        REVIEWS * 7, batch_size=4, threads=threads, progress=lambda done: seen.append((done, threading.get_ident()))
+    )
+    assert [done for done, _ in seen] == [4, 8, 12, 16, 20, 21]
+    assert {thread for _, thread in seen} == {threading.get_ident()}
