@@ -162,6 +162,12 @@ class TrainingConfig:
         "batch to the GPU with a blocking copy. Off, as in the original tutorial, the two take turns. "
         "Has no effect on a CPU.",
     )
+    torch_compile: bool = _field(
+        False,
+        "Compile the model with torch.compile: PyTorch traces it once per input shape and runs fused "
+        "kernels instead of one small kernel per operation. Pays on a GPU for long runs; the first "
+        "steps of each new shape wait for the compiler (minutes on a CPU).",
+    )
     eval_strategy: str = _field(
         "epoch",
         "When to score the model on the validation set during training: every epoch, every eval_steps steps, or never.",

@@ -230,6 +230,7 @@ def training_arguments(
         logging_nan_inf_filter=not config.overlap_steps,
         dataloader_pin_memory=hardware.kind == "cuda",
         accelerator_config={"non_blocking": config.overlap_steps and hardware.kind == "cuda"},
+        torch_compile=config.torch_compile,
         dataloader_persistent_workers=config.dataloader_workers > 0,  # not restarted every epoch
         remove_unused_columns=False,  # keep "length" for the sampler; the collator drops it
         report_to="none",

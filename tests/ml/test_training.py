@@ -172,3 +172,21 @@ def test_overlapped_steps_never_wait_for_a_value_of_the_step(
         assert reads.reads == [0] * len(reads.reads)
     else:  # the Trainer's default NaN check of every step's loss
         assert min(reads.reads) >= 1
+
+
+def test_on_a_gpu_the_trainer_copies_batches_without_blocking_and_can_compile(tmp_path):
+    from ml.config import TrainingConfig
+    from ml.hardware import Hardware
+    from ml.training import training_arguments
+
+    gpu = Hardware(kind="cuda", name="a GPU", count=1, bf16=True)
+    fast = training_arguments(
+        TrainingConfig(torch_compile=True), tmp_path, precision="fp32", hardware=gpu, progress_bar=False
+    )
+    assert fast.accelerator_config.non_blocking and fast.dataloader_pin_memory
+    assert not fast.logging_nan_inf_filter and fast.torch_compile
+    tutorial = training_arguments(
+        TrainingConfig(overlap_steps=False), tmp_path, precision="fp32", hardware=gpu, progress_bar=False
+    )
+    assert not tutorial.accelerator_config.non_blocking and tutorial.logging_nan_inf_filter
+    assert not tutorial.torch_compile
