@@ -53,7 +53,8 @@ class GpuSyncCounter(TrainerCallback):
 
     Uses PyTorch's sync debug mode, which warns at every operation that makes the CPU wait for the GPU
     (reading a tensor's value, a blocking copy). Each such wait stops the CPU from queueing the next
-    kernels while the GPU computes. None on a CPU, where nothing waits.
+    kernels while the GPU computes. The count includes the reads of the logging steps (every
+    ``logging_steps``). None on a CPU, where nothing waits.
     """
 
     def __init__(self, warmup: int):
@@ -71,12 +72,22 @@ class GpuSyncCounter(TrainerCallback):
             self._seen = self._catcher.__enter__()
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
-        if state.global_step == state.max_steps and self._catcher is not None:
-            torch.cuda.set_sync_debug_mode("default")
-            self._catcher.__exit__(None, None, None)
-            self._catcher = None
-            self.syncs = sum("synchroniz" in str(w.message) for w in self._seen)
-            self.steps = state.global_step - self.warmup
+        if state.global_step == state.max_steps:
+            self._stop(state)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._stop(state)  # also when a run ends early: later runs in the process must not be counted
+
+    def _stop(self, state) -> None:
+        import torch
+
+        if self._catcher is None:
+            return
+        torch.cuda.set_sync_debug_mode("default")
+        self._catcher.__exit__(None, None, None)
+        self._catcher = None
+        self.syncs = sum("synchroniz" in str(w.message) for w in self._seen)
+        self.steps = state.global_step - self.warmup
 
     @property
     def per_step(self) -> float | None:

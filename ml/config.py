@@ -158,9 +158,10 @@ class TrainingConfig:
     overlap_steps: bool = _field(
         True,
         "Let the CPU queue the next training step while the GPU still computes this one. The Trainer's "
-        "defaults wait for the GPU at every step: they check each step's loss for NaN/inf and copy each "
-        "batch to the GPU with a blocking copy. Off, as in the original tutorial, the two take turns. "
-        "Has no effect on a CPU.",
+        "defaults wait for the GPU at every step: they check each step's loss for NaN/inf, copy each "
+        "batch to the GPU with a blocking copy, and BERT asks whether a batch has padding. Off, as in "
+        "the original tutorial, the two take turns. On a CPU nothing waits; a NaN loss then shows as "
+        "NaN in the logged loss instead of being left out of it.",
     )
     torch_compile: bool = _field(
         False,

@@ -20,13 +20,14 @@ class CoreShare:
     each process every core all the time is worse: under load their PyTorch threads crowd each other out
     (bench/RESULTS.md). Which processes are computing is kept in shared memory, so the parent makes the
     share before it forks the processes; each then ``join``s it, and the parent calls ``leave`` for a
-    process that has exited (one killed while computing would otherwise count as busy for ever).
+    process that has exited (one killed while computing would otherwise count as busy for ever). A
+    gunicorn reload (HUP) makes a new share for the new workers; the old ones finish on the old share.
     """
 
     def __init__(self, slots: int = 64, cores: int | None = None):
         self.cores = cores or cpu_cores()
         self.pids = multiprocessing.Array("i", slots)  # the process in each slot, 0 when free
-        self.busy = multiprocessing.Array("b", slots)  # 1 while that process computes
+        self.busy = multiprocessing.Array("i", slots)  # answers that process is computing now
         self.slot: int | None = None  # this process's slot, after join()
 
     def join(self) -> bool:
@@ -45,6 +46,7 @@ class CoreShare:
                     self.pids[slot], self.busy[slot] = 0, 0
 
     def busy_processes(self) -> int:
+        """How many answers are being computed now, by all the processes together."""
         return sum(self.busy)
 
     @contextmanager
@@ -55,9 +57,12 @@ class CoreShare:
         if self.slot is None:
             yield
             return
-        self.busy[self.slot] = 1
-        torch.set_num_threads(max(1, self.cores // self.busy_processes()))
+        with self.pids.get_lock():  # a process with several request threads counts each of them
+            self.busy[self.slot] += 1
+            computing = self.busy_processes()
+        torch.set_num_threads(max(1, self.cores // computing))
         try:
             yield
         finally:
-            self.busy[self.slot] = 0
+            with self.pids.get_lock():
+                self.busy[self.slot] -= 1

@@ -59,16 +59,20 @@ class TrainingResult:
 class ReviewCollator:
     """Pads each batch (to the longest review, or to max length as the tutorial did).
 
-    It drops the ``length`` column, which only the length-grouping sampler reads. With SDPA attention and
-    ``overlap_steps`` it also hands the model its attention mask already in the 4-D form SDPA takes
-    (batch, 1, 1, tokens; True = a real token): given the usual 2-D mask, the model first asks whether
-    the batch has any padding at all, and reading that answer makes the CPU wait for the GPU.
+    It drops the ``length`` column, which only the length-grouping sampler reads. For a BERT model with
+    SDPA attention and ``overlap_steps`` it also settles the attention mask here, on the CPU, where
+    that costs nothing: a batch without padding gets none (SDPA may then use its fastest kernel), and
+    any other gets it already in the 4-D form SDPA takes (batch, 1, 1, tokens; True = a real token).
+    Given the usual 2-D mask, the model itself would first ask whether the batch has any padding at
+    all, and reading that answer makes the CPU wait for the GPU.
     """
 
-    def __init__(self, tokenizer, config: TrainingConfig):
+    READY_MASK_MODELS = {"bert"}  # checked: BERT's forward uses the mask only to build the SDPA mask
+
+    def __init__(self, tokenizer, config: TrainingConfig, *, model_type: str | None = None):
         from transformers import DataCollatorWithPadding
 
-        self.sdpa_mask = config.overlap_steps and config.attention == "sdpa"
+        self.ready_mask = config.overlap_steps and config.attention == "sdpa" and model_type in self.READY_MASK_MODELS
         fixed = config.padding == "max_length"
         self.inner = DataCollatorWithPadding(
             tokenizer,
@@ -79,8 +83,10 @@ class ReviewCollator:
 
     def __call__(self, features):
         batch = self.inner([{k: v for k, v in f.items() if k != "length"} for f in features])
-        if self.sdpa_mask:
-            batch["attention_mask"] = batch["attention_mask"][:, None, None, :].bool()
+        if self.ready_mask:
+            mask = batch.pop("attention_mask")
+            if not mask.all():
+                batch["attention_mask"] = mask[:, None, None, :].bool()
         return batch
 
 
@@ -136,7 +142,7 @@ def train_model(
         # sorted by length, evaluation batches need almost no padding; the order does not change the scores
         eval_dataset=tokenized["validation"].sort("length") if config.eval_strategy != "no" else None,
         processing_class=tokenizer,
-        data_collator=ReviewCollator(tokenizer, config),
+        data_collator=ReviewCollator(tokenizer, config, model_type=model.config.model_type),
         compute_metrics=trainer_metrics,
         callbacks=callbacks,
     )

@@ -16,7 +16,7 @@ timeout = 120
 accesslog = "-"
 
 # Which workers are computing an answer, in memory shared by the workers forked from here. A worker that
-# computes alone uses every core; two at once get half each (ml.inference.CoreShare, bench/RESULTS.md).
+# computes alone uses every core; two at once get half each (ml.core_share.CoreShare, bench/RESULTS.md).
 # WEB_TORCH_THREADS=N instead fixes each worker's PyTorch threads at N.
 FIXED_TORCH_THREADS = int(os.environ.get("WEB_TORCH_THREADS", "0"))
 core_share = None if FIXED_TORCH_THREADS else CoreShare()

@@ -71,3 +71,28 @@ def test_with_every_slot_taken_a_process_keeps_its_own_thread_count():
         finish.set()
         child.join(30)
         torch.set_num_threads(before)
+
+
+def test_answers_computed_by_two_threads_of_one_process_both_count():
+    import threading
+
+    before = torch.get_num_threads()
+    share = CoreShare(slots=2, cores=2)
+    assert share.join()
+    both_inside, seen = threading.Barrier(2), []
+
+    def answer():
+        with share.computing():
+            both_inside.wait(30)
+            seen.append(share.busy_processes())
+            both_inside.wait(30)
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert seen == [2, 2] and share.busy_processes() == 0
+    finally:
+        torch.set_num_threads(before)

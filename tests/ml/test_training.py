@@ -94,24 +94,30 @@ def test_max_length_padding_pads_every_review_like_the_tutorial(tiny_model_dir):
     assert "length" not in fixed and fixed["labels"].tolist() == [1]
 
 
-def test_the_ready_made_sdpa_mask_gives_the_same_predictions_as_the_usual_one(tiny_model_dir):
+def test_the_mask_settled_by_the_collator_gives_the_same_predictions_as_the_usual_one(tiny_model_dir):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from ml.config import TrainingConfig
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
-    features = [
-        {"input_ids": ids, "attention_mask": [1] * len(ids), "label": 0, "length": len(ids)}
-        for ids in ([101, 7, 8, 9, 10, 102], [101, 7, 102])
-    ]
-    usual = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=False))(features)
-    ready = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=True))(features)
-    assert usual["attention_mask"].shape == (2, 6) and ready["attention_mask"].shape == (2, 1, 1, 6)
-    assert ready["attention_mask"][1, 0, 0].tolist() == [True, True, True, False, False, False]
+
+    def features(*reviews):
+        return [{"input_ids": ids, "attention_mask": [1] * len(ids), "label": 0, "length": len(ids)} for ids in reviews]
+
+    usual = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=False), model_type="bert")
+    ready = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=True), model_type="bert")
+    other_model = ReviewCollator(tokenizer, TrainingConfig(overlap_steps=True), model_type="modernbert")
+    padded = features([101, 7, 8, 9, 10, 102], [101, 7, 102])
+    unpadded = features([101, 7, 8, 102], [101, 9, 10, 102])
+    assert usual(padded)["attention_mask"].shape == (2, 6) and other_model(padded)["attention_mask"].shape == (2, 6)
+    assert ready(padded)["attention_mask"].shape == (2, 1, 1, 6)
+    assert ready(padded)["attention_mask"][1, 0, 0].tolist() == [True, True, True, False, False, False]
+    assert "attention_mask" not in ready(unpadded)  # nothing to mask: SDPA may use its fastest kernel
     with torch.inference_mode():
-        logits = [model(**{k: v for k, v in b.items() if k != "labels"}).logits for b in (usual, ready)]
-    torch.testing.assert_close(logits[0], logits[1])
+        for batch in (padded, unpadded):
+            logits = [model(**{k: v for k, v in c(batch).items() if k != "labels"}).logits for c in (usual, ready)]
+            torch.testing.assert_close(logits[0], logits[1])
 
 
 def test_max_length_beyond_the_model_is_refused(tmp_path, tiny_model_dir, synthetic_folder):
@@ -121,7 +127,7 @@ def test_max_length_beyond_the_model_is_refused(tmp_path, tiny_model_dir, synthe
 
 
 class HostReads(TrainerCallback):
-    """Counts reads of a tensor's value by Python (``bool(t)``, ``t.item()``) inside each optimizer step.
+    """Counts reads of a tensor's value by Python (``bool(t)``, ``t.item()``, ...) inside each optimizer step.
 
     On a GPU each such read makes the CPU wait until the GPU has finished everything queued so far, so
     the next step cannot be queued while this one computes. Logging happens after ``on_step_end``, so a
@@ -131,7 +137,7 @@ class HostReads(TrainerCallback):
     def __init__(self, monkeypatch):
         self.inside = False
         self.reads: list[int] = []
-        for name in ("__bool__", "item"):
+        for name in ("__bool__", "__float__", "__int__", "item", "tolist"):
             original = getattr(torch.Tensor, name)
             monkeypatch.setattr(torch.Tensor, name, self._counting(original))
 
