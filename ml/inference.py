@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +111,10 @@ class Predictor:
 
         batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
         done = 0
-        with ThreadPoolExecutor(threads) if threads > 1 and len(batches) > 1 else nullcontext() as pool:
-            for finished in pool.map(run, batches) if pool else map(run, batches):
-                done += finished
-                if progress is not None:
-                    progress(done)
+        for finished in _each_in_order(run, batches, threads):
+            done += finished
+            if progress is not None:
+                progress(done)
         return probs
 
     def predict(
@@ -132,6 +131,15 @@ class Predictor:
                 )
             )
         return results
+
+
+def _each_in_order(work, items: list, threads: int):
+    """``work(item)`` for each item, results in order; with ``threads`` > 1 that many run at once."""
+    if threads > 1 and len(items) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            yield from pool.map(work, items)
+    else:
+        yield from map(work, items)
 
 
 @contextmanager
