@@ -26,6 +26,8 @@ def machine() -> dict:
     return {
         "cpu": _cpu_model(),
         "cores": cpu_cores(),
+        # the widest vector instructions PyTorch uses here (e.g. AVX2, AVX512): int8 and fp32 speed depend on it
+        "cpu_vectors": torch.backends.cpu.get_cpu_capability(),
         "gpu": gpu,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
