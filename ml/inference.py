@@ -4,8 +4,8 @@ Inference is the forward pass alone: no loss, no gradients, so it is much cheape
 a model takes a second or more, so each process keeps the models it has loaded in ``predictor_cache``
 and reloads one only when its files on disk change (a model re-saved in place) or when asked for
 another. For CPU serving, dynamic int8 quantization stores the linear layers' weights as 8-bit integers
-and computes in int8: about three times faster on a CPU, for a small accuracy cost that
-``manage.py evaluate --int8 compare`` measures.
+and computes in int8: 1.3 to 2 times faster on the CPUs measured (more with AVX-512 VNNI instructions,
+bench/RESULTS.md), for a small accuracy cost that ``manage.py evaluate --int8 compare`` measures.
 """
 
 from __future__ import annotations
