@@ -190,9 +190,8 @@ class server:
     ``torch_threads`` fixes each worker's PyTorch threads (the baseline for the cores they share).
     """
 
-    def __init__(self, tmp: str, name: str, *, serve_int8: str, torch_threads: int = 0, env: dict | None = None):
+    def __init__(self, tmp: str, name: str, *, serve_int8: str, torch_threads: int = 0):
         self.tmp, self.name, self.serve_int8, self.torch_threads = tmp, name, serve_int8, torch_threads
-        self.env = env or {}
 
     def __enter__(self) -> int:
         with socket.socket() as s:
@@ -203,7 +202,6 @@ class server:
             "SERVE_INT8": self.serve_int8,
             "WEB_BIND": f"127.0.0.1:{self.port}",
             "WEB_TORCH_THREADS": str(self.torch_threads),
-            **self.env,
         }
         self.log = open(Path(self.tmp) / f"gunicorn-{self.name}.log", "w")
         self.process = subprocess.Popen(
