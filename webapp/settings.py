@@ -10,8 +10,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # the default SQLite database lives here
+# Local state (the default SQLite database, runs, uploads). A relative VAR_DIR is taken from the project
+# folder, never from the working directory; nothing is written here at import (the image's is /data).
+VAR_DIR = BASE_DIR / os.environ.get("VAR_DIR", "var")
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -66,6 +67,7 @@ DATABASES = {
     ),
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Tests that cross processes (a real Celery worker) need the test database in a file, not in memory.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
@@ -83,11 +85,11 @@ STATIC_URL = "static/"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sentiment:classify"
 LOGOUT_REDIRECT_URL = "login"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = VAR_DIR / os.environ.get("STATIC_ROOT", "static")
 
 # --- machine learning ------------------------------------------------------------------------
 # Where training runs write checkpoints, final models and metrics (one folder per run).
-RUNS_DIR = Path(os.environ.get("RUNS_DIR", VAR_DIR / "runs"))
+RUNS_DIR = VAR_DIR / os.environ.get("RUNS_DIR", "runs")
 # A folder with IMDb's train/test files (parquet, CSV or JSON lines); when unset, 'imdb' means the hub.
 IMDB_DATA_DIR = os.environ.get("IMDB_DATA_DIR") or None
 
@@ -113,7 +115,7 @@ if SERVE_INT8 not in {"auto", "on", "off"}:
     raise ImproperlyConfigured(f"SERVE_INT8 must be auto, on or off (got {_INT8!r})")
 INT8_MAX_ACCURACY_LOSS = float(os.environ.get("INT8_MAX_ACCURACY_LOSS", "0.5"))
 
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = VAR_DIR / os.environ.get("MEDIA_ROOT", "media")
 MEDIA_URL = "media/"
 
 # --- Celery (worker/) ------------------------------------------------------------------------
