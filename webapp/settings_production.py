@@ -1,9 +1,10 @@
 """Production settings: the defaults of ``webapp.settings`` made safe for the internet.
 
 Use with ``DJANGO_SETTINGS_MODULE=webapp.settings_production``. It refuses to start without a
-``SECRET_KEY``; TLS is expected to end at a proxy in front (``X-Forwarded-Proto``), behind which cookies
-are secure and HSTS is sent. Static files are served by the web process itself (WhiteNoise), logs go to
-standard output. ``manage.py check --deploy`` reports nothing with these settings.
+``SECRET_KEY``. TLS ends at the proxy in front (the compose stack's Caddy), which alone sets
+``X-Forwarded-Proto``; behind it cookies are secure and HSTS is sent (subdomains and preload are
+opt-in). Static files are served by the web process itself (WhiteNoise), logs go to standard output.
+``manage.py check --deploy`` reports nothing with these settings.
 """
 
 import os
@@ -26,10 +27,16 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS"
 # TLS ends at the proxy in front of us; trust its header, redirect plain HTTP, send HSTS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check speaks plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check asks gunicorn directly, in plain HTTP
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Both bind every subdomain, and preloading cannot be undone quickly: they are the operator's choice.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for check, opted_in in (("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS), ("security.W021", SECURE_HSTS_PRELOAD))
+    if not opted_in
+]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
