@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -97,8 +98,13 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
     return services.training_run_finish(run_id=run_id, result=result)
 
 
-def training_run_supervise(*, run_id: int, worker: str) -> str:
-    """Claim the run and train it in a child process; returns the run's final status."""
+def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], bool] = lambda: False) -> str:
+    """Claim the run and train it in a child process; returns the run's final status.
+
+    ``stopping`` says the worker is shutting down (a deploy, a recreated container): the child is ended
+    and the run handed back, INTERRUPTED and queued again, so the next worker resumes it from its last
+    checkpoint at once instead of this one training on until it is killed.
+    """
     if not services.training_run_claim(run_id=run_id, worker=worker):
         logger.info("run %s is not claimable (taken, cancelled or finished): nothing to do", run_id)
         return "skipped"
@@ -110,9 +116,13 @@ def training_run_supervise(*, run_id: int, worker: str) -> str:
         child = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, cwd=settings.BASE_DIR
         )
-        exit_code, cancelled = _watch(child, run_id, log_path)
+        exit_code, cancelled, handed_back = _watch(child, run_id, log_path, stopping)
     services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
+    if handed_back:  # RUNNING -> INTERRUPTED and queued again, as for a worker that died
+        services.training_runs_recover(worker=worker)
     run.refresh_from_db()
+    if handed_back:
+        return run.status
     if run.is_active:  # the child did not record an outcome: it was killed or crashed
         services.training_run_fail(run_id=run_id, error=_explain_exit(exit_code, log_path), cancelled=cancelled)
         run.refresh_from_db()
@@ -128,11 +138,19 @@ def _training_command(run_id: int) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *train]
 
 
-def _watch(child: subprocess.Popen, run_id: int, log_path: Path) -> tuple[int, bool]:
-    """Heartbeat while the child lives; end it if a cancel is not honoured within the grace period."""
+def _watch(
+    child: subprocess.Popen, run_id: int, log_path: Path, stopping: Callable[[], bool]
+) -> tuple[int, bool, bool]:
+    """Heartbeat while the child lives; end it if a cancel is not honoured within the grace period, or
+    when the worker is stopping. Returns the exit code, whether a cancel was seen, and whether the run
+    is to be handed back."""
     cancel_seen_at = None
     last_log = 0.0
     while child.poll() is None:
+        if stopping():
+            logger.info("worker shutting down: ending run %s's training; it resumes on the next worker", run_id)
+            _stop(child)
+            return child.returncode, False, True
         cancel = services.training_run_heartbeat(run_id=run_id)
         now = time.monotonic()
         if cancel and cancel_seen_at is None:
@@ -144,7 +162,7 @@ def _watch(child: subprocess.Popen, run_id: int, log_path: Path) -> tuple[int, b
             services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
             last_log = now
         time.sleep(POLL_SECONDS)
-    return child.returncode, cancel_seen_at is not None
+    return child.returncode, cancel_seen_at is not None, False
 
 
 def _stop(child: subprocess.Popen) -> None:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from celery.signals import worker_ready
+import threading
+
+from celery.signals import worker_ready, worker_shutting_down
 
 from worker.celery import app
+
+# Set when this worker is asked to stop (SIGTERM: `docker compose stop`, a recreated container). The solo
+# pool would otherwise wait for the whole training run; the supervisor hands the run back instead.
+_shutting_down = threading.Event()
+
+
+@worker_shutting_down.connect
+def _note_shutdown(sig=None, how=None, exitcode=None, **kwargs) -> None:
+    _shutting_down.set()
 
 
 @app.task(acks_late=True, reject_on_worker_lost=True)
 def train_run(run_id: int) -> str:
     from sentiment.run_execution import training_run_supervise
 
-    return training_run_supervise(run_id=run_id, worker=train_run.request.hostname or "worker")
+    worker = train_run.request.hostname or "worker"
+    return training_run_supervise(run_id=run_id, worker=worker, stopping=_shutting_down.is_set)
 
 
 @app.task

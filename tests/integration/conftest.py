@@ -12,6 +12,8 @@ import pytest
 import redis
 from django.db import connection
 
+from tests.waiting import wait_for  # noqa: F401  (the tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -54,6 +56,11 @@ class Worker:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
+    def terminate(self, timeout: float) -> int:
+        """SIGTERM, as `docker compose stop` sends: Celery's warm shutdown. Returns the exit status."""
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -95,13 +102,3 @@ def start_worker(transactional_db, tmp_path, settings):
 @pytest.fixture
 def worker(start_worker):
     return start_worker()
-
-
-def wait_for(predicate, timeout: float, message: str, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s: {message}")

@@ -34,6 +34,16 @@ def launch(client, tiny_model_dir, synthetic_folder, **overrides) -> TrainingRun
     return TrainingRun.objects.latest("pk")
 
 
+def launch_until_checkpointed(client, tiny_model_dir, synthetic_folder) -> TrainingRun:
+    """A long run (40 epochs, a checkpoint every 40 steps), once its first checkpoint is complete."""
+    run = launch(client, tiny_model_dir, synthetic_folder, num_train_epochs=40, eval_strategy="no",
+                 save_strategy="steps", save_steps=40)  # fmt: skip
+    checkpoints = Path(run.output_dir) / "checkpoints"
+    # a checkpoint is complete once the Trainer has written its state file, the last one it writes
+    wait_for(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), 120, "a first complete checkpoint")
+    return run
+
+
 def status_of(run: TrainingRun) -> str:
     run.refresh_from_db()
     return run.status
@@ -89,11 +99,7 @@ def test_cancel_stops_a_run_within_seconds_and_the_worker_takes_the_next(
 def test_a_killed_worker_loses_nothing_checkpointed_and_the_run_finishes_once(
     worker, staff_client, tiny_model_dir, synthetic_folder
 ):
-    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=40, eval_strategy="no",
-                 save_strategy="steps", save_steps=40)  # fmt: skip
-    checkpoints = Path(run.output_dir) / "checkpoints"
-    # a checkpoint is complete once the Trainer has written its state file, the last one it writes
-    wait_for(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), 120, "a first complete checkpoint")
+    run = launch_until_checkpointed(staff_client, tiny_model_dir, synthetic_folder)
     step_before = TrainingRun.objects.get(pk=run.pk).step
     worker.kill()
     wait_for(lambda: not training_children(run), 10, "the training child dies with its worker")
@@ -109,6 +115,20 @@ def test_a_killed_worker_loses_nothing_checkpointed_and_the_run_finishes_once(
     assert sorted(p.name for p in Path(run.output_dir).iterdir() if p.name == "model") == ["model"]
     page = staff_client.get(reverse("sentiment:run_detail", args=[run.pk])).content.decode()
     assert "interrupted" in page and "resumed from its last checkpoint" in page
+
+
+def test_a_stopping_worker_hands_its_run_back_and_the_next_worker_resumes_it(
+    worker, staff_client, tiny_model_dir, synthetic_folder
+):
+    run = launch_until_checkpointed(staff_client, tiny_model_dir, synthetic_folder)
+    assert worker.terminate(timeout=30) == 0  # a warm shutdown does not wait for the whole run
+    assert not training_children(run)
+    assert status_of(run) == Status.INTERRUPTED and run.interruptions == 1 and not run.error
+
+    worker.start()  # the run was queued again: the next worker resumes it from its checkpoint
+    wait_for(lambda: status_of(run) in (Status.SUCCEEDED, Status.FAILED), 180, "the resumed run ends")
+    assert run.status == Status.SUCCEEDED, (run.error, run.log_tail)
+    assert run.interruptions == 1 and int(run.metrics["resumed_from"].rsplit("-", 1)[1]) >= 40
 
 
 def test_a_csv_is_classified_by_the_worker(worker, client, django_user_model, trained_tiny_run):
