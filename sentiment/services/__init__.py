@@ -3,9 +3,11 @@
 - ``runs``: training runs, their lifecycle and promotion to serving;
 - ``classify``: single reviews and CSV uploads classified with the served model;
 - ``serving``: the model each process answers with, swapped in the background on promotion;
-- ``api_tokens``: keys for the JSON API.
+- ``api_tokens``: keys for the JSON API;
+- ``accounts``: the first administrator of a new deployment.
 """
 
+from sentiment.services.accounts import admin_user_ensure
 from sentiment.services.api_tokens import api_token_create
 from sentiment.services.classify import (
     NoModelServed,
@@ -14,6 +16,7 @@ from sentiment.services.classify import (
     review_classify,
 )
 from sentiment.services.runs import (
+    first_model_ensure,
     training_config_build,
     training_run_cancel,
     training_run_claim,
@@ -31,9 +34,11 @@ from sentiment.services.runs import (
 
 __all__ = [
     "NoModelServed",
+    "admin_user_ensure",
     "api_token_create",
     "csv_classification_create",
     "csv_classification_process",
+    "first_model_ensure",
     "review_classify",
     "training_config_build",
     "training_run_cancel",

@@ -23,6 +23,7 @@ from django.utils import timezone
 from ml.config import TrainingConfig
 from ml.presets import config_from_preset
 from ml.progress import Progress
+from sentiment import selectors
 from sentiment.models import Promotion, TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,20 @@ def training_run_create(
         if enqueue:
             transaction.on_commit(lambda: training_run_enqueue(run_id=run.pk))
     return run
+
+
+def first_model_ensure(*, user) -> TrainingRun | None:
+    """Make sure a model will be served: the run that will provide it, or None when one is served.
+
+    With nothing served, the run already under way that is to be promoted when it succeeds, else a new
+    offline ``smoke`` run (bundled model and reviews: no network needed) promoted when it succeeds.
+    """
+    if selectors.served_version() is not None:
+        return None
+    pending = TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE, promote_when_done=True).order_by("pk")
+    return pending.first() or training_run_create(
+        user=user, config=training_config_build(preset="smoke"), preset="smoke", promote_when_done=True
+    )
 
 
 def training_config_build(*, preset: str, overrides: dict | None = None) -> TrainingConfig:
@@ -127,21 +142,26 @@ def training_run_record_log(*, run_id: int, log_tail: str) -> None:
 
 
 def training_run_finish(*, run_id: int, result) -> TrainingRun:
-    """Store the outcome of ``ml.training.train_model``: SUCCEEDED, or CANCELLED when it was stopped."""
+    """Store the outcome of ``ml.training.train_model``: SUCCEEDED, or CANCELLED when it was stopped.
+
+    A run to be promoted when done is SUCCEEDED and served in one transaction: nobody sees one without
+    the other.
+    """
     status = Status.CANCELLED if result.stopped else Status.SUCCEEDED
-    TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-        status=status,
-        finished_at=timezone.now(),
-        metrics=_plain(result.metrics),
-        model_dir=result.model_dir or "",
-        last_checkpoint=result.last_checkpoint or "",
-        device=result.metrics.get("device", ""),
-        precision=result.metrics.get("precision", ""),
-        step=result.metrics.get("train", {}).get("steps", F("step")),
-    )
-    run = TrainingRun.objects.get(pk=run_id)
-    if run.status == Status.SUCCEEDED and run.promote_when_done:
-        training_run_promote(run=run, user=run.created_by, check_permission=False)
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+            status=status,
+            finished_at=timezone.now(),
+            metrics=_plain(result.metrics),
+            model_dir=result.model_dir or "",
+            last_checkpoint=result.last_checkpoint or "",
+            device=result.metrics.get("device", ""),
+            precision=result.metrics.get("precision", ""),
+            step=result.metrics.get("train", {}).get("steps", F("step")),
+        )
+        run = TrainingRun.objects.get(pk=run_id)
+        if run.status == Status.SUCCEEDED and run.promote_when_done:
+            training_run_promote(run=run, user=run.created_by, check_permission=False)
     return run
 
 

@@ -16,12 +16,10 @@ from urllib.parse import urlparse
 
 import redis
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from sentiment import selectors, services
-from sentiment.models import TrainingRun
+from sentiment import services
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
@@ -40,7 +38,7 @@ class Command(BaseCommand):
         try:
             call_command("migrate", interactive=False, verbosity=0)
             self._ensure_redis()
-            user = self._demo_user()
+            user, _, _ = services.admin_user_ensure(username=DEMO_USER, password=DEMO_PASSWORD)
             python = [sys.executable, "-m"]
             self._start("training worker", [*python, "celery", "-A", "worker", "worker", "-Q", "training",
                                             "--pool", "solo", "-n", "training@%h", "--loglevel", "INFO"])  # fmt: skip
@@ -75,21 +73,10 @@ class Command(BaseCommand):
             time.sleep(0.1)
         raise CommandError(f"redis-server did not answer on port {port}")
 
-    def _demo_user(self):
-        user, created = get_user_model().objects.get_or_create(
-            username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
-        )
-        if created:
-            user.set_password(DEMO_PASSWORD)
-            user.save()
-        return user
-
     def _first_run(self, user) -> None:
-        if selectors.served_model() or TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE).exists():
-            return
-        config = services.training_config_build(preset="smoke")
-        run = services.training_run_create(user=user, config=config, preset="smoke", promote_when_done=True)
-        self.stdout.write(f"No model is served yet: launched {run} (smoke recipe); it is promoted when it succeeds.")
+        run = services.first_model_ensure(user=user)
+        if run is not None:
+            self.stdout.write(f"No model is served yet: {run} (smoke recipe) trains and is promoted when it succeeds.")
 
     def _start(self, name: str, command: list[str]) -> None:
         self.stdout.write(f"Starting {name}")
