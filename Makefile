@@ -6,13 +6,14 @@ INSTALLED := $(VENV)/.installed
 # Extra pip arguments, e.g. PIP_ARGS="--index-url <PyTorch CPU wheel index>" (see README, "Installing torch").
 PIP_ARGS ?=
 
-.PHONY: help install test lint format train demo clean
+.PHONY: help install test lint format train demo compose-check clean
 
 help:
 	@echo "make demo     the whole product locally: site, Redis, workers, a first model (Ctrl-C stops)"
 	@echo "make train    fine-tune the offline smoke recipe (MiniLM on the bundled IMDb reviews)"
 	@echo "make test     lint and run the whole test suite"
 	@echo "make install  create .venv with the pinned dependencies"
+	@echo "make compose-check  the docker compose stack end to end (needs Docker; about 15 minutes)"
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,11 @@ train: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(PY) manage.py demo
+
+# The compose stack for real: build, up --wait, HTTPS, first model, worker recreated mid-run, restarts
+# (tests/deploy/compose_smoke.py). Needs a Docker engine with Compose >= 2.24.
+compose-check: $(INSTALLED)
+	$(PY) -m tests.deploy.compose_smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

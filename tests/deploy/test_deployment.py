@@ -1,5 +1,6 @@
 """What can be checked of the deployment without a Docker engine: the compose files, the Dockerfile,
-the environment they pass, and Django's production settings."""
+the Caddyfile, the environment they pass, and Django's production settings. The stack itself is run by
+``make compose-check`` (tests/deploy/compose_smoke.py), which needs an engine."""
 
 import os
 import re
@@ -34,19 +35,18 @@ def compose() -> dict:
 
 def test_the_stack_has_every_service(compose):
     services = compose["services"]
-    assert set(services) == {"web", "worker", "worker-default", "redis", "postgres", "flower"}
+    assert set(services) == {"proxy", "web", "worker", "worker-default", "redis", "postgres", "flower"}
     assert services["flower"]["profiles"] == ["monitoring"]
-    for name in ("web", "worker", "worker-default", "redis", "postgres"):
+    for name in ("proxy", "web", "worker", "worker-default", "redis", "postgres"):
         assert "profiles" not in services[name], name
         assert services[name]["restart"] == "unless-stopped"
+        assert services[name]["healthcheck"]["test"], name
     for name in APP_SERVICES:
         assert services[name]["build"]["context"] == "."
         assert services[name]["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
         }
-    for name in ("web", "redis", "postgres"):
-        assert services[name]["healthcheck"]["test"], name
 
 
 def test_commands_name_things_the_project_has(compose):
@@ -60,7 +60,8 @@ def test_commands_name_things_the_project_has(compose):
 
     queues = {app.conf.task_default_queue, *(route["queue"] for route in app.conf.task_routes.values())}
     served = set()
-    for name in ("worker", "worker-default", "flower"):
+    assert "exec celery -A worker flower" in services["flower"]["command"][-1]
+    for name in ("worker", "worker-default"):
         command = services[name]["command"]
         assert command[:3] == ["celery", "-A", "worker"] and (ROOT / "worker" / "celery.py").is_file()
         if "-Q" in command:
@@ -84,11 +85,15 @@ def test_volumes_keep_state_and_are_all_declared(compose):
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             used.add(source)
-    assert used == declared == {"runs", "media", "hf-cache", "pgdata", "redis-data"}
+    assert used == declared == {"runs", "media", "hf-cache", "pgdata", "redis-data", "caddy-data", "caddy-config"}
+    # the image alone says where state lives; the volumes are mounted there
+    image = dict(re.findall(r"^\s+(VAR_DIR|HF_HOME)=(\S+)", (ROOT / "Dockerfile").read_text(), re.M))
     app = {v.split(":")[1] for v in compose["services"]["web"]["volumes"]}
+    assert app == {f"{image['VAR_DIR']}/runs", f"{image['VAR_DIR']}/media", image["HF_HOME"]}
     environment = compose["services"]["web"]["environment"]
-    assert {environment["RUNS_DIR"], environment["MEDIA_ROOT"], environment["HF_HOME"]} == app
+    assert not {"VAR_DIR", "RUNS_DIR", "MEDIA_ROOT", "STATIC_ROOT", "HF_HOME"} & set(environment)
     assert "pgdata:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+    assert "caddy-data:/data" in compose["services"]["proxy"]["volumes"]
 
 
 def test_redis_keeps_its_data_and_never_evicts_tasks(compose):
@@ -97,14 +102,37 @@ def test_redis_keeps_its_data_and_never_evicts_tasks(compose):
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
 
 
-def test_ports_match_what_the_processes_listen_on(compose):
+def test_only_the_proxy_is_published_and_it_proxies_to_where_gunicorn_listens(compose):
     services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports") and name != "flower"}
+    assert published == {"proxy"}
     web = " ".join(services["web"]["command"])
-    assert "--bind 0.0.0.0:8000" in web and services["web"]["ports"] == ["${WEB_PORT:-8000}:8000"]
+    assert "--bind 0.0.0.0:8000" in web and services["web"]["expose"] == ["8000"]
     assert "127.0.0.1:8000/healthz" in " ".join(services["web"]["healthcheck"]["test"])
-    assert "--port=5555" in services["flower"]["command"] and services["flower"]["ports"] == [
-        "${FLOWER_PORT:-5555}:5555"
-    ]
+    caddyfile = (ROOT / "webapp" / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile
+    # Caddy listens inside on the ports published outside, so its HTTP -> HTTPS redirect names the right one
+    assert services["proxy"]["ports"] == ["${HTTP_PORT:-80}:${HTTP_PORT:-80}", "${HTTPS_PORT:-443}:${HTTPS_PORT:-443}"]
+    assert "http_port {$HTTP_PORT:80}" in caddyfile and "{$SITE_ADDRESS:localhost}:{$HTTPS_PORT:443} {" in caddyfile
+    assert {"SITE_ADDRESS", "HTTP_PORT", "HTTPS_PORT", "MAX_REQUEST_BODY"} <= set(services["proxy"]["environment"])
+    assert "max_size {$MAX_REQUEST_BODY:" in caddyfile and "header_up X-Forwarded-Proto" not in caddyfile
+    assert services["proxy"]["depends_on"] == {"web": {"condition": "service_healthy"}}
+
+
+def test_flower_needs_a_password_and_listens_on_this_host_only_by_default(compose):
+    flower = compose["services"]["flower"]
+    command = " ".join(flower["command"])
+    assert "--port=5555" in command and 'test -n "$$FLOWER_BASIC_AUTH"' in command
+    assert flower["ports"] == ["${FLOWER_BIND:-127.0.0.1}:${FLOWER_PORT:-5555}:5555"]
+
+
+def test_workers_check_their_broker_and_keep_their_name_when_recreated(compose):
+    services = compose["services"]
+    for name in ("worker", "worker-default"):
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", "worker.health"], name
+        assert "@%h" in " ".join(services[name]["command"]) and services[name]["hostname"], name
+    assert (ROOT / "worker" / "health.py").is_file()
+    assert services["worker"]["hostname"] != services["worker-default"]["hostname"]
     postgres = services["postgres"]["environment"]
     assert (
         services["web"]["environment"]["DATABASE_URL"].endswith(f"@postgres:5432/{postgres['POSTGRES_DB']}")
@@ -125,8 +153,29 @@ def settings_variables() -> dict[str, bool]:
     return found
 
 
+def env_example() -> dict[str, str | None]:
+    """Each variable of .env.example: its value when set, None when the line is commented out."""
+    found: dict[str, str | None] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if match := re.fullmatch(r"([A-Z][A-Z0-9_]*)=(.*)", line):
+            found[match[1]] = match[2]
+        elif match := re.fullmatch(r"# ([A-Z][A-Z0-9_]*)=(.*)", line):
+            found[match[1]] = None
+    return found
+
+
+def test_env_example_is_read_by_compose_as_written():
+    variables = env_example()
+    # Compose takes everything after "=" as the value: no trailing comments, and only the secret is set,
+    # empty, so that an unedited copy refuses to start; every other line keeps the default it shows.
+    assert {name: value for name, value in variables.items() if value is not None} == {"SECRET_KEY": ""}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        assert not line or line.startswith("#") or " #" not in line, line
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
 def test_every_setting_is_documented_and_the_required_ones_are_set_by_compose(compose):
-    example = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line}
+    example = set(env_example())
     variables = settings_variables()
     assert len(variables) > 15
     assert set(variables) <= example, set(variables) - example
@@ -139,6 +188,11 @@ def test_every_setting_is_documented_and_the_required_ones_are_set_by_compose(co
 def test_the_dockerfile_installs_from_requirements_and_copies_the_code():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.startswith("# ") and "FROM python:3.11-slim" in dockerfile
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, re.M)
+    assert stages == ["proxy", "app"]  # the app last: a plain `docker build .` makes it
+    services = load("docker-compose.yml")["services"]
+    assert {services[name]["build"]["target"] for name in APP_SERVICES} == {"app"}
+    assert services["proxy"]["build"]["target"] == "proxy" and "COPY webapp/Caddyfile" in dockerfile
     assert "pip install -r requirements.txt -c constraints.txt" in dockerfile
     for part in ("manage.py", "webapp", "sentiment", "ml", "worker"):
         assert re.search(rf"^COPY {re.escape(part)} ", dockerfile, re.M), part
@@ -148,8 +202,8 @@ def test_the_dockerfile_installs_from_requirements_and_copies_the_code():
     assert f"torch=={torch_pin}" in dockerfile
 
 
-def production(*args: str, secret: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings_production"}
+def production(*args: str, secret: str | None = None, **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings_production", **extra}
     env.pop("SECRET_KEY", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # a test-only escape hatch; check --deploy rightly refuses it
     if secret is not None:
@@ -160,8 +214,15 @@ def production(*args: str, secret: str | None = None) -> subprocess.CompletedPro
 def test_check_deploy_is_clean_with_the_production_settings():
     result = production("check", "--deploy", secret=secrets.token_urlsafe(64))
     assert result.returncode == 0, result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    # HSTS for subdomains and preloading are the operator's choice: their two warnings, and only those,
+    # are silenced until opted in
+    assert "System check identified no issues (2 silenced)." in result.stdout
     assert "WARNINGS" not in result.stdout + result.stderr
+    opted_in = production(
+        "check", "--deploy", secret=secrets.token_urlsafe(64),
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="true", SECURE_HSTS_PRELOAD="true",
+    )  # fmt: skip
+    assert "System check identified no issues (0 silenced)." in opted_in.stdout, opted_in.stdout + opted_in.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():
