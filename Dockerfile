@@ -18,8 +18,9 @@ CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile
 
 FROM python:3.11-slim AS app
 # torch: by default pip takes PyPI's torch==2.13.0, the CUDA build, which the GPU worker needs. For a host
-# without an NVIDIA GPU, set TORCH_INDEX_URL to an index with the CPU build (PyTorch's CPU wheel index, or
-# a local one): only torch comes from there, everything else from the usual index, pinned by constraints.txt.
+# without an NVIDIA GPU, set TORCH_INDEX_URL to where the CPU build is: PyTorch's CPU wheel index, a local
+# index, or a folder of wheels served over HTTP (python3 -m http.server). Only torch comes from there;
+# everything else from the usual index, pinned by constraints.txt.
 ARG TORCH_INDEX_URL=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -27,7 +28,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-RUN if [ -n "$TORCH_INDEX_URL" ]; then pip install --no-deps --index-url "$TORCH_INDEX_URL" torch==2.13.0; fi
+RUN if [ -n "$TORCH_INDEX_URL" ]; then \
+      pip install --no-deps --index-url "$TORCH_INDEX_URL" --find-links "$TORCH_INDEX_URL" torch==2.13.0; fi
 COPY requirements.txt constraints.txt ./
 RUN pip install -r requirements.txt -c constraints.txt
 

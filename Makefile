@@ -38,7 +38,7 @@ test: lint
 	$(PY) -m pytest
 	@if [ -n "$(POSTGRES_TEST_URL)" ]; then \
 		echo "== again on PostgreSQL =="; \
-		DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest tests/sentiment tests/integration; \
+		DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest tests/sentiment tests/integration tests/webapp; \
 	fi
 
 train: $(INSTALLED)

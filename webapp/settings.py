@@ -60,10 +60,14 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "webapp.wsgi.application"
 
-# An empty DATABASE_URL (as in a copied .env.example) means the default too.
+# An empty DATABASE_URL (as in a copied .env.example) means the default too. Connections are kept for a
+# minute and checked before reuse: after the database restarts, the next request opens a new one
+# instead of failing on the dead one.
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=60,
+        conn_health_checks=True,
     ),
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
