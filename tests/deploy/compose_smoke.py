@@ -239,6 +239,9 @@ class Smoke:
         counts = self.counts()
         assert counts["served_run"] == self.run_id and counts["served_model_on_disk"], counts
         self.timings["first_model_accuracy"] = done["test"]["accuracy"]
+        self.page.goto(f"{SITE}/runs/{self.run_id}/")
+        self.page.wait_for_selector("text=Succeeded")
+        self.page.screenshot(path=str(self.shots / "compose-run-done.png"), full_page=True)
         self.page.goto(f"{SITE}/")
         self.page.fill("textarea[name=text]", REVIEW)
         self.page.click("main button[type=submit], main input[type=submit]")
