@@ -121,9 +121,7 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
     if handed_back:  # RUNNING -> INTERRUPTED and queued again, as for a worker that died
         services.training_runs_recover(worker=worker)
     run.refresh_from_db()
-    if handed_back:
-        return run.status
-    if run.is_active:  # the child did not record an outcome: it was killed or crashed
+    if run.is_active and not handed_back:  # the child did not record an outcome: it was killed or crashed
         services.training_run_fail(run_id=run_id, error=_explain_exit(exit_code, log_path), cancelled=cancelled)
         run.refresh_from_db()
     return run.status
