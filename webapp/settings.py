@@ -12,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state (the default SQLite database, runs, uploads). A relative VAR_DIR is taken from the project
 # folder, never from the working directory; nothing is written here at import (the image's is /data).
-VAR_DIR = BASE_DIR / os.environ.get("VAR_DIR", "var")
+# Empty values (a copied .env) mean the defaults.
+VAR_DIR = BASE_DIR / (os.environ.get("VAR_DIR") or "var")
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -89,11 +90,11 @@ STATIC_URL = "static/"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sentiment:classify"
 LOGOUT_REDIRECT_URL = "login"
-STATIC_ROOT = VAR_DIR / os.environ.get("STATIC_ROOT", "static")
+STATIC_ROOT = VAR_DIR / (os.environ.get("STATIC_ROOT") or "static")
 
 # --- machine learning ------------------------------------------------------------------------
 # Where training runs write checkpoints, final models and metrics (one folder per run).
-RUNS_DIR = VAR_DIR / os.environ.get("RUNS_DIR", "runs")
+RUNS_DIR = VAR_DIR / (os.environ.get("RUNS_DIR") or "runs")
 # A folder with IMDb's train/test files (parquet, CSV or JSON lines); when unset, 'imdb' means the hub.
 IMDB_DATA_DIR = os.environ.get("IMDB_DATA_DIR") or None
 
@@ -119,7 +120,7 @@ if SERVE_INT8 not in {"auto", "on", "off"}:
     raise ImproperlyConfigured(f"SERVE_INT8 must be auto, on or off (got {_INT8!r})")
 INT8_MAX_ACCURACY_LOSS = float(os.environ.get("INT8_MAX_ACCURACY_LOSS", "0.5"))
 
-MEDIA_ROOT = VAR_DIR / os.environ.get("MEDIA_ROOT", "media")
+MEDIA_ROOT = VAR_DIR / (os.environ.get("MEDIA_ROOT") or "media")
 MEDIA_URL = "media/"
 
 # --- Celery (worker/) ------------------------------------------------------------------------

@@ -203,24 +203,32 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
     """Mark runs whose worker died as INTERRUPTED and queue them again; they resume from a checkpoint.
 
     A run is taken as orphaned when its heartbeat is older than ``stale_after``, or when it was running
-    on ``worker`` (a worker that is just starting cannot be running anything yet).
+    on ``worker`` (a worker that is just starting cannot be running anything yet). An INTERRUPTED run
+    that nobody has claimed for ``stale_after`` is queued again too: its message may have been lost (the
+    broker went away as it was handed back). A run queued twice is claimed once.
     """
     stale_after = stale_after or timedelta(seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
+    now = timezone.now()
     running = TrainingRun.objects.filter(status=Status.RUNNING)
-    stale = running.filter(heartbeat_at__lt=timezone.now() - stale_after)
-    candidates = set(stale.values_list("pk", flat=True))
+    candidates = set(running.filter(heartbeat_at__lt=now - stale_after).values_list("pk", flat=True))
     if worker:
         candidates |= set(running.filter(worker=worker).values_list("pk", flat=True))
     recovered = []
     for run_id in sorted(candidates):
         moved = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            status=Status.INTERRUPTED, interruptions=F("interruptions") + 1
+            status=Status.INTERRUPTED, interruptions=F("interruptions") + 1, heartbeat_at=now
         )
         if moved:
             logger.warning("run %s lost its worker; queued to resume from its last checkpoint", run_id)
             recovered.append(run_id)
-            transaction.on_commit(lambda run_id=run_id: training_run_enqueue(run_id=run_id))
-    return recovered
+    waiting = TrainingRun.objects.filter(status=Status.INTERRUPTED, heartbeat_at__lt=now - stale_after)
+    for run_id in waiting.values_list("pk", flat=True):
+        if TrainingRun.objects.filter(pk=run_id, status=Status.INTERRUPTED).update(heartbeat_at=now):
+            logger.warning("run %s has waited %s to resume; queued again", run_id, stale_after)
+            recovered.append(run_id)
+    for run_id in recovered:
+        transaction.on_commit(lambda run_id=run_id: training_run_enqueue(run_id=run_id))
+    return sorted(recovered)
 
 
 def _plain(data):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -67,8 +68,10 @@ class Smoke:
         self.started = time.monotonic()
         self.timings: dict[str, float] = {}
         files = os.environ.get("COMPOSE_FILE", "docker-compose.yml:docker-compose.cpu.yml").split(":")
+        # the stack's settings come from the .env written here only: the caller's would win over it
+        own = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", (folder / ".env.example").read_text(), re.M))
         self.env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name not in own - {"COMPOSE_FILE"}},
             "COMPOSE_PROJECT_NAME": PROJECT,
             "COMPOSE_FILE": ":".join(str(folder / name) for name in files),  # absolute names stay as they are
         }

@@ -51,3 +51,9 @@ def test_a_password_the_site_would_refuse_is_refused_with_the_reason(monkeypatch
     with override_settings(AUTH_PASSWORD_VALIDATORS=rule), pytest.raises(CommandError, match="too short"):
         bootstrap(monkeypatch, capsys, ADMIN_PASSWORD="abc")
     assert not get_user_model().objects.exists() and not TrainingRun.objects.exists()
+
+
+def test_an_existing_account_that_is_not_staff_is_refused_with_the_reason(monkeypatch, capsys, person):
+    with pytest.raises(CommandError, match="'person' exists but is not active staff"):
+        bootstrap(monkeypatch, capsys, ADMIN_USERNAME="person")
+    assert not TrainingRun.objects.exists()

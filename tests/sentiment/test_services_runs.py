@@ -105,3 +105,16 @@ def test_a_run_whose_worker_died_is_interrupted_and_claimable_again(staff):
     assert statuses == {stale.pk: Status.INTERRUPTED, fresh.pk: Status.RUNNING, mine.pk: Status.INTERRUPTED}
     assert TrainingRun.objects.get(pk=stale.pk).interruptions == 1
     assert services.training_run_claim(run_id=stale.pk, worker="c")
+
+
+def test_an_interrupted_run_nobody_claims_is_queued_again_once_per_timeout(staff, django_capture_on_commit_callbacks):
+    waiting, recent = queued_run(staff), queued_run(staff)
+    for run in (waiting, recent):
+        services.training_run_claim(run_id=run.pk, worker="gone")
+    TrainingRun.objects.filter(pk__in=[waiting.pk, recent.pk]).update(status=Status.INTERRUPTED)
+    TrainingRun.objects.filter(pk=waiting.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks() as queued:
+        assert services.training_runs_recover(stale_after=timedelta(minutes=1)) == [waiting.pk]
+    assert len(queued) == 1  # one message for the run whose message may have been lost
+    assert services.training_runs_recover(stale_after=timedelta(minutes=1)) == []  # not again at once
+    assert services.training_run_claim(run_id=waiting.pk, worker="back")

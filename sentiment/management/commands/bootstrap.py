@@ -45,6 +45,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Created the administrator {username!r} with the password {generated} (shown only now).")
         elif created:
             self.stdout.write(f"Created the administrator {username!r} with the password from ADMIN_PASSWORD.")
+        elif not (user.is_active and user.is_staff):
+            raise CommandError(f"{username!r} exists but is not active staff: choose another ADMIN_USERNAME")
         else:
             self.stdout.write(f"The administrator {username!r} exists; its password is unchanged.")
 
@@ -78,4 +80,5 @@ class Command(BaseCommand):
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"{run} ended {run.get_status_display()}: {run.error}")
         accuracy = run.metrics.get("test", {}).get("accuracy")
-        self.stdout.write(self.style.SUCCESS(f"{run} is served (test accuracy {accuracy:.3f}). Sign in and classify."))
+        scored = f" (test accuracy {accuracy:.3f})" if accuracy is not None else ""
+        self.stdout.write(self.style.SUCCESS(f"{run} is served{scored}. Sign in and classify."))
