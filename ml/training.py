@@ -13,7 +13,7 @@ What happens, in order:
    places model and batches on the device and handles mixed precision and several GPUs; **PyTorch** does
    the tensor arithmetic;
 6. after each epoch, evaluate on the validation set and write a **checkpoint** (weights, optimizer and
-   scheduler state) to resume from;
+   scheduler state) to resume from (``ml.checkpoints`` finds the newest complete one);
 7. score the test set once, save the final **weights** and tokenizer, and write ``metrics.json``.
 
 Output folder layout::
@@ -34,16 +34,28 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
 from ml.base_models import freeze_lower_layers, load_for_classification
+from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
-from ml.data import SplitLimits, load_reviews
+from ml.data import ReviewSplits, SplitLimits, load_reviews
 from ml.errors import ConfigError
+from ml.evaluation import int8_comparison
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.progress import ObserverCallback, TrainingObserver
 from ml.tokenization import tokenize_dataset
 
 logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"  # the Trainer's output_dir, inside the run's folder
 
 
 @dataclass
@@ -70,8 +82,6 @@ class ReviewCollator:
     READY_MASK_MODELS = {"bert"}  # checked: BERT's forward uses the mask only to build the SDPA mask
 
     def __init__(self, tokenizer, config: TrainingConfig, *, model_type: str | None = None):
-        from transformers import DataCollatorWithPadding
-
         self.ready_mask = config.overlap_steps and config.attention == "sdpa" and model_type in self.READY_MASK_MODELS
         fixed = config.padding == "max_length"
         self.inner = DataCollatorWithPadding(
@@ -103,89 +113,26 @@ def train_model(
 
     ``callbacks`` are extra ``TrainerCallback``s (the benchmarks time steps with one).
     """
-    from transformers import EarlyStoppingCallback, Trainer, set_seed
-
     started = time.monotonic()
-    out = _prepare_output(config)
-    checkpoints = out / "checkpoints"
-    resume_from = _resume_checkpoint(config, checkpoints)
-    hardware = detect_hardware()
-    precision = resolve_precision(config.precision, hardware)
-    logger.info("training on %s in %s", hardware.describe(), precision)
-
-    # Built first: under torchrun this also joins the process group, so that the main process can
+    out, resume_from = _output_folder(config)
+    hardware, precision = _device_and_precision(config)  # 1
+    # Built before the data: under torchrun this joins the process group, so that the main process can
     # prepare (and cache) the data before the others read it.
-    args = training_arguments(config, checkpoints, precision=precision, hardware=hardware, progress_bar=progress_bar)
+    args = training_arguments(
+        config, out / CHECKPOINTS, precision, hardware, progress_bar=progress_bar, processes=_launched_processes()
+    )
     with args.main_process_first(desc="loading and tokenizing the reviews"):
-        splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)
-        set_seed(config.seed)  # the new classification head's initial weights depend on it
-        tokenizer, model = load_for_classification(
-            config.base_model, attention=config.attention, dropout=config.dropout
-        )
-        _check_length(config, model)
-        freeze_lower_layers(model, config.frozen_layers)
-        tokenized = {
-            name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
-            for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
-        }
-
-    callbacks = list(callbacks or [])
+        splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)  # 2
+        tokenizer, model = _pretrained_model(config)  # 3
+        tokenized = _tokenized_splits(config, splits, tokenizer)  # 4
     watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
-    if watcher:
-        callbacks.append(watcher)
-    if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=tokenized["train"],
-        # sorted by length, evaluation batches need almost no padding; the order does not change the scores
-        eval_dataset=tokenized["validation"].sort("length") if config.eval_strategy != "no" else None,
-        processing_class=tokenizer,
-        data_collator=ReviewCollator(tokenizer, config, model_type=model.config.model_type),
-        compute_metrics=trainer_metrics,
-        callbacks=callbacks,
-    )
-    train_output = trainer.train(resume_from_checkpoint=resume_from)
-    main = trainer.is_world_process_zero()  # with several processes, only the first one writes files
-    if main:
-        (out / CONFIG_FILE).write_text(config.to_json())
-        _write_json(out / "log_history.json", trainer.state.log_history)
-
-    result = TrainingResult(
-        output_dir=str(out), model_dir=None, last_checkpoint=_last_checkpoint(checkpoints), main_process=main
-    )
-    metrics = {
-        "base_model": config.base_model,
-        "device": hardware.describe(),
-        "hardware": hardware.to_dict(),
-        "precision": precision,
-        "processes": args.world_size,
-        "data": {"source": splits.description, "sizes": splits.sizes(), "notes": splits.notes},
-        "resumed_from": resume_from,
-        "train": {
-            "loss": train_output.training_loss,
-            "samples_per_second": train_output.metrics.get("train_samples_per_second"),
-            "seconds": train_output.metrics.get("train_runtime"),
-            "steps": trainer.state.global_step,
-        },
-        "epochs": _epoch_curve(trainer.state.log_history),
-    }
-    if watcher and watcher.stopped:
-        result.stopped = True
-    else:
-        metrics["test"] = _score_test(trainer, tokenized["test"])  # every process takes part
-        model_dir = out / "model"
-        trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
-        if main:
-            (model_dir / CONFIG_FILE).write_text(config.to_json())
-            metrics["int8"] = _int8_check(model_dir, splits.test, config.int8_check_reviews)
-        result.model_dir = str(model_dir)
-    metrics["wall_seconds"] = round(time.monotonic() - started, 2)
-    metrics["stopped"] = result.stopped
-    if main:
-        _write_json(out / "metrics.json", metrics)
-    result.metrics = metrics
+    trainer = _trainer(config, args, model, tokenizer, tokenized, [*(callbacks or []), *filter(None, [watcher])])
+    train_output = trainer.train(resume_from_checkpoint=resume_from)  # 5 and 6
+    result = _record_training(config, out, trainer, stopped=bool(watcher and watcher.stopped))  # 7
+    result.metrics = _run_metrics(config, trainer, train_output, hardware, precision, splits, resume_from)
+    if not result.stopped:  # a stopped run saves no model
+        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits.test, result.metrics)
+    _write_metrics(result, started)
     return result
 
 
@@ -200,10 +147,15 @@ def split_limits(config: TrainingConfig) -> SplitLimits:
 
 
 def training_arguments(
-    config: TrainingConfig, checkpoints: Path, *, precision: str, hardware: Hardware, progress_bar: bool
+    config: TrainingConfig,
+    checkpoints: Path,
+    precision: str,
+    hardware: Hardware,
+    *,
+    progress_bar: bool,
+    processes: int = 1,
 ):
-    from transformers import TrainingArguments
-
+    """The ``Trainer``'s settings for this run; ``processes`` is how many train together (torchrun)."""
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.num_train_epochs,
@@ -212,7 +164,8 @@ def training_arguments(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_ratio if config.warmup_ratio else 0,  # a float below 1 is a ratio
+        # transformers 5 has no warmup_ratio: a warmup_steps below 1 is the fraction of all steps
+        warmup_steps=config.warmup_ratio,
         lr_scheduler_type=config.lr_scheduler,
         optim=config.optimizer,
         seed=config.seed,
@@ -241,59 +194,134 @@ def training_arguments(
         remove_unused_columns=False,  # keep "length" for the sampler; the collator drops it
         report_to="none",
         disable_tqdm=not progress_bar,
-        # several processes on CPUs (torchrun) talk through gloo; on GPUs the default (NCCL) is right
-        ddp_backend="gloo" if hardware.kind == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+        # several processes on CPUs talk through gloo (on GPUs the default, NCCL, is right); only then:
+        # a single process given gloo asks for the size of a process group that does not exist, and fails
+        ddp_backend="gloo" if hardware.kind == "cpu" and processes > 1 else None,
     )
 
 
-def _prepare_output(config: TrainingConfig) -> Path:
+def _launched_processes() -> int:
+    """How many processes train this run together: torchrun (or ``accelerate launch``) sets WORLD_SIZE."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _output_folder(config: TrainingConfig) -> tuple[Path, str | None]:
+    """The run's folder, created if needed, and the checkpoint to resume from (None: from the start)."""
     if not config.output_dir:
         raise ConfigError("output_dir is empty: say where the model and metrics should go")
     out = Path(config.output_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _resume_checkpoint(config: TrainingConfig, checkpoints: Path) -> str | None:
-    last = _last_checkpoint(checkpoints)
+    last = latest_complete_checkpoint(out / CHECKPOINTS)
     if config.resume:
         if last is None:
-            logger.warning("no checkpoint in %s: starting from the beginning", checkpoints)
-        return last
+            logger.warning("no checkpoint in %s: starting from the beginning", out / CHECKPOINTS)
+        return out, last
     if last is not None:
         raise ConfigError(
             f"{config.output_dir} already holds checkpoints of an earlier run: resume it (--resume) "
             "or choose another output folder"
         )
-    return None
+    return out, None
 
 
-def _last_checkpoint(checkpoints: Path) -> str | None:
-    """The newest *complete* checkpoint.
+def _device_and_precision(config: TrainingConfig) -> tuple[Hardware, str]:
+    hardware = detect_hardware()
+    precision = resolve_precision(config.precision, hardware)
+    logger.info("training on %s in %s", hardware.describe(), precision)
+    return hardware, precision
 
-    A process killed while writing a checkpoint leaves a partial folder; the Trainer writes
-    ``trainer_state.json`` after the weights and optimizer, so only folders holding it can be resumed.
-    """
-    if not checkpoints.is_dir():
-        return None
-    numbered = sorted(
-        (int(p.name.split("-")[1]), p) for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[1].isdigit()
+
+def _pretrained_model(config: TrainingConfig):
+    """The tokenizer and the pre-trained model with a fresh classification head, frozen as configured."""
+    set_seed(config.seed)  # the new classification head's initial weights depend on it
+    tokenizer, model = load_for_classification(config.base_model, attention=config.attention, dropout=config.dropout)
+    _check_length(config, model)
+    freeze_lower_layers(model, config.frozen_layers)
+    return tokenizer, model
+
+
+def _tokenized_splits(config: TrainingConfig, splits: ReviewSplits, tokenizer) -> dict:
+    return {
+        name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
+        for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
+    }
+
+
+def _trainer(config: TrainingConfig, args, model, tokenizer, tokenized: dict, callbacks: list):
+    """The ``Trainer`` that runs steps 5 and 6; early stopping, if asked for, comes after ``callbacks``."""
+    if config.early_stopping_patience:
+        callbacks = [*callbacks, EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=tokenized["train"],
+        # sorted by length, evaluation batches need almost no padding; the order does not change the scores
+        eval_dataset=tokenized["validation"].sort("length") if config.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        data_collator=ReviewCollator(tokenizer, config, model_type=model.config.model_type),
+        compute_metrics=trainer_metrics,
+        callbacks=callbacks,
     )
-    for _, folder in reversed(numbered):
-        if _readable_json(folder / "trainer_state.json"):
-            return str(folder)
-        logger.warning("skipping incomplete checkpoint %s (its writer was interrupted)", folder)
-    return None
 
 
-def _readable_json(path: Path) -> bool:
-    try:
-        json.loads(path.read_text())
-        return True
-    except (OSError, ValueError):
-        return False
+def _record_training(config: TrainingConfig, out: Path, trainer, *, stopped: bool) -> TrainingResult:
+    """Write the configuration and the log history (main process only) and start the result."""
+    main = trainer.is_world_process_zero()  # with several processes, only the first one writes files
+    if main:
+        (out / CONFIG_FILE).write_text(config.to_json())
+        _write_json(out / "log_history.json", trainer.state.log_history)
+    last_checkpoint = latest_complete_checkpoint(out / CHECKPOINTS)
+    return TrainingResult(
+        output_dir=str(out), model_dir=None, stopped=stopped, last_checkpoint=last_checkpoint, main_process=main
+    )
+
+
+def _run_metrics(
+    config: TrainingConfig,
+    trainer,
+    train_output,
+    hardware: Hardware,
+    precision: str,
+    splits: ReviewSplits,
+    resume_from: str | None,
+) -> dict:
+    """What ran on what, and how training went; ``_score_and_save`` adds the test scores."""
+    return {
+        "base_model": config.base_model,
+        "device": hardware.describe(),
+        "hardware": hardware.to_dict(),
+        "precision": precision,
+        "processes": trainer.args.world_size,
+        "data": {"source": splits.description, "sizes": splits.sizes(), "notes": splits.notes},
+        "resumed_from": resume_from,
+        "train": {
+            "loss": train_output.training_loss,
+            "samples_per_second": train_output.metrics.get("train_samples_per_second"),
+            "seconds": train_output.metrics.get("train_runtime"),
+            "steps": trainer.state.global_step,
+        },
+        "epochs": _epoch_curve(trainer.state.log_history),
+    }
+
+
+def _score_and_save(config: TrainingConfig, trainer, out: Path, test_dataset, test, metrics: dict) -> str:
+    """Score the test set (every process takes part), save the model, and add the scores to ``metrics``."""
+    metrics["test"] = _score_test(trainer, test_dataset)
+    model_dir = out / "model"
+    trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
+    if trainer.is_world_process_zero():
+        (model_dir / CONFIG_FILE).write_text(config.to_json())
+        metrics["int8"] = _int8_check(model_dir, test, config.int8_check_reviews)
+    return str(model_dir)
+
+
+def _write_metrics(result: TrainingResult, started: float) -> None:
+    result.metrics["wall_seconds"] = round(time.monotonic() - started, 2)
+    result.metrics["stopped"] = result.stopped
+    if result.main_process:
+        _write_json(Path(result.output_dir) / "metrics.json", result.metrics)
 
 
 def _check_length(config: TrainingConfig, model) -> None:
@@ -317,8 +345,6 @@ def _int8_check(model_dir: Path, test, reviews: int) -> dict | None:
     """fp32 against int8 on the first ``reviews`` test reviews (the test split is already a seeded sample)."""
     if not reviews:
         return None
-    from ml.evaluation import int8_comparison
-
     sample = test.select(range(min(reviews, len(test))))
     try:
         return int8_comparison(model_dir, sample["text"], sample["label"])

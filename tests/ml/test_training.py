@@ -196,3 +196,15 @@ def test_on_a_gpu_the_trainer_copies_batches_without_blocking_and_can_compile(tm
     )
     assert not tutorial.accelerator_config.non_blocking and tutorial.logging_nan_inf_filter
     assert not tutorial.torch_compile
+
+
+def test_the_warmup_ratio_is_a_fraction_of_all_steps_and_one_cpu_process_keeps_the_default_backend(tmp_path):
+    from ml.config import TrainingConfig
+    from ml.hardware import Hardware
+    from ml.training import training_arguments
+
+    cpu = Hardware(kind="cpu", name="a CPU", count=0, bf16=False)
+    args = training_arguments(TrainingConfig(warmup_ratio=0.1), tmp_path, "fp32", cpu, progress_bar=False)
+    assert args.get_warmup_steps(95) == 10  # 10% of 95 steps, rounded up
+    assert args.ddp_backend is None and args.world_size == 1
+    assert training_arguments(TrainingConfig(), tmp_path, "fp32", cpu, progress_bar=False).get_warmup_steps(95) == 0
