@@ -145,11 +145,9 @@ def settings_variables() -> dict[str, bool]:
     """Each environment variable the settings read, and whether it may be missing (read with a default)."""
     found: dict[str, bool] = {}
     for file in (ROOT / "webapp").glob("settings*.py"):
-        text = file.read_text()
-        for name in re.findall(r'(?:os\.environ\.get|env_bool)\(\s*"([A-Z_]+)"', text):
-            found[name] = True
-        for name in re.findall(r'os\.environ\["([A-Z_]+)"\]', text):
-            found[name] = False
+        # every read is env.<type>("NAME", default=...), or env.<type>("NAME") for a required one
+        for name, default in re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"(\s*,\s*default=)?', file.read_text()):
+            found[name] = found.get(name, False) or bool(default)
     return found
 
 
@@ -183,6 +181,15 @@ def test_every_setting_is_documented_and_the_required_ones_are_set_by_compose(co
     assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?")  # compose refuses to start without it
     for name, has_default in variables.items():
         assert has_default or name in environment, name
+
+
+def test_the_readme_settings_table_lists_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Settings\n")
+    section = readme[start : readme.index("\n## ", start)]
+    table = re.search(r"^\| variable \|.*\n(?:\|.*\n)+", section, re.M).group(0)  # one table: its rows touch
+    named = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", "".join(row.split("|")[1] for row in table.splitlines())))
+    assert set(settings_variables()) <= named, set(settings_variables()) - named
 
 
 def test_the_dockerfile_installs_from_requirements_and_copies_the_code():

@@ -1,0 +1,9 @@
+"""Settings for the test suite (pytest's ``DJANGO_SETTINGS_MODULE``): the defaults, with the SQLite test
+database in a file. Tests that cross processes (a real Celery worker, its training child) open it by
+its path, which an in-memory database does not have; the processes they start inherit this module."""
+
+from webapp.settings import *  # noqa: F403
+from webapp.settings import DATABASES, VAR_DIR
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES = {"default": {**DATABASES["default"], "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")}}}
