@@ -179,9 +179,9 @@ def promoted_run(model: str, int8_check: dict):
 
 
 def auto_choice(run) -> bool:
-    from sentiment.services.serving import serve_int8
+    from sentiment.selectors import training_run_serves_int8
 
-    return serve_int8(run)
+    return training_run_serves_int8(run=run)
 
 
 class server:

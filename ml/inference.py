@@ -1,4 +1,4 @@
-"""Prediction with a saved model, and a per-process cache of loaded models.
+"""Predicting with a saved model, and a per-process cache of loaded models.
 
 Inference is the forward pass alone: no loss, no gradients, so it is much cheaper than training. Loading
 a model takes a second or more, so each process keeps the models it has loaded in ``predictor_cache``
@@ -34,7 +34,9 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Answer:
+    """The model's answer for one text: the label, and how sure it is of it."""
+
     label: str  # "positive" or "negative"
     probability: float  # the model's confidence in that label, 0.5 to 1.0
     positive_probability: float
@@ -119,12 +121,12 @@ class Predictor:
 
     def predict(
         self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
-    ) -> list[Prediction]:
+    ) -> list[Answer]:
         results = []
         for p in self.positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress):
             positive = p >= 0.5
             results.append(
-                Prediction(
+                Answer(
                     label=self.labels[1 if positive else 0],
                     probability=float(p if positive else 1 - p),
                     positive_probability=float(p),

@@ -20,6 +20,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from ml.hardware import cpu_cores
+
 TRUNCATION_HEAD_SHARE = 0.25
 TOKENIZE_BATCH = 2000  # reviews per call: large enough to keep every core of a fast tokenizer busy
 CACHE_VERSION = 1  # raise when encode() changes, so cached token ids are not reused
@@ -60,8 +62,6 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def tokenize_processes(rows: int) -> int | None:
     """One process per core for large splits (at least ``TOKENIZE_BATCH`` reviews each), else ``None``."""
-    from ml.hardware import cpu_cores
-
     processes = min(cpu_cores(), rows // TOKENIZE_BATCH)
     return processes if processes > 1 else None
 

@@ -12,20 +12,33 @@ from django.utils.html import format_html
 from sentiment import selectors, services
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
+from sentiment.permissions import can_manage_training
 
 
-class StaffMayViewMixin:
-    """Every staff member follows, launches, cancels and promotes runs (the product's staff role)."""
+class TrainingStaffMixin:
+    """Runs and promotions are shown to whoever may manage training, with their actions (the launch
+    form, cancel, promote, restore): no per-model permission to grant."""
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        return can_manage_training(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+        return can_manage_training(request.user)
+
+    def serve_chosen_run(self, request, chosen: list[TrainingRun], *, served: str) -> None:
+        """The promote and restore actions: exactly one row chosen, its run served, or the reason why not."""
+        if len(chosen) != 1:
+            self.message_user(request, "Choose exactly one row.", messages.ERROR)
+            return
+        try:
+            services.training_run_promote(run=chosen[0], user=request.user)
+            self.message_user(request, f"{chosen[0]} {served}.")
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(StaffMayViewMixin, admin.ModelAdmin):
+class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
     list_display = ("title", "status_badge", "progress", "test_accuracy_display", "device", "created_at")
     list_display_links = None  # the title links to the live run page instead
     list_filter = ("status", "preset", "launched_from")
@@ -44,7 +57,7 @@ class TrainingRunAdmin(StaffMayViewMixin, admin.ModelAdmin):
         return [launch, *super().get_urls()]
 
     def launch_view(self, request):
-        if not request.user.is_staff:
+        if not self.has_view_permission(request):
             raise PermissionDenied
         form = TrainingLaunchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -83,23 +96,16 @@ class TrainingRunAdmin(StaffMayViewMixin, admin.ModelAdmin):
     @admin.action(description="Cancel the selected runs")
     def cancel_runs(self, request, queryset):
         for run in queryset.filter(status__in=TrainingRun.ACTIVE):
-            services.training_run_cancel(run=run, user=request.user)
+            services.training_run_cancel(run=run)
         self.message_user(request, "Cancel requested.")
 
     @admin.action(description="Promote the selected run to serving")
     def promote_run(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one run to promote.", messages.ERROR)
-            return
-        try:
-            services.training_run_promote(run=queryset.get(), user=request.user)
-            self.message_user(request, f"{queryset.get()} is now served.")
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        self.serve_chosen_run(request, list(queryset), served="is now served")
 
 
 @admin.register(Promotion)
-class PromotionAdmin(StaffMayViewMixin, admin.ModelAdmin):
+class PromotionAdmin(TrainingStaffMixin, admin.ModelAdmin):
     list_display = ("run", "promoted_by", "promoted_at", "serving")
     actions = ("restore",)
 
@@ -115,11 +121,7 @@ class PromotionAdmin(StaffMayViewMixin, admin.ModelAdmin):
 
     @admin.action(description="Serve this model again")
     def restore(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one promotion to restore.", messages.ERROR)
-            return
-        services.training_run_promote(run=queryset.get().run, user=request.user)
-        self.message_user(request, f"{queryset.get().run} is served again.")
+        self.serve_chosen_run(request, [promotion.run for promotion in queryset], served="is served again")
 
 
 @admin.register(Prediction)

@@ -6,8 +6,7 @@ from django import forms
 
 from ml.config import config_fields
 from ml.errors import ConfigError
-from ml.presets import PRESETS
-from sentiment import services
+from ml.presets import PRESETS, config_from_preset
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
 
@@ -73,7 +72,7 @@ class TrainingLaunchForm(forms.Form):
         if self.errors:
             return cleaned
         try:
-            self.config = services.training_config_build(preset=cleaned["preset"], overrides=self.overrides())
+            self.config = config_from_preset(cleaned["preset"], **self.overrides())
         except ConfigError as exc:
             for problem in str(exc).split("; "):
                 field = problem.split(" ", 1)[0]

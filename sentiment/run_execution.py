@@ -32,7 +32,7 @@ from ml.errors import MLError
 from ml.hardware import detect_hardware, resolve_precision
 from ml.progress import Progress
 from ml.training import train_model
-from sentiment import services
+from sentiment import selectors, services
 from sentiment.models import TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -68,14 +68,14 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
     if "LOCAL_RANK" in os.environ:
         _die_with_parent()
     if rank != 0:
-        config = services.training_run_config(run=TrainingRun.objects.get(pk=run_id))
+        config = selectors.training_run_config(run=TrainingRun.objects.get(pk=run_id))
         train_model(config, imdb_dir=settings.IMDB_DATA_DIR, progress_bar=False)
         return TrainingRun.objects.get(pk=run_id)
     run = TrainingRun.objects.get(pk=run_id)
     if run.status != TrainingRun.Status.RUNNING:
         raise MLError(f"run {run_id} is {run.status}, not running: the worker claims a run before training it")
     try:
-        config = services.training_run_config(run=run)
+        config = selectors.training_run_config(run=run)
         hardware = detect_hardware()
         precision = resolve_precision(config.precision, hardware)
         observer = DatabaseObserver(run_id, device=hardware.describe(), precision=precision)

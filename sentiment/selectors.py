@@ -1,16 +1,23 @@
-"""Reads: what the pages and the API show. No writes here."""
+"""Reads: what the pages, the API and the worker look up. No writes here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.db.models import QuerySet
 
+from ml.checkpoints import latest_complete_checkpoint
+from ml.config import TrainingConfig
+from ml.evaluation import int8_pays
 from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
 
 
 @dataclass(frozen=True)
 class ServedModel:
+    """Which run's model is served, as the database says (``services.serving`` loads it)."""
+
     run: TrainingRun
     promotion_id: int  # changes on every promotion: the cheap version check of each web process
 
@@ -39,6 +46,20 @@ def served_model() -> ServedModel | None:
 def served_version() -> int | None:
     """Only the id of the newest promotion: one indexed query per request."""
     return Promotion.objects.values_list("pk", flat=True).first()
+
+
+def training_run_serves_int8(*, run: TrainingRun) -> bool:
+    """int8 when forced on, or in "auto" when the run's post-training check says it pays."""
+    if settings.SERVE_INT8 != "auto":
+        return settings.SERVE_INT8 == "on"
+    return int8_pays((run.metrics or {}).get("int8"), max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
+
+
+def training_run_config(*, run: TrainingRun) -> TrainingConfig:
+    """The run's config, resuming from its last complete checkpoint when an earlier attempt left one."""
+    config = TrainingConfig.from_dict(run.config)
+    checkpoint = latest_complete_checkpoint(Path(run.output_dir) / "checkpoints")
+    return config.replace(resume=checkpoint is not None)
 
 
 def prediction_list(*, user, query: str = "") -> QuerySet[Prediction]:

@@ -12,8 +12,8 @@ urlpatterns = [
     path("csv/<int:job_id>/", views.csv_detail, name="csv_detail"),
     path("csv/<int:job_id>/status.json", views.csv_status, name="csv_status"),
     path("csv/<int:job_id>/download/", views.csv_download, name="csv_download"),
-    path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
-    path("runs/<int:run_id>/progress.json", views.run_progress, name="run_progress"),
-    path("runs/<int:run_id>/cancel/", views.run_cancel, name="run_cancel"),
-    path("runs/<int:run_id>/promote/", views.run_promote, name="run_promote"),
+    path("runs/<int:run_id>/", views.RunDetailView.as_view(), name="run_detail"),
+    path("runs/<int:run_id>/progress.json", views.RunProgressView.as_view(), name="run_progress"),
+    path("runs/<int:run_id>/cancel/", views.RunCancelView.as_view(), name="run_cancel"),
+    path("runs/<int:run_id>/promote/", views.RunPromoteView.as_view(), name="run_promote"),
 ]

@@ -1,36 +1,25 @@
-"""Pages: thin. Each parses the request, calls one service or selector, and renders."""
+"""Pages: thin. Each parses the request, calls one service or selector, and renders.
+
+The pages of training runs are for staff (``sentiment.permissions``); every other page for anyone
+signed in, each seeing only their own reviews and files.
+"""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views import View
 
 from sentiment import selectors, services
 from sentiment.forms import CsvUploadForm, ReviewForm
 from sentiment.models import TrainingRun
-from sentiment.services.serving import serve_int8
+from sentiment.permissions import TrainingStaffRequiredMixin
 
 HISTORY_PAGE_SIZE = 20
-
-
-def staff_member_required(view):
-    """Staff only: others signed in get 403 Forbidden, anonymous visitors the sign-in page."""
-
-    @wraps(view)
-    @login_required
-    def guarded(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("Only staff can see or change training runs.")
-        return view(request, *args, **kwargs)
-
-    return guarded
 
 
 @login_required
@@ -122,47 +111,52 @@ def csv_download(request, job_id: int):
     return FileResponse(job.result.open("rb"), as_attachment=True, filename=f"classified-{job.filename}")
 
 
-@staff_member_required
-def run_detail(request, run_id: int):
-    run = get_object_or_404(TrainingRun, pk=run_id)
-    return render(
-        request,
-        "sentiment/run_detail.html",
-        {
-            "run": run,
-            "progress": selectors.training_run_progress(run=run),
-            "served": selectors.served_model(),
-            "int8": (run.metrics or {}).get("int8"),
-            "int8_served": serve_int8(run),
-        },
-    )
+class RunDetailView(TrainingStaffRequiredMixin, View):
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        return render(
+            request,
+            "sentiment/run_detail.html",
+            {
+                "run": run,
+                "progress": selectors.training_run_progress(run=run),
+                "served": selectors.served_model(),
+                "int8": (run.metrics or {}).get("int8"),
+                "int8_served": selectors.training_run_serves_int8(run=run),
+            },
+        )
 
 
-@staff_member_required
-def run_progress(request, run_id: int):
-    run = get_object_or_404(TrainingRun, pk=run_id)
-    return JsonResponse(selectors.training_run_progress(run=run))
+class RunProgressView(TrainingStaffRequiredMixin, View):
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        return JsonResponse(selectors.training_run_progress(run=run))
 
 
-@require_POST
-@staff_member_required
-def run_cancel(request, run_id: int):
-    run = get_object_or_404(TrainingRun, pk=run_id)
-    try:
-        services.training_run_cancel(run=run, user=request.user)
-        messages.success(request, f"{run}: cancel requested.")
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    return redirect("sentiment:run_detail", run_id=run.pk)
+class RunActionView(TrainingStaffRequiredMixin, View):
+    """A button on the run page: POST only; does one thing and goes back to the page, saying what happened."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        try:
+            messages.success(request, self.act(run))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("sentiment:run_detail", run_id=run.pk)
+
+    def act(self, run: TrainingRun) -> str:
+        raise NotImplementedError
 
 
-@require_POST
-@staff_member_required
-def run_promote(request, run_id: int):
-    run = get_object_or_404(TrainingRun, pk=run_id)
-    try:
-        services.training_run_promote(run=run, user=request.user)
-        messages.success(request, f"{run} is now served.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect("sentiment:run_detail", run_id=run.pk)
+class RunCancelView(RunActionView):
+    def act(self, run: TrainingRun) -> str:
+        services.training_run_cancel(run=run)
+        return f"{run}: cancel requested."
+
+
+class RunPromoteView(RunActionView):
+    def act(self, run: TrainingRun) -> str:
+        services.training_run_promote(run=run, user=self.request.user)
+        return f"{run} is now served."

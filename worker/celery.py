@@ -1,19 +1,27 @@
-"""The Celery app, configured for long GPU work on Redis.
+"""The Celery app, configured for long GPU work on Redis. Every Celery option of the project is here.
 
-- late acknowledgement, and rejection when the worker process is lost, so a killed worker's run is
-  delivered again instead of vanishing;
+- late acknowledgement, and rejection when the worker process is lost, so a killed worker's job is
+  delivered again instead of vanishing (each task is safe to deliver twice);
 - a Redis visibility timeout longer than any run (otherwise Redis re-delivers a task still running);
 - a prefetch of one, so a worker busy training holds no other task hostage;
 - training runs on its own queue, served by a worker with one process (``--pool solo``), which starts
   each run as a child process (see ``sentiment.run_execution``), so no CUDA is ever set up in a process
-  that forks.
+  that forks; everything else goes to the default queue.
+
+The web processes load this app at start (``webapp/__init__.py``) and queue jobs through
+``sentiment.jobs``; the tasks live in ``worker.tasks``.
 """
 
 import os
 
 from celery import Celery
 
+from sentiment import jobs
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+
+TRAINING_QUEUE = "training"
+DEFAULT_QUEUE = "default"
 
 app = Celery("sentiment")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -22,8 +30,8 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     broker_transport_options={"visibility_timeout": 7 * 24 * 3600},
-    task_default_queue="default",
-    task_routes={"worker.tasks.train_run": {"queue": "training"}},
-    beat_schedule={"recover-runs": {"task": "worker.tasks.recover_runs", "schedule": 60.0}},
+    task_default_queue=DEFAULT_QUEUE,
+    task_routes={jobs.TRAIN_RUN: {"queue": TRAINING_QUEUE}},
+    beat_schedule={"recover-runs": {"task": jobs.RECOVER_RUNS, "schedule": 60.0}},
 )
 app.autodiscover_tasks(["worker"])

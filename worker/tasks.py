@@ -1,4 +1,8 @@
-"""Celery tasks: thin. Each takes an id, re-reads the row, and is safe to deliver twice."""
+"""Celery tasks: thin. Each takes an id, re-reads the row through a service, and is safe to deliver twice.
+
+Their names are ``sentiment.jobs``' (the services queue them by name); acknowledgement and routing are
+``worker.celery``'s.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import threading
 
 from celery.signals import worker_ready, worker_shutting_down
 
+from sentiment import jobs, services
+from sentiment.run_execution import training_run_supervise
 from worker.celery import app
 
 # Set when this worker is asked to stop (SIGTERM: `docker compose stop`, a recreated container). The solo
@@ -18,33 +24,24 @@ def _note_shutdown(sig=None, how=None, exitcode=None, **kwargs) -> None:
     _shutting_down.set()
 
 
-@app.task(acks_late=True, reject_on_worker_lost=True)
+@app.task(name=jobs.TRAIN_RUN)
 def train_run(run_id: int) -> str:
-    from sentiment.run_execution import training_run_supervise
-
     worker = train_run.request.hostname or "worker"
     return training_run_supervise(run_id=run_id, worker=worker, stopping=_shutting_down.is_set)
 
 
-@app.task
+@app.task(name=jobs.RECOVER_RUNS)
 def recover_runs() -> list[int]:
     """Periodic: runs whose worker stopped sending heartbeats are marked interrupted and queued again."""
-    from sentiment.services import training_runs_recover
-
-    return training_runs_recover()
+    return services.training_runs_recover()
 
 
 @worker_ready.connect
 def _recover_on_start(sender, **kwargs) -> None:
     """A starting worker cannot be running anything: runs recorded as running on it were interrupted."""
-    from sentiment.services import training_runs_recover
-
-    hostname = getattr(sender, "hostname", None)
-    training_runs_recover(worker=hostname)
+    services.training_runs_recover(worker=getattr(sender, "hostname", None))
 
 
-@app.task(acks_late=True)
+@app.task(name=jobs.CLASSIFY_CSV)
 def classify_csv(job_id: int) -> str:
-    from sentiment.services import csv_classification_process
-
-    return csv_classification_process(job_id=job_id)
+    return services.csv_classification_process(job_id=job_id)

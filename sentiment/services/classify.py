@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.inference import one_core_per_batch
-from sentiment import selectors
+from sentiment import jobs, selectors
 from sentiment.models import CsvClassification, Prediction
 from sentiment.services.serving import NoModelServed, answering, serving_slot
 
@@ -49,8 +49,8 @@ def review_classify(*, user, text: str) -> Prediction:
         text=text,
         label=answer.label,
         probability=answer.probability,
-        run=model.run,
-        model_name=model.name,
+        run=model.served.run,
+        model_name=model.served.name,
     )
 
 
@@ -81,19 +81,13 @@ def csv_classification_create(*, user, upload) -> CsvClassification:
     if len(rows) > settings.MAX_CSV_ROWS:
         raise ValidationError(f"The CSV has {len(rows):,} rows; the limit is {settings.MAX_CSV_ROWS:,}.")
     if selectors.served_model() is None:
-        raise NoModelServed("No model is being served yet: staff must train and promote one first.")
+        raise NoModelServed()
     with transaction.atomic():
         job = CsvClassification(user=user, filename=upload.name[:255], total_rows=len(rows))
         job.upload.save(upload.name, ContentFile(raw), save=False)
         job.save()
-        transaction.on_commit(lambda: _enqueue_csv(job.pk))
+        jobs.job_enqueue(name=jobs.CLASSIFY_CSV, object_id=job.pk)
     return job
-
-
-def _enqueue_csv(job_id: int) -> None:
-    from worker.tasks import classify_csv
-
-    classify_csv.apply_async(args=[job_id], queue="default")
 
 
 def csv_classification_process(*, job_id: int) -> str:
@@ -105,13 +99,13 @@ def csv_classification_process(*, job_id: int) -> str:
         return "skipped"
     job = CsvClassification.objects.get(pk=job_id)
     try:
-        served = serving_slot.get(wait=True)  # a batch job waits for the newest model
+        model = serving_slot.get(wait=True)  # a batch job waits for the newest model
         with job.upload.open("rb") as handle:
             content = handle.read().decode("utf-8-sig")
         reader = csv.DictReader(io.StringIO(content))
         rows = list(reader)
         columns = [*reader.fieldnames, *[c for c in ("label", "probability") if c not in reader.fieldnames]]
-        CsvClassification.objects.filter(pk=job_id).update(run=served.run, model_name=served.name)
+        CsvClassification.objects.filter(pk=job_id).update(run=model.served.run, model_name=model.served.name)
         reported = 0
 
         def report(done: int) -> None:
@@ -124,7 +118,7 @@ def csv_classification_process(*, job_id: int) -> str:
             for start in range(0, len(rows), CSV_CHUNK):
                 chunk = rows[start : start + CSV_CHUNK]
                 texts = [row["text"] or "" for row in chunk]
-                answers = served.predictor.predict(
+                answers = model.predictor.predict(
                     texts, batch_size=CSV_BATCH, threads=cores, progress=lambda done, start=start: report(start + done)
                 )
                 for row, answer in zip(chunk, answers, strict=True):

@@ -4,6 +4,9 @@ Training runs move QUEUED -> RUNNING -> SUCCEEDED / FAILED / CANCELLED, with INT
 worker running them died (they resume from their last checkpoint). Each transition is one conditional
 UPDATE, so two processes can never both move the same run, and a task delivered twice does nothing the
 second time.
+
+Who may do what is decided before these are called, by ``sentiment.permissions`` at the pages and the
+admin; the services trust their caller.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,17 +26,13 @@ from django.utils import timezone
 from ml.config import TrainingConfig
 from ml.presets import config_from_preset
 from ml.progress import Progress
-from sentiment import selectors
+from sentiment import jobs, selectors
 from sentiment.models import Promotion, TrainingRun
 
 logger = logging.getLogger(__name__)
 Status = TrainingRun.Status
 HISTORY_LIMIT = 2000  # log entries kept on the run row; the full history is in the output folder
-
-
-def _require_staff(user) -> None:
-    if user is None or not (user.is_active and user.is_staff):
-        raise PermissionDenied("Only staff can do this.")
+PROGRESS_FIELDS = ("step", "max_steps", "epoch", "loss", "learning_rate", "eta_seconds")  # same names on both
 
 
 def training_run_create(
@@ -47,10 +46,10 @@ def training_run_create(
 ) -> TrainingRun:
     """Store a QUEUED run and, once the transaction commits, queue it for a worker.
 
-    Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>``.
+    Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>``. ``launched_from`` is
+    recorded for the admin's filter; ``enqueue=False`` leaves the run for the caller to train itself
+    (``manage.py train``).
     """
-    if launched_from != "command":
-        _require_staff(user)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             preset=preset,
@@ -63,7 +62,7 @@ def training_run_create(
         run.config = config.replace(output_dir=run.output_dir).to_dict()
         run.save(update_fields=["output_dir", "config"])
         if enqueue:
-            transaction.on_commit(lambda: training_run_enqueue(run_id=run.pk))
+            jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run.pk)
     return run
 
 
@@ -77,19 +76,8 @@ def first_model_ensure(*, user) -> TrainingRun | None:
         return None
     pending = TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE, promote_when_done=True).order_by("pk")
     return pending.first() or training_run_create(
-        user=user, config=training_config_build(preset="smoke"), preset="smoke", promote_when_done=True
+        user=user, config=config_from_preset("smoke"), preset="smoke", promote_when_done=True
     )
-
-
-def training_config_build(*, preset: str, overrides: dict | None = None) -> TrainingConfig:
-    """A preset plus overrides, validated (``ConfigError`` names every impossible value and why)."""
-    return config_from_preset(preset, **(overrides or {}))
-
-
-def training_run_enqueue(*, run_id: int) -> None:
-    from worker.tasks import train_run
-
-    train_run.apply_async(args=[run_id], queue="training")
 
 
 def training_run_claim(*, run_id: int, worker: str) -> bool:
@@ -103,14 +91,6 @@ def training_run_claim(*, run_id: int, worker: str) -> bool:
     return bool(claimed)
 
 
-def training_run_config(*, run: TrainingRun) -> TrainingConfig:
-    """The run's config, resuming from its checkpoints when an earlier attempt left some."""
-    config = TrainingConfig.from_dict(run.config)
-    checkpoints = Path(run.output_dir) / "checkpoints"
-    has_checkpoint = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
-    return config.replace(resume=has_checkpoint)
-
-
 def training_run_heartbeat(*, run_id: int) -> bool:
     """Say the run is alive; returns whether cancellation was asked for."""
     TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
@@ -121,16 +101,8 @@ def training_run_record_progress(*, run_id: int, progress: Progress, device: str
     """Store a progress report (the caller bounds the rate); returns whether cancellation was asked for."""
     run = TrainingRun.objects.only("history", "cancel_requested").get(pk=run_id)
     history = (run.history + [_plain(entry) for entry in progress.history])[-HISTORY_LIMIT:]
-    fields = dict(
-        step=progress.step,
-        max_steps=progress.max_steps,
-        epoch=progress.epoch,
-        loss=progress.loss,
-        learning_rate=progress.learning_rate,
-        eta_seconds=progress.eta_seconds,
-        history=history,
-        heartbeat_at=timezone.now(),
-    )
+    fields = {name: getattr(progress, name) for name in PROGRESS_FIELDS}
+    fields.update(history=history, heartbeat_at=timezone.now())
     if device:
         fields.update(device=device, precision=precision)
     TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(**fields)
@@ -161,7 +133,7 @@ def training_run_finish(*, run_id: int, result) -> TrainingRun:
         )
         run = TrainingRun.objects.get(pk=run_id)
         if run.status == Status.SUCCEEDED and run.promote_when_done:
-            training_run_promote(run=run, user=run.created_by, check_permission=False)
+            training_run_promote(run=run, user=run.created_by)
     return run
 
 
@@ -174,9 +146,8 @@ def training_run_fail(*, run_id: int, error: str, cancelled: bool = False) -> No
     )
 
 
-def training_run_cancel(*, run: TrainingRun, user) -> TrainingRun:
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     """Queued runs end at once; a running run is asked to stop (the worker ends it within seconds)."""
-    _require_staff(user)
     now = timezone.now()
     TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.CLAIMABLE).update(
         status=Status.CANCELLED, cancel_requested=True, finished_at=now
@@ -186,10 +157,8 @@ def training_run_cancel(*, run: TrainingRun, user) -> TrainingRun:
     return run
 
 
-def training_run_promote(*, run: TrainingRun, user, check_permission: bool = True) -> Promotion:
-    """Serve this run's model from the next request of every web process on."""
-    if check_permission:
-        _require_staff(user)
+def training_run_promote(*, run: TrainingRun, user) -> Promotion:
+    """Serve this run's model from the next request of every web process on; ``user`` is recorded."""
     if run.status != Status.SUCCEEDED or not run.model_dir:
         raise ValidationError(f"{run} has no finished model to serve (status: {run.get_status_display()}).")
     if not Path(run.model_dir).is_dir():
@@ -227,7 +196,7 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
             logger.warning("run %s has waited %s to resume; queued again", run_id, stale_after)
             recovered.append(run_id)
     for run_id in recovered:
-        transaction.on_commit(lambda run_id=run_id: training_run_enqueue(run_id=run_id))
+        jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run_id)
     return sorted(recovered)
 
 

@@ -14,13 +14,10 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from ml.core_share import CoreShare
-from ml.evaluation import int8_pays
 from ml.inference import Predictor, predictor_cache
 from sentiment import selectors
-from sentiment.models import TrainingRun
+from sentiment.selectors import ServedModel
 
 logger = logging.getLogger(__name__)
 
@@ -28,21 +25,17 @@ logger = logging.getLogger(__name__)
 class NoModelServed(Exception):
     """No run has been promoted yet: nothing can classify."""
 
+    def __init__(self, message: str = "No model is being served yet: staff must train and promote one first."):
+        super().__init__(message)
+
 
 @dataclass(frozen=True)
 class LoadedModel:
-    run: TrainingRun
-    name: str
-    promotion_id: int
+    """The served model (``selectors.ServedModel``) loaded in this process, ready to answer."""
+
+    served: ServedModel
     predictor: Predictor
     load_seconds: float
-
-
-def serve_int8(run: TrainingRun) -> bool:
-    """int8 when forced on, or in "auto" when the run's post-training check says it pays."""
-    if settings.SERVE_INT8 != "auto":
-        return settings.SERVE_INT8 == "on"
-    return int8_pays((run.metrics or {}).get("int8"), max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
 
 
 class ServingSlot:
@@ -56,11 +49,11 @@ class ServingSlot:
     def get(self, *, wait: bool = False) -> LoadedModel:
         """The model to answer with now; ``wait`` loads a newly promoted one first (the CSV worker)."""
         current = self._current
-        if current is not None and current.promotion_id == selectors.served_version():
+        if current is not None and current.served.promotion_id == selectors.served_version():
             return current  # the usual case: one indexed query
         served = selectors.served_model()
         if served is None:
-            raise NoModelServed("No model is being served yet: staff must train and promote one first.")
+            raise NoModelServed()
         if current is None or wait:
             return self._load(served)
         with self._lock:
@@ -80,9 +73,9 @@ class ServingSlot:
         with self._lock:
             self._current = None
 
-    def _load(self, served) -> LoadedModel:
+    def _load(self, served: ServedModel) -> LoadedModel:
         started = time.perf_counter()
-        int8 = serve_int8(served.run)
+        int8 = selectors.training_run_serves_int8(run=served.run)
         try:
             predictor = predictor_cache.get(served.run.model_dir, int8=int8)
         except Exception:
@@ -90,15 +83,9 @@ class ServingSlot:
             if self._current is None:
                 raise
             return self._current
-        loaded = LoadedModel(
-            run=served.run,
-            name=served.name,
-            promotion_id=served.promotion_id,
-            predictor=predictor,
-            load_seconds=round(time.perf_counter() - started, 3),
-        )
+        loaded = LoadedModel(served=served, predictor=predictor, load_seconds=round(time.perf_counter() - started, 3))
         with self._lock:
-            if self._current is None or self._current.promotion_id < loaded.promotion_id:
+            if self._current is None or self._current.served.promotion_id < served.promotion_id:
                 self._current = loaded
         logger.info("serving %s%s (loaded in %.2f s)", served.name, " in int8" if int8 else "", loaded.load_seconds)
         return loaded

@@ -77,7 +77,7 @@ def test_a_second_run_on_the_same_data_and_tokenizer_reads_the_cache(make_review
 def test_large_splits_are_tokenized_by_one_process_per_core(monkeypatch):
     from ml import tokenization
 
-    monkeypatch.setattr("ml.hardware.cpu_cores", lambda: 16)
+    monkeypatch.setattr("ml.tokenization.cpu_cores", lambda: 16)
     assert tokenization.tokenize_processes(500) is None  # not worth a fork
     assert tokenization.tokenize_processes(6_000) == 3
     assert tokenization.tokenize_processes(25_000) == 12

@@ -1,4 +1,8 @@
+import base64
+import json
+
 import pytest
+import redis
 
 from ml.config import TrainingConfig
 from sentiment.models import Promotion, TrainingRun
@@ -31,3 +35,17 @@ def finished_run(trained_tiny_run) -> TrainingRun:
 def served_run(finished_run, staff) -> TrainingRun:
     Promotion.objects.create(run=finished_run, promoted_by=staff)
     return finished_run
+
+
+@pytest.fixture
+def queued_jobs(settings):
+    """Reads what the code under test put on the broker (the tests' own Redis database, emptied first):
+    ``queued_jobs("training")`` is ``[(task name, args), ...]`` on that queue."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()
+
+    def read(queue: str) -> list[tuple[str, list]]:
+        messages = [json.loads(raw) for raw in reversed(broker.lrange(queue, 0, -1))]
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    return read

@@ -6,8 +6,9 @@ import torch
 from ml.core_share import CoreShare
 from sentiment import services
 from sentiment.models import Promotion, TrainingRun
+from sentiment.selectors import training_run_serves_int8
 from sentiment.services import serving
-from sentiment.services.serving import NoModelServed, serve_int8, serving_slot
+from sentiment.services.serving import NoModelServed, serving_slot
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def test_nothing_served_is_a_clear_error():
 
 def test_the_first_request_loads_the_served_model_and_later_ones_reuse_it(served_run):
     first = serving_slot.get()
-    assert first.run == served_run and first.predictor.model_dir.name == "model"
+    assert first.served.run == served_run and first.predictor.model_dir.name == "model"
     assert serving_slot.get() is first
 
 
@@ -36,29 +37,29 @@ def test_a_promotion_is_loaded_in_the_background_while_the_old_model_answers(ser
     Promotion.objects.create(run=newer, promoted_by=staff)
     assert serving_slot.get() is old  # answered at once, by the model already loaded
     serving_slot.wait_for_load(timeout=60)
-    assert serving_slot.get().run == newer
+    assert serving_slot.get().served.run == newer
 
 
 def test_a_batch_job_waits_for_the_newest_model(served_run, staff):
     serving_slot.get()
     newer = a_copy_of(served_run)
     Promotion.objects.create(run=newer, promoted_by=staff)
-    assert serving_slot.get(wait=True).run == newer
+    assert serving_slot.get(wait=True).served.run == newer
 
 
 def test_int8_is_served_in_auto_only_where_the_check_says_it_pays(finished_run, settings):
     settings.SERVE_INT8, settings.INT8_MAX_ACCURACY_LOSS = "auto", 0.5
     finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}
-    assert serve_int8(finished_run)
+    assert training_run_serves_int8(run=finished_run)
     finished_run.metrics = {"int8": {"accuracy_loss_points": 1.5, "speedup": 2.0}}
-    assert not serve_int8(finished_run)
+    assert not training_run_serves_int8(run=finished_run)
     finished_run.metrics = {}  # trained before the check existed, or with it turned off
-    assert not serve_int8(finished_run)
+    assert not training_run_serves_int8(run=finished_run)
     settings.SERVE_INT8 = "on"
-    assert serve_int8(finished_run)
+    assert training_run_serves_int8(run=finished_run)
     settings.SERVE_INT8 = "off"
     finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}
-    assert not serve_int8(finished_run)
+    assert not training_run_serves_int8(run=finished_run)
 
 
 def test_the_served_predictor_is_quantized_when_int8_is_chosen(served_run, settings):

@@ -131,9 +131,7 @@ def test_the_launch_form_explains_every_term_and_refuses_impossible_values(clien
     assert not TrainingRun.objects.exists()
 
 
-def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_commit_callbacks, monkeypatch):
-    queued = []
-    monkeypatch.setattr("sentiment.services.runs.training_run_enqueue", lambda run_id: queued.append(run_id))
+def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_commit_callbacks, queued_jobs):
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -141,7 +139,8 @@ def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_co
         )
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response.url == reverse("sentiment:run_detail", args=[run.pk])
-    assert run.config["num_train_epochs"] == 2 and run.status == "queued" and queued == [run.pk]
+    assert run.config["num_train_epochs"] == 2 and run.status == "queued"
+    assert queued_jobs("training") == [("worker.tasks.train_run", [run.pk])] and queued_jobs("default") == []
     page = client.get(response.url).content.decode()
     assert "Queued" in page and "Cancel run" in page
     listing = client.get(reverse("admin:sentiment_trainingrun_changelist")).content.decode()

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sentiment import selectors, services
 from sentiment.models import TrainingRun
+from sentiment.permissions import can_manage_training
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Created the administrator {username!r} with the password {generated} (shown only now).")
         elif created:
             self.stdout.write(f"Created the administrator {username!r} with the password from ADMIN_PASSWORD.")
-        elif not (user.is_active and user.is_staff):
+        elif not can_manage_training(user):
             raise CommandError(f"{username!r} exists but is not active staff: choose another ADMIN_USERNAME")
         else:
             self.stdout.write(f"The administrator {username!r} exists; its password is unchanged.")

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 
 from ml.config import TrainingConfig
 from ml.errors import ConfigError
-from ml.presets import PRESETS
+from ml.presets import PRESETS, config_from_preset
 from sentiment import services
 from sentiment.management.options import add_config_options, config_overrides, dump_json, reasons_not_tracebacks
 from sentiment.run_execution import training_run_execute
@@ -86,4 +86,4 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise ConfigError(f"cannot read {options['config']}: {exc.strerror}") from None
             return TrainingConfig.from_json(text).replace(**overrides)
-        return services.training_config_build(preset=options["preset"], overrides=overrides)
+        return config_from_preset(options["preset"], **overrides)
