@@ -1,24 +1,34 @@
-"""ml/ is plain Python: it must run without Django or Celery (a notebook, a torchrun child)."""
+"""The dependencies run one way: ml/ is plain Python (it must run without Django or Celery: a notebook, a
+torchrun child), and the Django app never imports the Celery workers (worker/ imports sentiment/)."""
 
 import ast
 import subprocess
 import sys
 from pathlib import Path
 
-ML = Path(__file__).resolve().parent.parent / "ml"
+ROOT = Path(__file__).resolve().parent.parent
+ML = ROOT / "ml"
 FORBIDDEN = {"django", "celery", "sentiment", "webapp", "worker"}
 
 
-def test_no_module_in_ml_imports_django_or_celery():
-    for file in ML.rglob("*.py"):
+def imported_packages(folder: Path):
+    """(file, top-level package) for every import in every module below ``folder``, inside functions too."""
+    for file in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(file.read_text())):
-            names = []
             if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                assert name.split(".")[0] not in FORBIDDEN, f"{file.name} imports {name}"
+                yield from ((file, alias.name.split(".")[0]) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                yield file, node.module.split(".")[0]
+
+
+def test_no_module_in_ml_imports_django_or_celery():
+    for file, package in imported_packages(ML):
+        assert package not in FORBIDDEN, f"{file.name} imports {package}"
+
+
+def test_the_django_app_never_imports_the_workers():
+    for file, package in imported_packages(ROOT / "sentiment"):
+        assert package != "worker", f"{file.relative_to(ROOT)} imports worker: queue jobs through sentiment.jobs"
 
 
 def test_importing_all_of_ml_loads_neither():
