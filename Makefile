@@ -1,4 +1,6 @@
 # Every target installs what it needs first, so on a fresh clone `make train` or `make test` is enough.
+# tests/services.sh, sourced by the test recipe, is bash
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,15 +33,15 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The whole suite on SQLite; then, when POSTGRES_TEST_URL names a PostgreSQL server (CI sets it), the
-# database-backed tests again on PostgreSQL. pytest exits 5 when it collects no test: make fails then.
-POSTGRES_TEST_URL ?=
+# Sets up what the suite needs (tests/services.sh: system packages, Redis, PostgreSQL), runs the whole
+# suite on SQLite, then the database-backed tests again on PostgreSQL (POSTGRES_TEST_URL, found or given).
+# pytest exits 5 when it collects no test: make fails then.
 test: lint
-	$(PY) -m pytest
-	@if [ -n "$(POSTGRES_TEST_URL)" ]; then \
-		echo "== again on PostgreSQL =="; \
-		DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest tests/sentiment tests/integration tests/webapp; \
-	fi
+	@. tests/services.sh && $(PY) -m pytest \
+		&& if [ -n "$${POSTGRES_TEST_URL:-}" ]; then \
+			echo "== again on PostgreSQL ($${POSTGRES_TEST_URL}) =="; \
+			DATABASE_URL=$${POSTGRES_TEST_URL} $(PY) -m pytest tests/sentiment tests/integration tests/webapp; \
+		fi
 
 train: $(INSTALLED)
 	$(PY) manage.py migrate --noinput
