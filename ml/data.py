@@ -77,21 +77,30 @@ def load_reviews(source: str, *, limits: SplitLimits, imdb_dir: str | None = Non
     return ReviewSplits(train, validation, test, description, notes)
 
 
-def _load_source(source: str, *, imdb_dir: str | None) -> tuple[datasets.Dataset, datasets.Dataset, str, list[str]]:
+def resolve_data_source(source: str, *, imdb_dir: str | None = None) -> str | Path:
+    """Where ``source`` is read from: "demo", a local folder, or a hub dataset id. Cheap (nothing is read),
+    so that a missing folder is reported before anything slow starts."""
     if source == "demo":
-        return _load_demo()
-    if source == "imdb" and imdb_dir:
-        source = imdb_dir
-    elif source == "imdb":
-        source = HUB_IMDB
+        return source
+    if source == "imdb":
+        source = imdb_dir or HUB_IMDB
     path = Path(source).expanduser()
     if path.is_dir():
-        if (path / "train" / "pos").is_dir():
-            return (*_load_aclimdb(path), f"aclImdb folder {path}", [])
-        return (*_load_folder(path), f"folder {path}", [])
+        return path
     if source.startswith((".", "/", "~")) or path.exists():
         raise DataError(f"data folder {source} does not exist (or is not a folder)")
-    return (*_load_hub(source), f"hub dataset {source}", [])
+    return source
+
+
+def _load_source(source: str, *, imdb_dir: str | None) -> tuple[datasets.Dataset, datasets.Dataset, str, list[str]]:
+    resolved = resolve_data_source(source, imdb_dir=imdb_dir)
+    if resolved == "demo":
+        return _load_demo()
+    if isinstance(resolved, Path):
+        if (resolved / "train" / "pos").is_dir():
+            return (*_load_aclimdb(resolved), f"aclImdb folder {resolved}", [])
+        return (*_load_folder(resolved), f"folder {resolved}", [])
+    return (*_load_hub(resolved), f"hub dataset {resolved}", [])
 
 
 def _load_hub(name: str) -> tuple[datasets.Dataset, datasets.Dataset]:

@@ -42,10 +42,10 @@ from transformers import (
     set_seed,
 )
 
-from ml.base_models import freeze_lower_layers, load_for_classification
+from ml.base_models import freeze_lower_layers, load_for_classification, resolve_base_model
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
-from ml.data import ReviewSplits, SplitLimits, load_reviews
+from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
 from ml.errors import ConfigError
 from ml.evaluation import int8_comparison
 from ml.hardware import Hardware, detect_hardware, resolve_precision
@@ -114,6 +114,9 @@ def train_model(
     ``callbacks`` are extra ``TrainerCallback``s (the benchmarks time steps with one).
     """
     started = time.monotonic()
+    # cheap checks first: a wrong model name or data folder is reported before anything slow starts
+    resolve_base_model(config.base_model)
+    resolve_data_source(config.dataset, imdb_dir=imdb_dir)
     out, resume_from = _output_folder(config)
     hardware, precision = _device_and_precision(config)  # 1
     # Built before the data: under torchrun this joins the process group, so that the main process can

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import QuerySet
 
 from ml.checkpoints import latest_complete_checkpoint
@@ -26,6 +28,12 @@ class ServedModel:
         accuracy = self.run.test_accuracy
         scored = f", test accuracy {accuracy:.3f}" if accuracy is not None else ""
         return f"Run #{self.run.pk}: {self.run.config.get('base_model')} ({self.run.preset}{scored})"
+
+
+def database_migrations_pending() -> bool:
+    """Whether the database lacks tables or columns the code expects (``manage.py migrate`` not run)."""
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
 def api_token_user(*, key: str):

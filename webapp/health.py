@@ -14,10 +14,11 @@ from collections.abc import Callable
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
+
+from sentiment import selectors
 
 logger = logging.getLogger(__name__)
 # What the pages link: the site's style sheet and the admin's.
@@ -28,8 +29,7 @@ def _database(request: HttpRequest) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    if selectors.database_migrations_pending():
         raise RuntimeError("migrations not applied")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -46,7 +47,8 @@ def training_run_create(
 ) -> TrainingRun:
     """Store a QUEUED run and, once the transaction commits, queue it for a worker.
 
-    Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>``. ``launched_from`` is
+    Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>-<random>``: after the database
+    is reset, a new run #1 must not resume the checkpoints of the old one. ``launched_from`` is
     recorded for the admin's filter; ``enqueue=False`` leaves the run for the caller to train itself
     (``manage.py train``).
     """
@@ -58,7 +60,7 @@ def training_run_create(
             launched_from=launched_from,
             promote_when_done=promote_when_done,
         )
-        run.output_dir = config.output_dir or str(Path(settings.RUNS_DIR) / f"run-{run.pk}")
+        run.output_dir = config.output_dir or str(Path(settings.RUNS_DIR) / f"run-{run.pk}-{uuid.uuid4().hex[:8]}")
         run.config = config.replace(output_dir=run.output_dir).to_dict()
         run.save(update_fields=["output_dir", "config"])
         if enqueue:

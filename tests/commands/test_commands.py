@@ -122,3 +122,25 @@ def test_help_teaches_the_terms(manage):
     text = " ".join(shown.stdout.split())
     assert "Epochs: how many times training goes through the whole training set" in text
     assert "Weight decay:" in text and "--preset" in text
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env}
+    )
+
+
+def test_train_before_any_migrate_says_what_to_run(tmp_path, tiny_model_dir, synthetic_folder):
+    fresh = f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}"
+    result = run_manage(*tiny_train_args(tiny_model_dir, synthetic_folder, tmp_path / "out"), DATABASE_URL=fresh)
+    assert "run `python manage.py migrate` first" in one_line_failure(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_refuses_production_settings_and_creates_no_account(command_database):
+    production = {"DJANGO_SETTINGS_MODULE": "webapp.settings_production", "SECRET_KEY": "k" * 64}
+    result = run_manage("demo", "--no-train", DATABASE_URL=command_database, **production)
+    assert "runs only with development settings" in one_line_failure(result)
+    query = "from django.contrib.auth.models import User; print(User.objects.filter(username='demo').exists())"
+    accounts = run_manage("shell", "-c", query, DATABASE_URL=command_database)
+    assert accounts.stdout.strip().splitlines()[-1] == "False"

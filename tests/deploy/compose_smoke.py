@@ -210,7 +210,7 @@ class Smoke:
         self.say("signed in over HTTPS in Chromium; the run's page shows")
 
     def recreate_worker_mid_run(self) -> None:
-        checkpoints = f"/data/runs/run-{self.run_id}/checkpoints"
+        checkpoints = f"{self.progress()['output_dir']}/checkpoints"
         complete = f"ls {checkpoints}/checkpoint-*/trainer_state.json"
         wait_for(
             lambda: self.compose("exec", "-T", "worker", "sh", "-c", complete, check=False).returncode == 0,

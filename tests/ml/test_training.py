@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from ml.errors import ConfigError
+from ml.errors import ConfigError, MLError
 from ml.training import ReviewCollator, train_model
 from tests.conftest import tiny_config
 
@@ -124,6 +124,18 @@ def test_max_length_beyond_the_model_is_refused(tmp_path, tiny_model_dir, synthe
     config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run", max_length=256)
     with pytest.raises(ConfigError, match=r"longer than .* can read \(128 tokens\)"):
         train_model(config, progress_bar=False)
+
+
+@pytest.mark.parametrize("wrong", ["base_model", "dataset"])
+def test_a_wrong_model_or_data_folder_is_reported_before_anything_starts(
+    tmp_path, tiny_model_dir, synthetic_folder, wrong
+):
+    config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run").replace(
+        **{wrong: str(tmp_path / "missing")}
+    )
+    with pytest.raises(MLError, match="does not exist"):
+        train_model(config, progress_bar=False)
+    assert not (tmp_path / "run").exists()  # refused before the output folder, the data or the model
 
 
 class HostReads(TrainerCallback):

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -24,7 +25,8 @@ def test_a_run_is_created_queued_with_its_own_output_folder(staff, settings, tmp
     settings.RUNS_DIR = tmp_path
     run = queued_run(staff, learning_rate=3e-5)
     assert run.status == Status.QUEUED and run.created_by == staff
-    assert run.output_dir == str(tmp_path / f"run-{run.pk}")
+    assert Path(run.output_dir).parent == tmp_path and Path(run.output_dir).name.startswith(f"run-{run.pk}-")
+    assert queued_run(staff).output_dir != run.output_dir
     config = TrainingConfig.from_dict(run.config)
     assert config.learning_rate == 3e-5 and config.output_dir == run.output_dir
 

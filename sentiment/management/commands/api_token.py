@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from sentiment import services
+from sentiment.management.database import database_ready
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="What the key is for.")
 
     def handle(self, *args, **options):
+        database_ready()
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"no user named {options['username']!r} (create one with createsuperuser)")

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from sentiment import selectors, services
+from sentiment.management.database import database_ready
 from sentiment.models import TrainingRun
 from sentiment.permissions import can_manage_training
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        database_ready()
         username = os.environ.get("ADMIN_USERNAME") or "admin"
         try:
             user, created, generated = services.admin_user_ensure(

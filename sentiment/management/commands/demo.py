@@ -3,6 +3,10 @@
 It migrates the database, starts Redis when none answers, starts the Celery workers and the web server,
 creates a demo staff account and, when no model is served yet, launches the offline ``smoke`` run and
 promotes it when it succeeds. Ctrl-C stops everything it started.
+
+The demo account has a published password, so the command refuses to run outside development settings
+(``DEBUG`` off, as in ``webapp.settings_production``): it must never create that account in a real
+deployment's database.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-train", action="store_true", help="Do not launch the first smoke run.")
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError(
+                f"demo creates the account {DEMO_USER}/{DEMO_PASSWORD}: it runs only with development settings "
+                "(DEBUG on); use `manage.py bootstrap` for a real deployment"
+            )
         self.children: list[tuple[str, subprocess.Popen]] = []
         for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
             signal.signal(signum, _interrupt)

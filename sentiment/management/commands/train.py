@@ -17,6 +17,7 @@ from ml.config import TrainingConfig
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset
 from sentiment import services
+from sentiment.management.database import database_ready
 from sentiment.management.options import add_config_options, config_overrides, dump_json, reasons_not_tracebacks
 from sentiment.run_execution import training_run_execute
 
@@ -46,6 +47,7 @@ class Command(BaseCommand):
         add_config_options(parser)
 
     def handle(self, *args, **options):
+        database_ready()
         quiet = options["json"] or options["run_id"]
         # The Trainer prints its log lines to stdout; with --json, stdout carries the result only.
         to_stderr = contextlib.redirect_stdout(self.stderr._out) if options["json"] else contextlib.nullcontext()
