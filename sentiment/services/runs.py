@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ml.config import TrainingConfig
+from ml.inference import predictor_cache
 from ml.presets import config_from_preset
 from ml.progress import Progress
 from sentiment import jobs, selectors
@@ -165,6 +166,11 @@ def training_run_promote(*, run: TrainingRun, user) -> Promotion:
         raise ValidationError(f"{run} has no finished model to serve (status: {run.get_status_display()}).")
     if not Path(run.model_dir).is_dir():
         raise ValidationError(f"The model folder of {run} is missing: {run.model_dir}")
+    try:  # loaded once here, so that a damaged model is refused with its reason instead of served
+        predictor_cache.get(run.model_dir, int8=selectors.training_run_serves_int8(run=run))
+    except Exception as exc:
+        logger.warning("not promoting %s: its model does not load", run, exc_info=True)
+        raise ValidationError(f"The model of {run} does not load: {str(exc).splitlines()[0]}") from None
     promotion = Promotion.objects.create(run=run, promoted_by=user)
     logger.info("promoted %s", run)
     return promotion

@@ -38,13 +38,26 @@ class LoadedModel:
     load_seconds: float
 
 
+class ModelNotLoaded(NoModelServed):
+    """The served model failed to load in this process; it is tried again after a pause."""
+
+
 class ServingSlot:
-    """Holds the loaded served model of this process and loads its successor in the background."""
+    """Holds the loaded served model of this process and loads its successor in the background.
+
+    A model that fails to load (its folder deleted or damaged after promotion) is not tried again on
+    every request: each failure doubles the pause before the next try, from ``RETRY_FIRST`` up to
+    ``RETRY_MAX`` seconds. Meanwhile the model already loaded keeps answering, or, with none, requests
+    are told at once that no model can answer.
+    """
+
+    RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
     def __init__(self):
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None
         self._loading: threading.Thread | None = None
+        self._failed: dict[int, tuple[int, float]] = {}  # promotion id -> (failures, monotonic time of the next try)
 
     def get(self, *, wait: bool = False) -> LoadedModel:
         """The model to answer with now; ``wait`` loads a newly promoted one first (the CSV worker)."""
@@ -54,6 +67,11 @@ class ServingSlot:
         served = selectors.served_model()
         if served is None:
             raise NoModelServed()
+        retry_in = self._retry_in(served.promotion_id)
+        if retry_in > 0:
+            if current is not None:
+                return current
+            raise ModelNotLoaded(f"The served model could not be loaded; it is tried again in {retry_in:.0f} s.")
         if current is None or wait:
             return self._load(served)
         with self._lock:
@@ -72,17 +90,27 @@ class ServingSlot:
         self.wait_for_load()
         with self._lock:
             self._current = None
+            self._failed.clear()
+
+    def _retry_in(self, promotion_id: int) -> float:
+        """Seconds before a model that failed to load may be tried again (0: now)."""
+        failed = self._failed.get(promotion_id)
+        return max(0.0, failed[1] - time.monotonic()) if failed else 0.0
 
     def _load(self, served: ServedModel) -> LoadedModel:
         started = time.perf_counter()
         int8 = selectors.training_run_serves_int8(run=served.run)
         try:
             predictor = predictor_cache.get(served.run.model_dir, int8=int8)
-        except Exception:
-            logger.exception("could not load %s; still answering with the previous model", served.name)
+        except Exception as exc:
+            failures = self._failed.get(served.promotion_id, (0, 0.0))[0] + 1
+            pause = min(self.RETRY_FIRST * 2 ** (failures - 1), self.RETRY_MAX)
+            self._failed[served.promotion_id] = (failures, time.monotonic() + pause)
+            logger.exception("could not load %s (failure %d); next try in %.0f s", served.name, failures, pause)
             if self._current is None:
-                raise
+                raise ModelNotLoaded(f"The served model could not be loaded: {str(exc).splitlines()[0]}") from exc
             return self._current
+        self._failed.pop(served.promotion_id, None)
         loaded = LoadedModel(served=served, predictor=predictor, load_seconds=round(time.perf_counter() - started, 3))
         with self._lock:
             if self._current is None or self._current.served.promotion_id < served.promotion_id:

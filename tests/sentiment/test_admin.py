@@ -45,3 +45,14 @@ def test_staff_cancel_active_runs_from_the_admin(client, staff, finished_run):
     queued.refresh_from_db()
     finished_run.refresh_from_db()
     assert queued.status == TrainingRun.Status.CANCELLED and finished_run.status == TrainingRun.Status.SUCCEEDED
+
+
+def test_restoring_a_model_whose_folder_is_gone_says_so(client, staff, finished_run, tmp_path):
+    client.force_login(staff)
+    gone = TrainingRun.objects.get(pk=finished_run.pk)
+    gone.pk, gone.model_dir = None, str(tmp_path / "deleted" / "model")
+    gone.save()
+    earlier = Promotion.objects.create(run=gone, promoted_by=staff)  # promoted before its folder was deleted
+    Promotion.objects.create(run=finished_run, promoted_by=staff)
+    assert "is missing" in act(client, "promotion", "restore", [earlier])
+    assert selectors.served_model().run == finished_run

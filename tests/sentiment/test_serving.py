@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from django.core.exceptions import ValidationError
 
 from ml.core_share import CoreShare
 from sentiment import services
@@ -96,3 +97,40 @@ def test_an_answer_is_computed_on_the_share_of_cores_of_a_process_that_shares_th
     finally:
         torch.set_num_threads(before)
     assert seen == [(1, 2)] and share.busy_processes() == 0
+
+
+def a_copy_with_a_damaged_model(run: TrainingRun, folder) -> TrainingRun:
+    """A run whose model folder looks complete but whose weights are not a model (a disk fault)."""
+    import shutil
+
+    model = folder / "model"
+    shutil.copytree(run.model_dir, model)
+    (model / "model.safetensors").write_bytes(b"not a model")
+    copy = a_copy_of(run)
+    copy.model_dir = str(model)
+    copy.save()
+    return copy
+
+
+def test_a_model_that_does_not_load_is_refused_at_promotion(finished_run, staff, tmp_path):
+    damaged = a_copy_with_a_damaged_model(finished_run, tmp_path)
+    with pytest.raises(ValidationError, match="does not load"):
+        services.training_run_promote(run=damaged, user=staff)
+    assert not Promotion.objects.exists()
+
+
+def test_a_served_model_that_stops_loading_is_retried_after_a_pause_not_on_every_request(served_run, staff, tmp_path):
+    old = serving_slot.get()
+    damaged = a_copy_with_a_damaged_model(served_run, tmp_path)
+    Promotion.objects.create(run=damaged, promoted_by=staff)  # damaged after it was promoted
+    assert serving_slot.get() is old  # the old model answers while the new one is tried in the background
+    serving_slot.wait_for_load(timeout=60)
+    attempt = serving_slot._loading
+    for _ in range(3):
+        assert serving_slot.get() is old
+    assert serving_slot._loading is attempt  # no new load started during the pause
+    serving_slot.reset()  # a new process: nothing loaded yet
+    with pytest.raises(NoModelServed, match="could not be loaded"):
+        serving_slot.get()
+    with pytest.raises(NoModelServed, match="tried again in"):
+        serving_slot.get()  # answered at once, without loading again
