@@ -1,14 +1,20 @@
 from django.urls import path
 
 from sentiment import api, views
+from sentiment.limits import api_key_of, by_ip, person_or_ip, rate_limited
+
+# Costly requests are rate-limited (sentiment/limits.py): per API key and per address on the API, per
+# person on the pages.
+per_person = rate_limited(("RATE_LIMIT_PERSON", person_or_ip))
+per_key_and_ip = rate_limited(("RATE_LIMIT_API_KEY", api_key_of), ("RATE_LIMIT_IP", by_ip), json=True)
 
 app_name = "sentiment"
 urlpatterns = [
-    path("", views.classify, name="classify"),
+    path("", per_person(views.classify), name="classify"),
     path("history/", views.history, name="history"),
     path("api/", views.api_keys, name="api_keys"),
-    path("api/classify", api.classify, name="api_classify"),
-    path("csv/", views.csv_upload, name="csv_upload"),
+    path("api/classify", per_key_and_ip(api.classify), name="api_classify"),
+    path("csv/", per_person(views.csv_upload), name="csv_upload"),
     path("csv/<int:job_id>/", views.csv_detail, name="csv_detail"),
     path("csv/<int:job_id>/status.json", views.csv_status, name="csv_status"),
     path("csv/<int:job_id>/download/", views.csv_download, name="csv_download"),

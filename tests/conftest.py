@@ -14,6 +14,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tests talk to a Redis database of their own, which they may empty.
 TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
+# ... and rate-limit counters in another database of the same Redis, emptied before each test.
+os.environ["CACHE_URL"] = TEST_BROKER_URL.rsplit("/", 1)[0] + "/14"
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -84,6 +86,18 @@ def _test_broker(tmp_path_factory):
     yield url
     if server:
         server.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no request counted against any rate limit."""
+    import contextlib
+
+    from django.core.cache import cache
+    from redis.exceptions import RedisError
+
+    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
+        cache.clear()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Every variable is listed in the README's "Settings" table. Nothing here writes t
 database's folder is made when the app starts (``sentiment.apps``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "sentiment",
 ]
 
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out sign-in (see "Abuse" below)
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -146,5 +149,38 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    # axes.apps announces itself at every start, commands included; lockouts are logged by axes itself
+    "loggers": {"httpx": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
 }
+
+# --- abuse: passwords, failed sign-ins, rate limits (README, "Limits on abuse") ----------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",  # 8 characters
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# Failed sign-ins (django-axes): after AXES_FAILURE_LIMIT failures for one username from one address,
+# that pair is refused (429) for AXES_COOLOFF_MINUTES; other people and addresses are not affected.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "sentiment.limits.client_ip"
+# Only behind a proxy that sets X-Forwarded-For itself (the compose stack's Caddy) may it be trusted.
+TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
+# Rate limits ("count/period", period s, m, h or d), counted in Redis (CACHE_URL) across every process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default="redis://127.0.0.1:6379/1"),
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},  # Redis away: fail fast, open
+    }
+}
+RATE_LIMIT_API_KEY = env.str("RATE_LIMIT_API_KEY", default="60/m")  # classifications per API key
+RATE_LIMIT_IP = env.str("RATE_LIMIT_IP", default="120/m")  # API requests per address, whatever the key
+RATE_LIMIT_PERSON = env.str("RATE_LIMIT_PERSON", default="30/m")  # form classifications and CSV uploads

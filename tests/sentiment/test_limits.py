@@ -1,0 +1,88 @@
+"""Limits on abuse, tried as an abuser would: too many requests, guessed passwords, a weak password."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import RequestFactory
+from django.urls import reverse
+
+from sentiment import services
+from sentiment.limits import client_ip
+from sentiment.models import Prediction
+
+pytestmark = pytest.mark.django_db
+API = "/api/classify"
+
+
+def classify_by_api(client, key: str, address: str = "203.0.113.7"):
+    return client.post(
+        API, {"text": "a superb film"}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}", REMOTE_ADDR=address,
+    )  # fmt: skip
+
+
+def test_an_api_key_past_its_rate_gets_429_with_retry_after_and_nothing_is_stored(client, person, served_run, settings):
+    settings.RATE_LIMIT_API_KEY = "3/m"
+    key, other = services.api_token_create(user=person), services.api_token_create(user=person)
+    assert [classify_by_api(client, key).status_code for _ in range(3)] == [200, 200, 200]
+    refused = classify_by_api(client, key)
+    assert refused.status_code == 429 and refused["Content-Type"] == "application/json"
+    assert 1 <= int(refused["Retry-After"]) <= 60 and "try again in" in refused.json()["error"]
+    assert Prediction.objects.count() == 3
+    assert classify_by_api(client, other).status_code == 200  # each key has its own count
+
+
+def test_one_address_is_limited_whatever_keys_it_uses(client, person, served_run, settings):
+    settings.RATE_LIMIT_IP = "2/m"
+    keys = [services.api_token_create(user=person) for _ in range(3)]
+    assert [classify_by_api(client, key).status_code for key in keys] == [200, 200, 429]
+    assert classify_by_api(client, keys[2], address="198.51.100.9").status_code == 200
+
+
+def test_a_person_past_the_rate_on_the_site_gets_a_page_saying_when_to_retry(client, person, served_run, settings):
+    settings.RATE_LIMIT_PERSON = "2/m"
+    client.force_login(person)
+    for _ in range(2):
+        assert client.post(reverse("sentiment:classify"), {"text": "a superb film"}).status_code == 200
+    refused = client.post(reverse("sentiment:classify"), {"text": "a superb film"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert "Too many requests" in refused.content.decode() and Prediction.objects.count() == 2
+    assert client.get(reverse("sentiment:classify")).status_code == 200  # reading is not limited
+
+
+def test_without_redis_the_limits_let_requests_through(client, person, served_run, settings):
+    settings.RATE_LIMIT_PERSON = "1/m"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }  # fmt: skip  (port 9: nothing answers, as when Redis is down)
+    client.force_login(person)
+    for _ in range(2):
+        assert client.post(reverse("sentiment:classify"), {"text": "a superb film"}).status_code == 200
+
+
+def test_repeated_failed_sign_ins_lock_that_name_from_that_address_only(client, person, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    login = reverse("login")
+    for _ in range(3):
+        wrong = client.post(login, {"username": "person", "password": "guess"}, REMOTE_ADDR="203.0.113.7")
+        assert wrong.status_code in (200, 429)
+    locked = client.post(login, {"username": "person", "password": "pw-person-123"}, REMOTE_ADDR="203.0.113.7")
+    assert locked.status_code == 429  # even the right password, from that address
+    elsewhere = client.post(login, {"username": "person", "password": "pw-person-123"}, REMOTE_ADDR="198.51.100.9")
+    assert elsewhere.status_code == 302  # signed in from another address
+
+
+def test_a_weak_password_is_refused_with_the_reason():
+    with pytest.raises(ValidationError, match=r"too short|too common"):
+        services.admin_user_ensure(username="boss", password="a")
+
+
+def test_the_client_address_comes_from_the_proxy_only_when_trusted(settings):
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7")
+    settings.TRUST_X_FORWARDED_FOR = False
+    assert client_ip(request) == "10.0.0.2"  # a client could write any X-Forwarded-For
+    settings.TRUST_X_FORWARDED_FOR = True
+    assert client_ip(request) == "203.0.113.7"  # the entry the proxy appended
