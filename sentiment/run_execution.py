@@ -110,12 +110,19 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
         return "skipped"
     run = TrainingRun.objects.get(pk=run_id)
     log_path = Path(run.output_dir) / "train.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = _training_command(run_id)
-    with open(log_path, "ab") as log:
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 (closed below, after the child ends)
+    except OSError as exc:  # a full disk, an unwritable or missing folder: tried again, a bounded number of times
+        logger.warning("run %s cannot start: %s", run_id, exc)
+        services.training_run_interrupt(run_id=run_id, worker=worker, reason=f"cannot write {log_path}: {exc.strerror}")
+        run.refresh_from_db()
+        return run.status
+    with log:
         child = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, cwd=settings.BASE_DIR
-        )
+            _training_command(run_id), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            cwd=settings.BASE_DIR,
+        )  # fmt: skip
         exit_code, cancelled, handed_back = _watch(child, run_id, log_path, stopping)
     services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
     if handed_back:  # RUNNING -> INTERRUPTED and queued again, as for a worker that died

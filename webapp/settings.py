@@ -117,6 +117,8 @@ IMDB_DATA_DIR = env.str("IMDB_DATA_DIR", default=None)
 TRAINING_PROGRESS_INTERVAL = env.float("TRAINING_PROGRESS_INTERVAL", default=2.0)
 TRAINING_HEARTBEAT_TIMEOUT = env.float("TRAINING_HEARTBEAT_TIMEOUT", default=60.0)
 TRAINING_CANCEL_GRACE = env.float("TRAINING_CANCEL_GRACE", default=4.0)
+# A run interrupted this many times (its worker lost, or it could not start) fails with the last reason.
+TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
 # Processes per training run: 1 trains in one process; N > 1 starts torchrun with N data-parallel
 # processes (one per GPU of the worker; on CPUs they talk through gloo).
 TRAINING_PROCESSES = env.int("TRAINING_PROCESSES", default=1)

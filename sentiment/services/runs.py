@@ -184,7 +184,8 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
     that nobody has claimed for ``stale_after`` is queued again too: its message may have been lost (the
     broker went away as it was handed back). A run queued twice is claimed once.
     """
-    stale_after = stale_after or timedelta(seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
+    if stale_after is None:
+        stale_after = timedelta(seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
     now = timezone.now()
     running = TrainingRun.objects.filter(status=Status.RUNNING)
     candidates = set(running.filter(heartbeat_at__lt=now - stale_after).values_list("pk", flat=True))
@@ -192,11 +193,7 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
         candidates |= set(running.filter(worker=worker).values_list("pk", flat=True))
     recovered = []
     for run_id in sorted(candidates):
-        moved = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            status=Status.INTERRUPTED, interruptions=F("interruptions") + 1, heartbeat_at=now
-        )
-        if moved:
-            logger.warning("run %s lost its worker; queued to resume from its last checkpoint", run_id)
+        if training_run_interrupt(run_id=run_id, reason="its worker stopped (no heartbeat, or it restarted)"):
             recovered.append(run_id)
     waiting = TrainingRun.objects.filter(status=Status.INTERRUPTED, heartbeat_at__lt=now - stale_after)
     for run_id in waiting.values_list("pk", flat=True):
@@ -206,6 +203,32 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
     for run_id in recovered:
         jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run_id)
     return sorted(recovered)
+
+
+def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = None) -> bool:
+    """RUNNING -> INTERRUPTED (to resume from its last checkpoint), or FAILED once it has been interrupted
+    ``TRAINING_MAX_ATTEMPTS`` times: a run that breaks the same way each time (an unwritable folder) must
+    end with its reason, not be retried for ever. Only by ``worker`` when given (it must still hold the
+    run). Returns whether the run is to be queued again."""
+    running = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING)
+    if worker:
+        running = running.filter(worker=worker)
+    now = timezone.now()
+    attempts = settings.TRAINING_MAX_ATTEMPTS
+    given_up = running.filter(interruptions__gte=attempts - 1).update(
+        status=Status.FAILED,
+        finished_at=now,
+        interruptions=F("interruptions") + 1,
+        error=f"Interrupted {attempts} times; gave up. The last time: {reason}"[:5000],
+    )
+    if given_up:
+        logger.error("run %s interrupted %s times (%s): failed", run_id, attempts, reason)
+        return False
+    moved = running.update(status=Status.INTERRUPTED, interruptions=F("interruptions") + 1, heartbeat_at=now,
+                           error=f"Interrupted: {reason}"[:5000])  # fmt: skip
+    if moved:
+        logger.warning("run %s interrupted (%s); it resumes from its last checkpoint", run_id, reason)
+    return bool(moved)
 
 
 def _plain(data):

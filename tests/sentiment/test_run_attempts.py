@@ -1,0 +1,47 @@
+"""A run that breaks the same way every time ends FAILED with its reason after a bounded number of tries."""
+
+from datetime import timedelta
+
+import pytest
+
+from sentiment import services
+from sentiment.models import TrainingRun
+from sentiment.run_execution import training_run_supervise
+
+pytestmark = pytest.mark.django_db
+Status = TrainingRun.Status
+
+
+def test_a_run_whose_folder_cannot_be_written_fails_after_its_attempts_with_the_reason(staff, tmp_path, settings):
+    settings.TRAINING_MAX_ATTEMPTS = 3
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")  # a folder cannot be made inside a file, even by root
+    run = TrainingRun.objects.create(preset="smoke", config={}, output_dir=str(a_file / "run"), created_by=staff)
+    for attempt in (1, 2):
+        assert training_run_supervise(run_id=run.pk, worker="w1") == Status.INTERRUPTED
+        run.refresh_from_db()
+        assert run.interruptions == attempt and run.error.startswith("Interrupted: cannot write")
+        assert services.training_runs_recover(stale_after=timedelta(0)) == [run.pk]  # the sweep queues it again
+    assert training_run_supervise(run_id=run.pk, worker="w1") == Status.FAILED
+    run.refresh_from_db()
+    assert run.error.startswith("Interrupted 3 times; gave up. The last time: cannot write") and run.finished_at
+    assert services.training_runs_recover(stale_after=timedelta(0)) == []  # and it stays failed
+
+
+def test_a_run_whose_worker_keeps_dying_fails_after_its_attempts(staff, settings):
+    settings.TRAINING_MAX_ATTEMPTS = 2
+    run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
+    for expected in (Status.INTERRUPTED, Status.FAILED):
+        assert services.training_run_claim(run_id=run.pk, worker="w1")
+        services.training_runs_recover(worker="w1")  # the worker restarted: whatever it ran was interrupted
+        run.refresh_from_db()
+        assert run.status == expected
+    assert "Interrupted 2 times; gave up" in run.error and "its worker stopped" in run.error
+
+
+def test_only_the_worker_holding_a_run_hands_it_back(staff):
+    run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
+    services.training_run_claim(run_id=run.pk, worker="w2")
+    assert not services.training_run_interrupt(run_id=run.pk, worker="w1", reason="a stale supervisor")
+    run.refresh_from_db()
+    assert run.status == Status.RUNNING and run.worker == "w2"
