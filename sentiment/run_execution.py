@@ -25,14 +25,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from ml.errors import MLError
 from ml.hardware import detect_hardware, resolve_precision
 from ml.progress import Progress
 from ml.training import train_model
-from sentiment import selectors, services
+from sentiment import jobs, selectors, services
 from sentiment.models import TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -41,21 +43,23 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class DatabaseObserver:
-    """Writes each progress report to the run's row; asks to stop when the run's cancel flag is set."""
+    """Writes each progress report to the run's row; asks to stop when the run's cancel flag is set or
+    when ``worker`` no longer holds the run (it was handed to another while this one was cut off)."""
 
-    def __init__(self, run_id: int, device: str = "", precision: str = ""):
+    def __init__(self, run_id: int, worker: str, device: str = "", precision: str = ""):
         self.run_id = run_id
+        self.worker = worker
         self.device = device
         self.precision = precision
-        self._cancel = False
+        self._stop = False
 
     def on_progress(self, progress: Progress) -> None:
-        self._cancel = services.training_run_record_progress(
-            run_id=self.run_id, progress=progress, device=self.device, precision=self.precision
+        self._stop = services.training_run_record_progress(
+            run_id=self.run_id, worker=self.worker, progress=progress, device=self.device, precision=self.precision
         )
 
     def should_stop(self) -> bool:
-        return self._cancel
+        return self._stop
 
 
 def training_run_execute(*, run_id: int, progress_bar: bool = False) -> TrainingRun:
@@ -74,11 +78,12 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
     run = TrainingRun.objects.get(pk=run_id)
     if run.status != TrainingRun.Status.RUNNING:
         raise MLError(f"run {run_id} is {run.status}, not running: the worker claims a run before training it")
+    worker = run.worker  # every write below is conditional on that worker still holding the run
     try:
         config = selectors.training_run_config(run=run)
         hardware = detect_hardware()
         precision = resolve_precision(config.precision, hardware)
-        observer = DatabaseObserver(run_id, device=hardware.describe(), precision=precision)
+        observer = DatabaseObserver(run_id, worker, device=hardware.describe(), precision=precision)
         result = train_model(
             config,
             imdb_dir=settings.IMDB_DATA_DIR,
@@ -87,15 +92,15 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
             observer_interval=settings.TRAINING_PROGRESS_INTERVAL,
         )
     except MLError as exc:
-        services.training_run_fail(run_id=run_id, error=str(exc))
+        services.training_run_fail(run_id=run_id, worker=worker, error=str(exc))
         raise
     except KeyboardInterrupt:
-        services.training_run_fail(run_id=run_id, error="interrupted from the keyboard", cancelled=True)
+        services.training_run_fail(run_id=run_id, worker=worker, error="interrupted from the keyboard", cancelled=True)
         raise
     except Exception as exc:
-        services.training_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        services.training_run_fail(run_id=run_id, worker=worker, error=f"{type(exc).__name__}: {exc}")
         raise
-    return services.training_run_finish(run_id=run_id, result=result)
+    return services.training_run_finish(run_id=run_id, worker=worker, result=result)
 
 
 def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], bool] = lambda: False) -> str:
@@ -115,7 +120,8 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
         log = open(log_path, "ab")  # noqa: SIM115 (closed below, after the child ends)
     except OSError as exc:  # a full disk, an unwritable or missing folder: tried again, a bounded number of times
         logger.warning("run %s cannot start: %s", run_id, exc)
-        services.training_run_interrupt(run_id=run_id, worker=worker, reason=f"cannot write {log_path}: {exc.strerror}")
+        reason = f"cannot write {log_path}: {exc.strerror}"
+        services.training_run_interrupt(run_id=run_id, worker=worker, reason=reason)
         run.refresh_from_db()
         return run.status
     with log:
@@ -123,14 +129,16 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
             _training_command(run_id), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
             cwd=settings.BASE_DIR,
         )  # fmt: skip
-        exit_code, cancelled, handed_back = _watch(child, run_id, log_path, stopping)
+        exit_code, cancelled, outcome = _watch(child, run_id, worker, log_path, stopping)
     services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
-    if handed_back:  # RUNNING -> INTERRUPTED and queued again, as for a worker that died
-        services.training_runs_recover(worker=worker)
+    if outcome == "handed back":  # RUNNING -> INTERRUPTED and queued again at once, resuming elsewhere
+        services.training_run_interrupt(run_id=run_id, worker=worker, reason="its worker was stopped", give_up=False)
+        jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run_id)
+    elif outcome == "exited":  # the child records its outcome; if it could not, it was killed or crashed
+        services.training_run_fail(
+            run_id=run_id, worker=worker, error=_explain_exit(exit_code, log_path), cancelled=cancelled
+        )
     run.refresh_from_db()
-    if run.is_active and not handed_back:  # the child did not record an outcome: it was killed or crashed
-        services.training_run_fail(run_id=run_id, error=_explain_exit(exit_code, log_path), cancelled=cancelled)
-        run.refresh_from_db()
     return run.status
 
 
@@ -144,30 +152,40 @@ def _training_command(run_id: int) -> list[str]:
 
 
 def _watch(
-    child: subprocess.Popen, run_id: int, log_path: Path, stopping: Callable[[], bool]
-) -> tuple[int, bool, bool]:
-    """Heartbeat while the child lives; end it if a cancel is not honoured within the grace period, or
-    when the worker is stopping. Returns the exit code, whether a cancel was seen, and whether the run
-    is to be handed back."""
+    child: subprocess.Popen, run_id: int, worker: str, log_path: Path, stopping: Callable[[], bool]
+) -> tuple[int, bool, Literal["exited", "handed back", "lost"]]:
+    """Heartbeat while the child lives; end it if a cancel is not honoured within the grace period, when
+    the worker is stopping ("handed back"), or when this worker no longer holds the run ("lost": it was
+    paused or cut off long enough for the sweep to give the run to another). A database that does not
+    answer for a while leaves the child training and watched. Returns the exit code, whether a cancel
+    was seen, and how it ended."""
     cancel_seen_at = None
     last_log = 0.0
     while child.poll() is None:
         if stopping():
             logger.info("worker shutting down: ending run %s's training; it resumes on the next worker", run_id)
             _stop(child)
-            return child.returncode, False, True
-        cancel = services.training_run_heartbeat(run_id=run_id)
+            return child.returncode, False, "handed back"
+        try:
+            lease = services.training_run_heartbeat(run_id=run_id, worker=worker)
+            if time.monotonic() - last_log > 5:
+                services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
+                last_log = time.monotonic()
+        except DatabaseError as exc:
+            logger.warning("run %s: the database does not answer (%s); still watching the training", run_id, exc)
+            lease = "held"
+        if lease == "lost":
+            logger.warning("run %s is no longer held by %s: ending this copy of its training", run_id, worker)
+            _stop(child)
+            return child.returncode, False, "lost"
         now = time.monotonic()
-        if cancel and cancel_seen_at is None:
+        if lease == "cancel" and cancel_seen_at is None:
             cancel_seen_at = now
         if cancel_seen_at is not None and now - cancel_seen_at > settings.TRAINING_CANCEL_GRACE:
             logger.info("run %s did not stop by itself after a cancel: terminating it", run_id)
             _stop(child)
-        if now - last_log > 5:
-            services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
-            last_log = now
         time.sleep(POLL_SECONDS)
-    return child.returncode, cancel_seen_at is not None, False
+    return child.returncode, cancel_seen_at is not None, "exited"
 
 
 def _stop(child: subprocess.Popen) -> None:

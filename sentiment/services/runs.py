@@ -17,6 +17,7 @@ import uuid
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -94,37 +95,44 @@ def training_run_claim(*, run_id: int, worker: str) -> bool:
     return bool(claimed)
 
 
-def training_run_heartbeat(*, run_id: int) -> bool:
-    """Say the run is alive; returns whether cancellation was asked for."""
-    TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
-    return TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+def training_run_heartbeat(*, run_id: int, worker: str) -> Literal["held", "cancel", "lost"]:
+    """Say the run is alive, if ``worker`` still holds it. "lost": it does not (the run was handed to
+    another worker while this one was paused or cut off, or it ended): stop training it."""
+    held = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker)
+    if not held.update(heartbeat_at=timezone.now()):
+        return "lost"
+    return "cancel" if held.filter(cancel_requested=True).exists() else "held"
 
 
-def training_run_record_progress(*, run_id: int, progress: Progress, device: str = "", precision: str = "") -> bool:
-    """Store a progress report (the caller bounds the rate); returns whether cancellation was asked for."""
+def training_run_record_progress(
+    *, run_id: int, worker: str, progress: Progress, device: str = "", precision: str = ""
+) -> bool:
+    """Store a progress report (the caller bounds the rate); returns whether training should stop: a
+    cancel was asked for, or ``worker`` no longer holds the run."""
     run = TrainingRun.objects.only("history", "cancel_requested").get(pk=run_id)
     history = (run.history + [_plain(entry) for entry in progress.history])[-HISTORY_LIMIT:]
     fields = {name: getattr(progress, name) for name in PROGRESS_FIELDS}
     fields.update(history=history, heartbeat_at=timezone.now())
     if device:
         fields.update(device=device, precision=precision)
-    TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(**fields)
-    return run.cancel_requested
+    held = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker).update(**fields)
+    return run.cancel_requested or not held
 
 
 def training_run_record_log(*, run_id: int, log_tail: str) -> None:
     TrainingRun.objects.filter(pk=run_id).update(log_tail=log_tail[-8000:])
 
 
-def training_run_finish(*, run_id: int, result) -> TrainingRun:
-    """Store the outcome of ``ml.training.train_model``: SUCCEEDED, or CANCELLED when it was stopped.
+def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
+    """Store the outcome of ``ml.training.train_model``: SUCCEEDED, or CANCELLED when it was stopped;
+    nothing when ``worker`` no longer holds the run.
 
     A run to be promoted when done is SUCCEEDED and served in one transaction: nobody sees one without
-    the other.
+    the other. A model that cannot be served leaves the run SUCCEEDED, with the reason in its error.
     """
     status = Status.CANCELLED if result.stopped else Status.SUCCEEDED
     with transaction.atomic():
-        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker).update(
             status=status,
             finished_at=timezone.now(),
             metrics=_plain(result.metrics),
@@ -135,14 +143,20 @@ def training_run_finish(*, run_id: int, result) -> TrainingRun:
             step=result.metrics.get("train", {}).get("steps", F("step")),
         )
         run = TrainingRun.objects.get(pk=run_id)
-        if run.status == Status.SUCCEEDED and run.promote_when_done:
-            training_run_promote(run=run, user=run.created_by)
+        if run.status == Status.SUCCEEDED and run.promote_when_done and not run.promotions.exists():
+            try:
+                with transaction.atomic():
+                    training_run_promote(run=run, user=run.created_by)
+            except ValidationError as exc:
+                run.error = "Not served: " + " ".join(exc.messages)
+                run.save(update_fields=["error"])
     return run
 
 
-def training_run_fail(*, run_id: int, error: str, cancelled: bool = False) -> None:
-    """End a run that did not finish normally (an error, a killed process, or a cancel that had to kill)."""
-    TrainingRun.objects.filter(pk=run_id, status__in=TrainingRun.ACTIVE).update(
+def training_run_fail(*, run_id: int, worker: str, error: str, cancelled: bool = False) -> None:
+    """End a run that did not finish normally (an error, a killed process, or a cancel that had to kill),
+    if ``worker`` still holds it."""
+    TrainingRun.objects.filter(pk=run_id, status__in=TrainingRun.ACTIVE, worker=worker).update(
         status=Status.CANCELLED if cancelled else Status.FAILED,
         finished_at=timezone.now(),
         error=error[:5000],
@@ -205,17 +219,18 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
     return sorted(recovered)
 
 
-def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = None) -> bool:
+def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = None, give_up: bool = True) -> bool:
     """RUNNING -> INTERRUPTED (to resume from its last checkpoint), or FAILED once it has been interrupted
     ``TRAINING_MAX_ATTEMPTS`` times: a run that breaks the same way each time (an unwritable folder) must
-    end with its reason, not be retried for ever. Only by ``worker`` when given (it must still hold the
-    run). Returns whether the run is to be queued again."""
+    end with its reason, not be retried for ever. A worker handing a run back as it is stopped (a deploy)
+    is no fault: ``give_up=False``. Only by ``worker`` when given (it must still hold the run). Returns
+    whether the run is to be queued again."""
     running = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING)
     if worker:
         running = running.filter(worker=worker)
     now = timezone.now()
     attempts = settings.TRAINING_MAX_ATTEMPTS
-    given_up = running.filter(interruptions__gte=attempts - 1).update(
+    given_up = give_up and running.filter(interruptions__gte=attempts - 1).update(
         status=Status.FAILED,
         finished_at=now,
         interruptions=F("interruptions") + 1,
@@ -224,8 +239,12 @@ def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = Non
     if given_up:
         logger.error("run %s interrupted %s times (%s): failed", run_id, attempts, reason)
         return False
-    moved = running.update(status=Status.INTERRUPTED, interruptions=F("interruptions") + 1, heartbeat_at=now,
-                           error=f"Interrupted: {reason}"[:5000])  # fmt: skip
+    moved = running.update(
+        status=Status.INTERRUPTED,
+        interruptions=F("interruptions") + 1,
+        heartbeat_at=now,
+        error=f"Interrupted: {reason}"[:5000] if give_up else "",  # a hand-back is no fault
+    )
     if moved:
         logger.warning("run %s interrupted (%s); it resumes from its last checkpoint", run_id, reason)
     return bool(moved)

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from ml.progress import Progress
 from sentiment import services
 from sentiment.models import TrainingRun
 from sentiment.run_execution import training_run_supervise
@@ -45,3 +46,18 @@ def test_only_the_worker_holding_a_run_hands_it_back(staff):
     assert not services.training_run_interrupt(run_id=run.pk, worker="w1", reason="a stale supervisor")
     run.refresh_from_db()
     assert run.status == Status.RUNNING and run.worker == "w2"
+
+
+def test_a_worker_that_lost_its_run_is_told_to_stop_and_records_nothing(staff):
+    """Paused past the heartbeat timeout, the run went to another worker: the old one must stop."""
+    run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
+    services.training_run_claim(run_id=run.pk, worker="paused")
+    assert services.training_run_heartbeat(run_id=run.pk, worker="paused") == "held"
+    services.training_runs_recover(worker="paused")  # as the sweep does once the heartbeat is stale
+    assert services.training_run_claim(run_id=run.pk, worker="other")
+    assert services.training_run_heartbeat(run_id=run.pk, worker="paused") == "lost"
+    progress = Progress(step=9, max_steps=20, epoch=0.5, num_epochs=1, elapsed_seconds=3, eta_seconds=9)
+    assert services.training_run_record_progress(run_id=run.pk, worker="paused", progress=progress) is True
+    services.training_run_fail(run_id=run.pk, worker="paused", error="exited with status 0")
+    run.refresh_from_db()
+    assert run.status == Status.RUNNING and run.worker == "other" and run.step == 0 and not run.error

@@ -51,7 +51,7 @@ def test_cancel_ends_a_queued_run_at_once_and_flags_a_running_one(staff):
     assert not services.training_run_claim(run_id=queued.pk, worker="w")
     running = services.training_run_cancel(run=running)
     assert running.status == Status.RUNNING and running.cancel_requested
-    assert services.training_run_heartbeat(run_id=running.pk) is True
+    assert services.training_run_heartbeat(run_id=running.pk, worker="w") == "cancel"
 
 
 def test_progress_is_recorded_and_reports_a_cancel(staff):
@@ -59,12 +59,12 @@ def test_progress_is_recorded_and_reports_a_cancel(staff):
     services.training_run_claim(run_id=run.pk, worker="w")
     progress = Progress(step=5, max_steps=20, epoch=0.25, num_epochs=1, elapsed_seconds=3, eta_seconds=9, loss=0.6,
                         learning_rate=1e-4, history=[{"step": 5, "loss": 0.6, "learning_rate": 1e-4}])  # fmt: skip
-    assert services.training_run_record_progress(run_id=run.pk, progress=progress, device="cpu") is False
+    assert services.training_run_record_progress(run_id=run.pk, worker="w", progress=progress, device="cpu") is False
     run.refresh_from_db()
     assert (run.step, run.max_steps, run.progress_percent, run.loss, run.device) == (5, 20, 25.0, 0.6, "cpu")
     assert run.history == [{"step": 5, "loss": 0.6, "learning_rate": 1e-4}]
     services.training_run_cancel(run=run)
-    assert services.training_run_record_progress(run_id=run.pk, progress=progress) is True
+    assert services.training_run_record_progress(run_id=run.pk, worker="w", progress=progress) is True
 
 
 def test_promote_needs_a_finished_model_and_keeps_the_history(staff, finished_run):
