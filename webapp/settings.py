@@ -127,6 +127,9 @@ TRAINING_PROCESSES = env.int("TRAINING_PROCESSES", default=1)
 MAX_REVIEW_CHARS = env.int("MAX_REVIEW_CHARS", default=20000)
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 2**20)
 MAX_CSV_ROWS = env.int("MAX_CSV_ROWS", default=50000)
+# A CSV's header may have this many columns, and one row (quoted line breaks included) this many characters.
+MAX_CSV_COLUMNS = env.int("MAX_CSV_COLUMNS", default=100)
+MAX_CSV_LINE_CHARS = env.int("MAX_CSV_LINE_CHARS", default=50000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
 # Serve with dynamic int8 quantization (faster on a CPU)? "auto": where the check made after training
 # measured a loss of at most INT8_MAX_ACCURACY_LOSS points of accuracy and a real speed-up; "on"/"off".

@@ -5,7 +5,7 @@ import io
 import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -39,3 +39,35 @@ def test_a_csv_is_labelled_row_by_row_with_progress_along_the_way(served_run, pe
         rows = list(csv.DictReader(io.StringIO(handle.read().decode())))
     assert [row["id"] for row in rows] == [str(i) for i in range(300)]
     assert all(row["label"] in {"positive", "negative"} and 0.5 <= float(row["probability"]) <= 1 for row in rows)
+
+
+def test_the_upload_is_stored_as_sent_and_the_result_keeps_its_columns(served_run, person, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    sent = '\ufeffid,text,note\r\n1,"loved it,\r\nwonderful",a\r\n\r\n2,"awful, ""boring""",b\r\n'.encode()
+    upload = TemporaryUploadedFile("reviews.csv", "text/csv", len(sent), None)  # as Django keeps a large upload
+    upload.write(sent)
+    job = services.csv_classification_create(user=person, upload=upload)
+
+    assert job.total_rows == 2
+    with job.upload.open("rb") as handle:
+        assert handle.read() == sent
+    assert services.csv_classification_process(job_id=job.pk) == "succeeded"
+    with CsvClassification.objects.get(pk=job.pk).result.open("rb") as handle:
+        rows = list(csv.reader(io.StringIO(handle.read().decode(), newline="")))
+    assert [row[:3] for row in rows] == [
+        ["id", "text", "note"],
+        ["1", "loved it,\r\nwonderful", "a"],
+        ["2", 'awful, "boring"', "b"],
+    ]
+    assert rows[0][3:] == ["label", "probability"] and all(len(row) == 5 for row in rows)
+
+
+def test_a_stored_file_past_a_limit_fails_its_job_with_the_reason(served_run, person, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    job = services.csv_classification_create(user=person, upload=SimpleUploadedFile("r.csv", b"text\na\nb\nc\n"))
+    settings.MAX_CSV_ROWS = 2  # lowered between the upload and the worker
+
+    assert services.csv_classification_process(job_id=job.pk) == "failed"
+    job.refresh_from_db()
+    assert job.status == CsvClassification.Status.FAILED and not job.result
+    assert job.error == "The CSV has more than 2 rows; the limit is 2."
