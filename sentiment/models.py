@@ -37,6 +37,9 @@ class TrainingRun(models.Model):
     cancel_requested = models.BooleanField(default=False)
     promote_when_done = models.BooleanField(default=False)
     interruptions = models.PositiveIntegerField(default=0)
+    faults = models.PositiveIntegerField(
+        default=0, help_text="Interruptions that were faults (not a worker handing the run back as it stopped)."
+    )
 
     # live progress, written by the training process at a bounded rate
     step = models.PositiveIntegerField(default=0)

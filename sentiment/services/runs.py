@@ -230,10 +230,11 @@ def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = Non
         running = running.filter(worker=worker)
     now = timezone.now()
     attempts = settings.TRAINING_MAX_ATTEMPTS
-    given_up = give_up and running.filter(interruptions__gte=attempts - 1).update(
+    given_up = give_up and running.filter(faults__gte=attempts - 1).update(
         status=Status.FAILED,
         finished_at=now,
         interruptions=F("interruptions") + 1,
+        faults=F("faults") + 1,
         error=f"Interrupted {attempts} times; gave up. The last time: {reason}"[:5000],
     )
     if given_up:
@@ -242,8 +243,9 @@ def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = Non
     moved = running.update(
         status=Status.INTERRUPTED,
         interruptions=F("interruptions") + 1,
+        faults=F("faults") + (1 if give_up else 0),  # a hand-back is no fault
         heartbeat_at=now,
-        error=f"Interrupted: {reason}"[:5000] if give_up else "",  # a hand-back is no fault
+        error=f"Interrupted: {reason}"[:5000] if give_up else "",
     )
     if moved:
         logger.warning("run %s interrupted (%s); it resumes from its last checkpoint", run_id, reason)

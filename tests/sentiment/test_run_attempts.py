@@ -61,3 +61,15 @@ def test_a_worker_that_lost_its_run_is_told_to_stop_and_records_nothing(staff):
     services.training_run_fail(run_id=run.pk, worker="paused", error="exited with status 0")
     run.refresh_from_db()
     assert run.status == Status.RUNNING and run.worker == "other" and run.step == 0 and not run.error
+
+
+def test_runs_handed_back_by_stopping_workers_are_not_given_up(staff, settings):
+    settings.TRAINING_MAX_ATTEMPTS = 2
+    run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
+    for _ in range(3):  # three deploys in a row
+        services.training_run_claim(run_id=run.pk, worker="w1")
+        assert services.training_run_interrupt(run_id=run.pk, worker="w1", reason="stopped", give_up=False)
+    services.training_run_claim(run_id=run.pk, worker="w1")
+    assert services.training_run_interrupt(run_id=run.pk, worker="w1", reason="a fault")  # the first fault
+    run.refresh_from_db()
+    assert run.status == Status.INTERRUPTED and (run.interruptions, run.faults) == (4, 1)
