@@ -10,8 +10,20 @@ class MLError(Exception):
     """Base class: the message is shown to a person as is."""
 
 
+Problem = tuple[str | None, str]  # (setting, message): no setting when the message is about several
+
+
 class ConfigError(MLError):
-    """A training setting is impossible or inconsistent."""
+    """A training setting is impossible or inconsistent.
+
+    ``problems`` keeps each message with the setting it is about, so a form can show every message next
+    to its field instead of guessing the field from the text (a message may itself contain "; ").
+    ``str()`` joins them into the one readable line that commands print.
+    """
+
+    def __init__(self, message: str = "", *, problems: list[Problem] | None = None) -> None:
+        self.problems: list[Problem] = list(problems) if problems else [(None, message)]
+        super().__init__(message or "; ".join(text for _, text in self.problems))
 
 
 class DataError(MLError):

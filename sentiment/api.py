@@ -4,44 +4,90 @@
          -d '{"text": "A moving, beautifully acted film."}' http://127.0.0.1:8000/api/classify
 
 Thin like the pages: it parses the request, calls the same service as the form, and answers JSON.
+
+Every answer is JSON, failures included: a script reads one format, and Django's HTML error pages mean
+nothing to it. A hostile body is refused before it costs much: one larger than any single review needs
+is refused unread (413), and one nested deeper than the API reads is refused before the JSON parser
+recurses into it (400; thousands of nested ``[`` exhaust Python's recursion limit).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
+import re
+from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from sentiment import selectors, services
 
+logger = logging.getLogger(__name__)
 
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+# The longest one character can be written in JSON is 12 bytes (an escaped emoji, "\ud83d\ude00"), so
+# a body within MAX_REVIEW_CHARS x 12 + the margin (braces, the key, a few small fields) always fits.
+BYTES_PER_CHAR, MARGIN_BYTES = 12, 4096
+# {"text": ...} is one level deep; a few more let clients send fields the API ignores.
+MAX_DEPTH = 8
+TOO_DEEP = f"The JSON is nested too deeply: send one object, at most {MAX_DEPTH} levels deep."
+EXAMPLE = '{"text": "A moving film."}'
+
+# Nesting is measured with linear regular expressions, never by recursion: escapes go first, so that
+# every string then ends at the next quote, and brackets inside strings do not count.
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_STRING = re.compile(r'"[^"]*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+class _Refusal(Exception):
+    """A request the API answers with ``status`` and a message for the person who sent it."""
+
+    def __init__(self, status: int, message: str, **headers: str) -> None:
+        super().__init__(message)
+        self.status, self.headers = status, headers
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status, headers=headers)
+
+
+def _answers_json(view):
+    """A refusal becomes its JSON answer; anything unexpected a JSON 500, logged with its traceback
+    (left alone, Django would answer its HTML error page)."""
+
+    @wraps(view)
+    def json_view(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except _Refusal as refusal:
+            return _error(refusal.status, str(refusal), refusal.headers)
+        except Exception:
+            logger.exception("The API failed on %s %s", request.method, request.path)
+            return _error(500, "Something went wrong on our side (it is logged); please try again later.")
+
+    return json_view
 
 
 @csrf_exempt  # no cookies: the API key in the Authorization header is the credential
-@require_POST
+@_answers_json
 def classify(request):
+    if request.method != "POST":
+        raise _Refusal(405, f"Use POST, with the review as JSON in the body, e.g. {EXAMPLE}.", Allow="POST")
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     user = selectors.api_token_user(key=key.strip()) if scheme.lower() in {"bearer", "token"} else None
     if user is None:
-        return _error(401, "Send a valid API key: 'Authorization: Bearer <key>' (create one on the API page).")
+        raise _Refusal(401, "Send a valid API key: 'Authorization: Bearer <key>' (create one on the API page).")
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, 'The body must be JSON, e.g. {"text": "A moving film."}.')
-    text = body.get("text") if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        return _error(400, 'Give the review as a string in "text".')
-    try:
-        prediction = services.review_classify(user=user, text=text)
+        prediction = services.review_classify(user=user, text=_review_text(request))
     except ValidationError as exc:
-        return _error(400, " ".join(exc.messages))
+        raise _Refusal(400, " ".join(exc.messages)) from None
     except services.NoModelServed as exc:
-        return _error(503, str(exc))
+        raise _Refusal(503, str(exc)) from None
     return JsonResponse(
         {
             "id": prediction.pk,
@@ -51,3 +97,52 @@ def classify(request):
             "run": prediction.run_id,
         }
     )
+
+
+def _review_text(request) -> str:
+    """The "text" of the JSON body, or a refusal that says what is wrong with the body."""
+    cap = settings.MAX_REVIEW_CHARS * BYTES_PER_CHAR + MARGIN_BYTES
+    size = _content_length(request)  # the announced size first: a huge body is never read
+    if size <= cap:
+        size = len(request.body)  # what arrived: under ASGI it can be more than announced
+    if size > cap:
+        raise _Refusal(
+            413,
+            f"The body is {size:,} bytes; one review needs at most {cap:,} "
+            f"(a review is at most {settings.MAX_REVIEW_CHARS:,} characters).",
+        )
+    if request.content_type != "application/json":
+        got = f'"{request.content_type}"' if request.content_type else "none"
+        raise _Refusal(415, f'Send the body as JSON with "Content-Type: application/json" (got {got}).')
+    try:
+        body = request.body.decode("utf-8-sig") or "{}"
+    except UnicodeDecodeError as exc:
+        raise _Refusal(400, f"The body must be UTF-8 encoded JSON (byte {exc.start} is not UTF-8).") from None
+    if _nesting_depth(body) > MAX_DEPTH:
+        raise _Refusal(400, TOO_DEEP)
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise _Refusal(400, f"The body must be JSON, e.g. {EXAMPLE} ({exc.msg} at character {exc.pos}).") from None
+    except RecursionError:  # not expected after the depth check: a last guard for the process
+        raise _Refusal(400, TOO_DEEP) from None
+    if not isinstance(data, dict):
+        raise _Refusal(400, f"The body must be a JSON object, e.g. {EXAMPLE}.")
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise _Refusal(400, 'Give the review as a string in "text".')
+    return text
+
+
+def _content_length(request) -> int:
+    """The announced body size; like Django, an unreadable header counts as no body."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _nesting_depth(body: str) -> int:
+    """How deeply arrays and objects nest (exact for valid JSON, never less for the rest)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", body)))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)

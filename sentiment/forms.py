@@ -22,7 +22,9 @@ class ReviewForm(forms.Form):
 class CsvUploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
-        help_text="UTF-8, with a header row and a 'text' column; other columns are kept in the result.",
+        help_text="UTF-8, with a header row and a 'text' column; other columns are kept in the result, which adds "
+        "'label' and 'probability' (so the file must not have them). Cells starting with =, +, - or @ come back "
+        "with a ' in front, so that a spreadsheet shows them instead of running them.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
@@ -74,7 +76,6 @@ class TrainingLaunchForm(forms.Form):
         try:
             self.config = config_from_preset(cleaned["preset"], **self.overrides())
         except ConfigError as exc:
-            for problem in str(exc).split("; "):
-                field = problem.split(" ", 1)[0]
-                self.add_error(field if field in self.fields else None, problem)
+            for field, message in exc.problems:
+                self.add_error(field if field in self.fields else None, message)
         return cleaned

@@ -43,6 +43,20 @@ def test_all_problems_are_reported_together():
     assert "train_batch_size" in str(caught.value) and "learning_rate" in str(caught.value)
 
 
+def test_each_problem_names_its_field_and_the_text_joins_them_for_the_command_line():
+    with pytest.raises(ConfigError) as caught:
+        TrainingConfig(train_batch_size=0, learning_rate=5.0, eval_steps=0)
+    problems = caught.value.problems
+    assert [field for field, _ in problems] == ["train_batch_size", "learning_rate", None]
+    assert "; fine-tuning uses about 1e-5" in problems[1][1]  # a message may itself contain "; "
+    assert str(caught.value) == "; ".join(message for _, message in problems)
+
+
+def test_a_single_message_is_a_problem_about_no_field():
+    error = ConfigError("unknown preset 'turbo'")
+    assert error.problems == [(None, "unknown preset 'turbo'")] and str(error) == "unknown preset 'turbo'"
+
+
 def test_unknown_settings_are_refused():
     with pytest.raises(ConfigError, match="unknown setting"):
         TrainingConfig.from_dict({"epochs": 3})

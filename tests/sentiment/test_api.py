@@ -76,6 +76,20 @@ def test_get_is_not_allowed(client):
     assert client.get(URL).status_code == 405
 
 
+def test_an_unexpected_failure_answers_json_500_and_is_logged_with_its_traceback(
+    client, person, served_run, monkeypatch, caplog
+):
+    def broken(**kwargs):  # stands for any bug: nothing real fails on demand here
+        raise RuntimeError("a bug in the service")
+
+    monkeypatch.setattr(services, "review_classify", broken)
+    response = call(client, {"text": "fine"}, services.api_token_create(user=person))
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert "try again later" in response.json()["error"] and "bug" not in response.json()["error"]
+    [record] = [r for r in caplog.records if r.name == "sentiment.api"]
+    assert record.exc_info and "a bug in the service" in str(record.exc_info[1])
+
+
 def test_the_api_page_makes_a_key_and_shows_it_once(client, person, served_run):
     client.force_login(person)
     page = client.post("/api/", {"name": "my script"})

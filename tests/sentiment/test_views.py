@@ -131,6 +131,17 @@ def test_the_launch_form_explains_every_term_and_refuses_impossible_values(clien
     assert not TrainingRun.objects.exists()
 
 
+def test_a_launch_message_containing_a_semicolon_stays_whole_on_its_field(client, staff):
+    """The learning_rate message itself contains '; ': it must not be split into a stray second error."""
+    client.force_login(staff)
+    response = client.post(reverse("admin:sentiment_trainingrun_launch"), {"preset": "smoke", "learning_rate": "5"})
+    form = response.context["form"]
+    [message] = form.errors["learning_rate"]
+    assert message.startswith("learning_rate must be above 0") and "fine-tuning uses about 1e-5" in message
+    assert form.non_field_errors() == [] and set(form.errors) == {"learning_rate"}
+    assert not TrainingRun.objects.exists()
+
+
 def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_commit_callbacks, queued_jobs):
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=True):

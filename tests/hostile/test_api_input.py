@@ -1,0 +1,84 @@
+"""Hostile bodies on POST /api/classify: each gets a JSON answer with a reason, stores nothing, and the
+process goes on answering (issue 13: 200,000 nested "[" used to answer Django's HTML 500)."""
+
+import json
+
+import pytest
+
+from sentiment import services
+from sentiment.models import Prediction
+from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.django_db
+URL = "/api/classify"
+
+
+@pytest.fixture
+def key(person, served_run):  # noqa: F811
+    return services.api_token_create(user=person, name="hostile")
+
+
+def post(client, data, key, content_type="application/json"):
+    return client.post(URL, data=data, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def refused(response, status: int, words: str) -> str:
+    """The answer is JSON with ``status`` and a reason containing ``words``, and nothing was stored."""
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert words in response.json()["error"]
+    assert Prediction.objects.count() == 0
+    return response.json()["error"]
+
+
+def test_deeply_nested_json_is_refused_and_the_process_goes_on(client, key):
+    refused(post(client, "[" * 200_000, key), 400, "nested too deeply")
+    assert post(client, json.dumps({"text": "a superb film"}), key).status_code == 200
+
+
+def test_nesting_deeper_than_the_api_reads_is_refused(client, key):
+    body = '{"text": "fine", "extra": ' + "[" * 8 + "]" * 8 + "}"
+    refused(post(client, body, key), 400, "nested too deeply")
+
+
+def test_brackets_and_escaped_quotes_inside_the_review_are_just_text(client, key):
+    text = 'he said \\"[[[[[[[[[[{{{{{{{{{{" and left, a superb film ' + "[" * 50
+    body = json.dumps({"text": text, "extra": {"a": [[1]]}})
+    assert post(client, body, key).status_code == 200
+    assert Prediction.objects.get().text == text
+
+
+def test_a_body_larger_than_any_review_needs_is_refused_unread(client, key):
+    body = json.dumps({"text": "x" * 5 * 2**20})
+    refused(post(client, body, key), 413, "bytes; one review needs at most")
+
+
+def test_the_longest_review_written_as_escaped_emoji_still_fits(client, key, settings):
+    settings.MAX_REVIEW_CHARS = 2000  # well above the margin: the bytes per character decide
+    body = json.dumps({"text": "\U0001f600" * 2000})  # 12 bytes a character, as json.dumps writes it
+    assert post(client, body, key).status_code == 200
+
+
+def test_get_is_refused_in_json_with_the_allowed_method(client):
+    response = client.get(URL)
+    refused(response, 405, "Use POST")
+    assert response["Allow"] == "POST"
+
+
+@pytest.mark.parametrize("body", ["[]", '["a superb film"]', '"a superb film"', "42", "null"])
+def test_a_body_that_is_not_an_object_is_refused(client, key, body):
+    refused(post(client, body, key), 400, "must be a JSON object")
+
+
+def test_a_body_that_is_not_utf8_is_refused(client, key):
+    refused(post(client, b'{"text": "caf\xe9 au lait"}', key), 400, "UTF-8")
+
+
+def test_a_body_that_is_not_json_says_where(client, key):
+    message = refused(post(client, '{"text": "fine",}', key), 400, "must be JSON")
+    assert "at character" in message
+
+
+def test_a_body_that_is_not_sent_as_json_is_refused(client, key):
+    message = refused(post(client, "text=fine", key, "application/x-www-form-urlencoded"), 415, "Content-Type")
+    assert "application/x-www-form-urlencoded" in message
