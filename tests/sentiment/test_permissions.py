@@ -3,7 +3,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
 from sentiment.models import TrainingRun
-from sentiment.permissions import can_manage_training
+from sentiment.permissions import TrainingStaffRequiredMixin, can_manage_training
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +34,25 @@ def test_admin_shows_runs_only_to_staff(client, person, staff):
     assert client.get(reverse("admin:sentiment_trainingrun_changelist")).status_code == 302
     client.force_login(staff)
     assert client.get(reverse("admin:sentiment_trainingrun_changelist")).status_code == 200
+
+
+def staff_urls(run_id: int) -> list[str]:
+    """Every page of the site guarded by the staff rule, read from the URL conf (not listed by hand)."""
+    from sentiment import urls
+
+    guarded = [
+        pattern.name
+        for pattern in urls.urlpatterns
+        if issubclass(getattr(pattern.callback, "view_class", object), TrainingStaffRequiredMixin)
+    ]
+    return [reverse(f"sentiment:{name}", args=[run_id]) for name in guarded]
+
+
+def test_non_staff_get_403_on_every_staff_url(client, person, finished_run):
+    found = staff_urls(finished_run.pk)
+    assert len(found) >= 4  # run page, progress, cancel, promote
+    client.force_login(person)
+    for url in found:
+        assert client.post(url).status_code == 403, url
+        assert client.get(url).status_code in (403, 405), url
+    assert not finished_run.promotions.exists()
