@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ml.errors import ModelError
+from ml.errors import ModelError, first_line
 from ml.hub import hub_unreachable_reason
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def load_for_classification(name: str, *, attention: str = "sdpa", dropout: floa
 def _explain_load_failure(name: str, source: str, exc: Exception) -> str:
     text = str(exc)
     if Path(source).is_dir():
-        return f"cannot load the model in {source}: {text.splitlines()[0] if text else type(exc).__name__}"
+        return f"cannot load the model in {source}: {first_line(exc)}"
     reason = hub_unreachable_reason()
     if reason or "couldn't connect" in text or "offline mode" in text.lower():
         why = reason or "cannot reach the Hugging Face hub"

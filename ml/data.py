@@ -23,7 +23,7 @@ from pathlib import Path
 
 import datasets
 
-from ml.errors import DataError
+from ml.errors import DataError, first_line
 from ml.hub import hub_unreachable_reason
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _load_hub(name: str) -> tuple[datasets.Dataset, datasets.Dataset]:
         loaded = datasets.load_dataset(name)
     except Exception as exc:  # the hub raises many kinds: connection, offline mode, not found
         raise DataError(
-            f"cannot load dataset {name!r} from the Hugging Face hub ({_first_line(exc)}); {offline}"
+            f"cannot load dataset {name!r} from the Hugging Face hub ({first_line(exc)}); {offline}"
         ) from None
     missing = {"train", "test"} - set(loaded)
     if missing:
@@ -145,7 +145,7 @@ def _read_file(path: Path) -> datasets.Dataset:
     except Exception as exc:
         if "corresponds to no data" in str(exc):  # what `datasets` says of a file with no rows
             raise DataError(f"{path} is empty") from None
-        raise DataError(f"cannot read {path}: {_first_line(exc)}") from None
+        raise DataError(f"cannot read {path}: {first_line(exc)}") from None
     return _checked(loaded, str(path))
 
 
@@ -217,8 +217,3 @@ def _workers(rows: int) -> int | None:
     """Several processes pay off only on large splits; a fork per 10k rows at most."""
     cores = os.cpu_count() or 1
     return min(cores, rows // 10_000) if rows >= 20_000 and cores > 1 else None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -32,3 +32,9 @@ class DataError(MLError):
 
 class ModelError(MLError):
     """A base model or saved model cannot be found or loaded."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), short enough for one sentence."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

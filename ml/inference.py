@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.config import CONFIG_FILE
-from ml.errors import ModelError
+from ml.errors import ModelError, first_line
 from ml.hardware import cpu_cores
 from ml.metrics import positive_probabilities
 from ml.tokenization import encode
@@ -77,7 +77,7 @@ class Predictor:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
             model = AutoModelForSequenceClassification.from_pretrained(self.model_dir)
         except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load the model in {self.model_dir}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"cannot load the model in {self.model_dir}: {first_line(exc)}") from None
         model.eval()
         if int8:
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

@@ -46,7 +46,7 @@ from ml.base_models import freeze_lower_layers, load_for_classification, resolve
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
 from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
-from ml.errors import ConfigError
+from ml.errors import ConfigError, first_line
 from ml.evaluation import int8_comparison
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
@@ -353,7 +353,7 @@ def _int8_check(model_dir: Path, test, reviews: int) -> dict | None:
         return int8_comparison(model_dir, sample["text"], sample["label"])
     except RuntimeError as exc:  # e.g. no quantized engine on this CPU
         logger.warning("int8 check skipped: %s", exc)
-        return {"error": str(exc).splitlines()[0]}
+        return {"error": first_line(exc)}
 
 
 def _epoch_curve(log_history: list[dict]) -> list[dict]:

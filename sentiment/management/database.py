@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from ml.errors import first_line
 from sentiment import selectors
 
 
@@ -17,6 +18,6 @@ def database_ready() -> None:
     try:
         pending = selectors.database_migrations_pending()
     except DatabaseError as exc:
-        raise CommandError(f"cannot reach the database (DATABASE_URL): {str(exc).strip().splitlines()[0]}") from None
+        raise CommandError(f"cannot reach the database (DATABASE_URL): {first_line(exc)}") from None
     if pending:
         raise CommandError("the database is not set up yet: run `python manage.py migrate` first")

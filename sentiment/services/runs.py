@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ml.config import TrainingConfig
+from ml.errors import first_line
 from ml.inference import predictor_cache
 from ml.presets import config_from_preset
 from ml.progress import Progress
@@ -98,7 +99,7 @@ def training_run_claim(*, run_id: int, worker: str) -> bool:
 def training_run_heartbeat(*, run_id: int, worker: str) -> Literal["held", "cancel", "lost"]:
     """Say the run is alive, if ``worker`` still holds it. "lost": it does not (the run was handed to
     another worker while this one was paused or cut off, or it ended): stop training it."""
-    held = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker)
+    held = _held(run_id=run_id, worker=worker)
     if not held.update(heartbeat_at=timezone.now()):
         return "lost"
     return "cancel" if held.filter(cancel_requested=True).exists() else "held"
@@ -115,7 +116,7 @@ def training_run_record_progress(
     fields.update(history=history, heartbeat_at=timezone.now())
     if device:
         fields.update(device=device, precision=precision)
-    held = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker).update(**fields)
+    held = _held(run_id=run_id, worker=worker).update(**fields)
     return run.cancel_requested or not held
 
 
@@ -132,7 +133,7 @@ def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
     """
     status = Status.CANCELLED if result.stopped else Status.SUCCEEDED
     with transaction.atomic():
-        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker).update(
+        _held(run_id=run_id, worker=worker).update(
             status=status,
             finished_at=timezone.now(),
             metrics=_plain(result.metrics),
@@ -184,7 +185,7 @@ def training_run_promote(*, run: TrainingRun, user) -> Promotion:
         predictor_cache.get(run.model_dir, int8=selectors.training_run_serves_int8(run=run))
     except Exception as exc:
         logger.warning("not promoting %s: its model does not load", run, exc_info=True)
-        raise ValidationError(f"The model of {run} does not load: {str(exc).splitlines()[0]}") from None
+        raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None
     promotion = Promotion.objects.create(run=run, promoted_by=user)
     logger.info("promoted %s", run)
     return promotion
@@ -225,9 +226,7 @@ def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = Non
     end with its reason, not be retried for ever. A worker handing a run back as it is stopped (a deploy)
     is no fault: ``give_up=False``. Only by ``worker`` when given (it must still hold the run). Returns
     whether the run is to be queued again."""
-    running = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING)
-    if worker:
-        running = running.filter(worker=worker)
+    running = _held(run_id=run_id, worker=worker)
     now = timezone.now()
     attempts = settings.TRAINING_MAX_ATTEMPTS
     given_up = give_up and running.filter(faults__gte=attempts - 1).update(
@@ -250,6 +249,13 @@ def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = Non
     if moved:
         logger.warning("run %s interrupted (%s); it resumes from its last checkpoint", run_id, reason)
     return bool(moved)
+
+
+def _held(*, run_id: int, worker: str | None):
+    """The run, while it is RUNNING on ``worker`` (on any worker when None): every write of whoever
+    trains it goes through this, so a worker that lost its run changes nothing."""
+    running = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING)
+    return running.filter(worker=worker) if worker else running
 
 
 def _plain(data):
