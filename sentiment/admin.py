@@ -67,7 +67,11 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
                 preset=form.cleaned_data["preset"],
                 promote_when_done=form.cleaned_data["promote_when_done"],
             )
-            messages.success(request, f"{run} queued.")
+            run.refresh_from_db(fields=["dispatched_at"])  # sent as the transaction committed, or not
+            if run.waiting_for_broker:
+                messages.warning(request, f"{run}: {run.BROKER_AWAY}")
+            else:
+                messages.success(request, f"{run} queued.")
             return redirect("sentiment:run_detail", run_id=run.pk)
         context = {
             **self.admin_site.each_context(request),

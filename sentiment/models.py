@@ -10,7 +10,28 @@ from django.conf import settings
 from django.db import models
 
 
-class TrainingRun(models.Model):
+class BackgroundJob(models.Model):
+    """What every row a worker picks up has: whether its message reached the broker (``sentiment.jobs``)."""
+
+    BROKER_AWAY = "Queued: it starts when the worker's message broker is back (nothing is lost meanwhile)."
+
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its message last reached the broker; empty while the broker was away."
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def waiting_for_broker(self) -> bool:
+        return self.status == "queued" and self.dispatched_at is None
+
+    @property
+    def status_display(self) -> str:
+        return self.BROKER_AWAY if self.waiting_for_broker else self.get_status_display()
+
+
+class TrainingRun(BackgroundJob):
     """One fine-tuning run, from the moment staff (or a command) asks for it until it ends."""
 
     class Status(models.TextChoices):
@@ -114,8 +135,13 @@ class Prediction(models.Model):
         return f"{self.label} ({self.probability:.2f}): {self.text[:40]}"
 
 
-class CsvClassification(models.Model):
-    """A CSV of reviews classified by the worker; the result is the same CSV plus label and probability."""
+class CsvClassification(BackgroundJob):
+    """A CSV of reviews classified by the worker; the result is the same CSV plus label and probability.
+
+    The worker classifies it a slice at a time (``services.classify``): each finished slice is a part file
+    listed in ``parts``, so a job whose worker died resumes after its last part, and a big file takes
+    turns with other people's. Like a run, it is held through a lease (``worker``, ``heartbeat_at``).
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -130,6 +156,10 @@ class CsvClassification(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     total_rows = models.PositiveIntegerField(default=0)
     done_rows = models.PositiveIntegerField(default=0)
+    parts = models.JSONField(default=list, blank=True, help_text='Classified slices: [{"file": name, "rows": n}].')
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    faults = models.PositiveIntegerField(default=0, help_text="Times its worker was lost while classifying it.")
     run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL)
     model_name = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
@@ -143,6 +173,12 @@ class CsvClassification(models.Model):
         return f"{self.filename} ({self.status})"
 
     @property
+    def status_display(self) -> str:
+        if self.status == self.Status.QUEUED and self.done_rows and not self.waiting_for_broker:
+            return "Running (taking turns with other files)"
+        return super().status_display
+
+    @property
     def progress_percent(self) -> float:
         return round(100.0 * self.done_rows / self.total_rows, 1) if self.total_rows else 0.0
 
@@ -153,7 +189,11 @@ class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True, help_text="What the key is for, to recognise it later.")
     key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, blank=True, help_text="The key's first characters, to tell keys apart.")
     created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from then on; empty: never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,12 +9,18 @@ and a heartbeat to the database and stops training when the run's cancel flag is
 
 The child is started with a "parent death signal": if the worker is killed (kill -9), the kernel kills
 the child too, so a run is never trained by two processes at once.
+
+A full disk, or a database that does not answer, is no reason to give a run up: a progress write the
+database refuses is skipped (training goes on), and a child that stops on either exits with
+``TEMPORARY_FAILURE``, which the supervisor records as an interruption: the run resumes from its last
+checkpoint a little later, and fails with the reason only after ``TRAINING_MAX_ATTEMPTS`` of them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import re
@@ -25,10 +31,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from ml.errors import MLError
 from ml.hardware import detect_hardware, resolve_precision
@@ -39,6 +45,8 @@ from sentiment.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+TEMPORARY_FAILURE = 75  # the child's exit status for "try again later" (EX_TEMPFAIL in sysexits.h)
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -54,9 +62,13 @@ class DatabaseObserver:
         self._stop = False
 
     def on_progress(self, progress: Progress) -> None:
-        self._stop = services.training_run_record_progress(
-            run_id=self.run_id, worker=self.worker, progress=progress, device=self.device, precision=self.precision
-        )
+        try:
+            self._stop = services.training_run_record_progress(
+                run_id=self.run_id, worker=self.worker, progress=progress, device=self.device, precision=self.precision
+            )
+        except DatabaseError as exc:  # a brief outage: this report is lost, the training is not
+            logger.warning("run %s: progress not recorded, the database does not answer (%s)", self.run_id, exc)
+            close_old_connections()  # the next report opens a new connection
 
     def should_stop(self) -> bool:
         return self._stop
@@ -91,6 +103,7 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
             progress_bar=progress_bar,
             observer_interval=settings.TRAINING_PROGRESS_INTERVAL,
         )
+        return services.training_run_finish(run_id=run_id, worker=worker, result=result)
     except MLError as exc:
         services.training_run_fail(run_id=run_id, worker=worker, error=str(exc))
         raise
@@ -98,9 +111,20 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
         services.training_run_fail(run_id=run_id, worker=worker, error="interrupted from the keyboard", cancelled=True)
         raise
     except Exception as exc:
-        services.training_run_fail(run_id=run_id, worker=worker, error=f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, DatabaseError) or getattr(exc, "errno", None) in _DISK_FULL:
+            _stop_for_now(run_id=run_id, worker=worker, reason=reason)
+        services.training_run_fail(run_id=run_id, worker=worker, error=reason)
         raise
-    return services.training_run_finish(run_id=run_id, worker=worker, result=result)
+
+
+def _stop_for_now(*, run_id: int, worker: str, reason: str) -> NoReturn:
+    """A temporary failure: the run is interrupted, to resume from its last checkpoint a little later."""
+    logger.error("run %s stopped on a temporary failure (%s): it resumes later from its checkpoint", run_id, reason)
+    close_old_connections()
+    with contextlib.suppress(DatabaseError):  # the database is away: the supervisor, or the sweep, records it
+        services.training_run_interrupt(run_id=run_id, worker=worker, reason=reason)
+    raise SystemExit(TEMPORARY_FAILURE)
 
 
 def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], bool] = lambda: False) -> str:
@@ -134,6 +158,8 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
     if outcome == "handed back":  # RUNNING -> INTERRUPTED and queued again at once, resuming elsewhere
         services.training_run_interrupt(run_id=run_id, worker=worker, reason="its worker was stopped", give_up=False)
         jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run_id)
+    elif outcome == "exited" and exit_code == TEMPORARY_FAILURE:  # resumed later, a bounded number of times
+        services.training_run_interrupt(run_id=run_id, worker=worker, reason=_explain_exit(exit_code, log_path))
     elif outcome == "exited":  # the child records its outcome; if it could not, it was killed or crashed
         services.training_run_fail(
             run_id=run_id, worker=worker, error=_explain_exit(exit_code, log_path), cancelled=cancelled
@@ -173,6 +199,7 @@ def _watch(
                 last_log = time.monotonic()
         except DatabaseError as exc:
             logger.warning("run %s: the database does not answer (%s); still watching the training", run_id, exc)
+            close_old_connections()
             lease = "held"
         if lease == "lost":
             logger.warning("run %s is no longer held by %s: ending this copy of its training", run_id, worker)

@@ -70,6 +70,13 @@ def training_run_config(*, run: TrainingRun) -> TrainingConfig:
     return config.replace(resume=checkpoint is not None)
 
 
+def training_run_resumable(*, run: TrainingRun) -> bool:
+    """A failed run that left a complete checkpoint can go on from it (``services.training_run_resume``)."""
+    if run.status != TrainingRun.Status.FAILED or not run.output_dir:
+        return False
+    return latest_complete_checkpoint(Path(run.output_dir) / "checkpoints") is not None
+
+
 def prediction_list(*, user, query: str = "") -> QuerySet[Prediction]:
     predictions = Prediction.objects.filter(user=user)
     if query:
@@ -87,7 +94,7 @@ def training_run_progress(*, run: TrainingRun) -> dict:
     return {
         "id": run.pk,
         "status": run.status,
-        "status_display": run.get_status_display(),
+        "status_display": run.status_display,
         "active": run.is_active,
         "cancel_requested": run.cancel_requested,
         "step": run.step,

@@ -22,4 +22,5 @@ urlpatterns = [
     path("runs/<int:run_id>/progress.json", views.RunProgressView.as_view(), name="run_progress"),
     path("runs/<int:run_id>/cancel/", views.RunCancelView.as_view(), name="run_cancel"),
     path("runs/<int:run_id>/promote/", views.RunPromoteView.as_view(), name="run_promote"),
+    path("runs/<int:run_id>/resume/", views.RunResumeView.as_view(), name="run_resume"),
 ]

@@ -95,6 +95,7 @@ def csv_status(request, job_id: int):
     return JsonResponse(
         {
             "status": job.status,
+            "status_display": job.status_display,
             "done": job.done_rows,
             "total": job.total_rows,
             "percent": job.progress_percent,
@@ -123,6 +124,7 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "served": selectors.served_model(),
                 "int8": (run.metrics or {}).get("int8"),
                 "int8_served": selectors.training_run_serves_int8(run=run),
+                "resumable": selectors.training_run_resumable(run=run),
             },
         )
 
@@ -154,6 +156,12 @@ class RunCancelView(RunActionView):
     def act(self, run: TrainingRun) -> str:
         services.training_run_cancel(run=run)
         return f"{run}: cancel requested."
+
+
+class RunResumeView(RunActionView):
+    def act(self, run: TrainingRun) -> str:
+        services.training_run_resume(run=run)
+        return f"{run} queued again: it goes on from its last checkpoint."
 
 
 class RunPromoteView(RunActionView):

@@ -119,6 +119,17 @@ TRAINING_HEARTBEAT_TIMEOUT = env.float("TRAINING_HEARTBEAT_TIMEOUT", default=60.
 TRAINING_CANCEL_GRACE = env.float("TRAINING_CANCEL_GRACE", default=4.0)
 # A run interrupted this many times (its worker lost, or it could not start) fails with the last reason.
 TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
+# Rows of a CSV file classified before the file goes to the back of the queue (about 30 s on 2 CPU cores).
+CSV_SLICE_ROWS = env.int("CSV_SLICE_ROWS", default=2048)
+# A CSV job whose heartbeat (a progress write, every few seconds while it is classified) is older than
+# this lost its worker and is handed back; after CSV_MAX_ATTEMPTS such losses it fails.
+CSV_HEARTBEAT_TIMEOUT = env.float("CSV_HEARTBEAT_TIMEOUT", default=60.0)
+CSV_MAX_ATTEMPTS = env.int("CSV_MAX_ATTEMPTS", default=3)
+# Seconds between two sweeps (services.jobs_sweep). A queued job whose message could not be sent (the
+# broker was away) is sent again by the next sweep; one sent longer ago than JOB_RESEND_AFTER seconds
+# and still waiting is sent again too, in case the broker lost it.
+SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=60.0)
+JOB_RESEND_AFTER = env.float("JOB_RESEND_AFTER", default=1800.0)
 # Processes per training run: 1 trains in one process; N > 1 starts torchrun with N data-parallel
 # processes (one per GPU of the worker; on CPUs they talk through gloo).
 TRAINING_PROCESSES = env.int("TRAINING_PROCESSES", default=1)
@@ -127,6 +138,8 @@ TRAINING_PROCESSES = env.int("TRAINING_PROCESSES", default=1)
 MAX_REVIEW_CHARS = env.int("MAX_REVIEW_CHARS", default=20000)
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 2**20)
 MAX_CSV_ROWS = env.int("MAX_CSV_ROWS", default=50000)
+# Reviews one person may have waiting in CSV files not yet classified (a fair share of the worker).
+MAX_QUEUED_CSV_ROWS = env.int("MAX_QUEUED_CSV_ROWS", default=200000)
 # A CSV's header may have this many columns, and one row (quoted line breaks included) this many characters.
 MAX_CSV_COLUMNS = env.int("MAX_CSV_COLUMNS", default=100)
 MAX_CSV_LINE_CHARS = env.int("MAX_CSV_LINE_CHARS", default=50000)

@@ -6,7 +6,9 @@
 - a prefetch of one, so a worker busy training holds no other task hostage;
 - training runs on its own queue, served by a worker with one process (``--pool solo``), which starts
   each run as a child process (see ``sentiment.run_execution``), so no CUDA is ever set up in a process
-  that forks; everything else goes to the default queue.
+  that forks; the sweep (``services.jobs_sweep``) on a small queue of its own, which the default
+  workers read before their CSV files, so that a backlog of files never delays recovering a lost run;
+  everything else goes to the default queue.
 
 The web processes load this app at start (``webapp/__init__.py``) and queue jobs through
 ``sentiment.jobs``; the tasks live in ``worker.tasks``.
@@ -15,6 +17,7 @@ The web processes load this app at start (``webapp/__init__.py``) and queue jobs
 import os
 
 from celery import Celery
+from django.conf import settings
 
 from sentiment import jobs
 
@@ -22,6 +25,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 TRAINING_QUEUE = "training"
 DEFAULT_QUEUE = "default"
+SWEEP_QUEUE = "sweep"
 
 app = Celery("sentiment")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -31,7 +35,12 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_transport_options={"visibility_timeout": 7 * 24 * 3600},
     task_default_queue=DEFAULT_QUEUE,
-    task_routes={jobs.TRAIN_RUN: {"queue": TRAINING_QUEUE}},
-    beat_schedule={"recover-runs": {"task": jobs.RECOVER_RUNS, "schedule": 60.0}},
+    task_routes={jobs.TRAIN_RUN: {"queue": TRAINING_QUEUE}, jobs.SWEEP: {"queue": SWEEP_QUEUE}},
 )
 app.autodiscover_tasks(["worker"])
+
+
+@app.on_after_configure.connect
+def _schedule_sweep(sender, **kwargs) -> None:
+    """The beat sends the sweep every SWEEP_INTERVAL seconds (read once Django's settings are loaded)."""
+    sender.add_periodic_task(settings.SWEEP_INTERVAL, sender.signature(jobs.SWEEP), name="sweep")

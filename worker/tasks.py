@@ -30,18 +30,19 @@ def train_run(run_id: int) -> str:
     return training_run_supervise(run_id=run_id, worker=worker, stopping=_shutting_down.is_set)
 
 
-@app.task(name=jobs.RECOVER_RUNS)
-def recover_runs() -> list[int]:
-    """Periodic: runs whose worker stopped sending heartbeats are marked interrupted and queued again."""
-    return services.training_runs_recover()
+@app.task(name=jobs.SWEEP)
+def sweep() -> dict[str, list[int]]:
+    """Periodic: runs and CSV jobs whose worker stopped sending heartbeats are handed back, and queued
+    jobs whose message never reached the broker are sent again."""
+    return services.jobs_sweep()
 
 
 @worker_ready.connect
 def _recover_on_start(sender, **kwargs) -> None:
-    """A starting worker cannot be running anything: runs recorded as running on it were interrupted."""
-    services.training_runs_recover(worker=getattr(sender, "hostname", None))
+    """A starting worker cannot be running anything: jobs recorded as running on it were interrupted."""
+    services.jobs_sweep(worker=getattr(sender, "hostname", None))
 
 
 @app.task(name=jobs.CLASSIFY_CSV)
 def classify_csv(job_id: int) -> str:
-    return services.csv_classification_process(job_id=job_id)
+    return services.csv_classification_process(job_id=job_id, worker=classify_csv.request.hostname or "worker")

@@ -1,7 +1,9 @@
 """Every write to the database goes through these functions (named ``<thing>_<action>``).
 
 - ``runs``: training runs, their lifecycle and promotion to serving;
-- ``classify``: single reviews and CSV uploads classified with the served model;
+- ``classify``: single reviews classified with the served model;
+- ``csv_jobs``: CSV uploads classified by the worker, a slice at a time, under a lease;
+- ``sweep``: jobs left behind by a dead worker or an absent broker, picked up again;
 - ``serving``: the model each process answers with, swapped in the background on promotion;
 - ``api_tokens``: keys for the JSON API;
 - ``accounts``: the first administrator of a new deployment.
@@ -9,11 +11,11 @@
 
 from sentiment.services.accounts import admin_user_ensure
 from sentiment.services.api_tokens import api_token_create
-from sentiment.services.classify import (
-    NoModelServed,
+from sentiment.services.classify import review_classify
+from sentiment.services.csv_jobs import (
     csv_classification_create,
     csv_classification_process,
-    review_classify,
+    csv_classifications_recover,
 )
 from sentiment.services.runs import (
     first_model_ensure,
@@ -27,8 +29,11 @@ from sentiment.services.runs import (
     training_run_promote,
     training_run_record_log,
     training_run_record_progress,
+    training_run_resume,
     training_runs_recover,
 )
+from sentiment.services.serving import NoModelServed
+from sentiment.services.sweep import jobs_sweep
 
 __all__ = [
     "NoModelServed",
@@ -36,7 +41,9 @@ __all__ = [
     "api_token_create",
     "csv_classification_create",
     "csv_classification_process",
+    "csv_classifications_recover",
     "first_model_ensure",
+    "jobs_sweep",
     "review_classify",
     "training_run_cancel",
     "training_run_claim",
@@ -48,5 +55,6 @@ __all__ = [
     "training_run_promote",
     "training_run_record_log",
     "training_run_record_progress",
+    "training_run_resume",
     "training_runs_recover",
 ]

@@ -157,7 +157,7 @@ def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
 def training_run_fail(*, run_id: int, worker: str, error: str, cancelled: bool = False) -> None:
     """End a run that did not finish normally (an error, a killed process, or a cancel that had to kill),
     if ``worker`` still holds it."""
-    TrainingRun.objects.filter(pk=run_id, status__in=TrainingRun.ACTIVE, worker=worker).update(
+    _held(run_id=run_id, worker=worker).update(
         status=Status.CANCELLED if cancelled else Status.FAILED,
         finished_at=timezone.now(),
         error=error[:5000],
@@ -171,6 +171,22 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
         status=Status.CANCELLED, cancel_requested=True, finished_at=now
     )
     TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run
+
+
+def training_run_resume(*, run: TrainingRun) -> TrainingRun:
+    """Queue a FAILED run again, to go on from its last complete checkpoint (staff fixed what broke it: freed
+    the disk, made its folder writable). Its attempts start again from zero; the checkpoint is required,
+    so that nothing is trained again from scratch by surprise."""
+    if not selectors.training_run_resumable(run=run):
+        raise ValidationError(f"{run} cannot be resumed: only a failed run with a complete checkpoint can.")
+    with transaction.atomic():
+        resumed = TrainingRun.objects.filter(pk=run.pk, status=Status.FAILED).update(
+            status=Status.QUEUED, faults=0, error="", finished_at=None, worker="", cancel_requested=False
+        )
+        if resumed:
+            jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run.pk)
     run.refresh_from_db()
     return run
 

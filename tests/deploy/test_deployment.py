@@ -66,10 +66,10 @@ def test_commands_name_things_the_project_has(compose):
         assert command[:3] == ["celery", "-A", "worker"] and (ROOT / "worker" / "celery.py").is_file()
         if "-Q" in command:
             served |= set(command[command.index("-Q") + 1].split(","))
-    assert served == queues == {"training", "default"}
+    assert served == queues == {"training", "default", "sweep"}
     training = services["worker"]["command"]
     assert training[training.index("--pool") + 1] == "solo"  # one run at a time, trained in a child process
-    assert "-B" in services["worker-default"]["command"]  # the sweep that resumes runs of lost workers
+    assert "-B" in services["worker-default"]["command"]  # the beat that sends the sweep every minute
 
 
 def test_the_training_worker_gets_the_gpu_and_the_cpu_override_removes_it(compose):

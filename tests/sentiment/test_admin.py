@@ -1,8 +1,13 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 
-from sentiment import selectors
+from sentiment import selectors, services
 from sentiment.models import Promotion, TrainingRun
+from tests.brokers import broker_away
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +61,22 @@ def test_restoring_a_model_whose_folder_is_gone_says_so(client, staff, finished_
     Promotion.objects.create(run=finished_run, promoted_by=staff)
     assert "is missing" in act(client, "promotion", "restore", [earlier])
     assert selectors.served_model().run == finished_run
+
+
+def test_a_launch_while_the_broker_is_away_is_kept_and_sent_by_the_sweep_once_it_is_back(
+    client, staff, queued_jobs, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    with broker_away(), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:sentiment_trainingrun_launch"), {"preset": "smoke"}, follow=True)
+    run = TrainingRun.objects.get()
+    assert response.status_code == 200 and run.status == "queued" and run.dispatched_at is None
+    assert escape(f"{run}: {run.BROKER_AWAY}") in response.content.decode()  # the message, and the status
+    assert client.get(reverse("sentiment:run_progress", args=[run.pk])).json()["status_display"] == run.BROKER_AWAY
+
+    assert services.jobs_sweep()["resent"] == []  # just created: its message may still be on its way
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.jobs_sweep()["resent"] == [run.pk]
+    assert queued_jobs("training") == [("worker.tasks.train_run", [run.pk])]
+    assert services.training_run_claim(run_id=run.pk, worker="w")

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 
 from ml.progress import Progress
 from sentiment import services
@@ -73,3 +74,33 @@ def test_runs_handed_back_by_stopping_workers_are_not_given_up(staff, settings):
     assert services.training_run_interrupt(run_id=run.pk, worker="w1", reason="a fault")  # the first fault
     run.refresh_from_db()
     assert run.status == Status.INTERRUPTED and (run.interruptions, run.faults) == (4, 1)
+
+
+def test_staff_resume_a_failed_run_from_its_checkpoint_but_not_one_without(
+    client, staff, tmp_path, queued_jobs, django_capture_on_commit_callbacks
+):
+    gave_up = {"status": Status.FAILED, "faults": 3, "interruptions": 3, "error": "Interrupted 3 times; gave up."}
+    with_checkpoint, without = (
+        TrainingRun.objects.create(preset="smoke", config={}, output_dir=str(tmp_path / name), **gave_up)
+        for name in ("kept", "none")
+    )
+    checkpoint = tmp_path / "kept" / "checkpoints" / "checkpoint-40"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text("{}")
+    client.force_login(staff)
+    page = client.get(reverse("sentiment:run_detail", args=[with_checkpoint.pk])).content.decode()
+    assert "Resume from the last checkpoint" in page
+    assert "Resume from" not in client.get(reverse("sentiment:run_detail", args=[without.pk])).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("sentiment:run_resume", args=[with_checkpoint.pk]), follow=True)
+    assert "queued again: it goes on from its last checkpoint" in response.content.decode()
+    with_checkpoint.refresh_from_db()
+    assert (with_checkpoint.status, with_checkpoint.faults, with_checkpoint.error) == (Status.QUEUED, 0, "")
+    assert with_checkpoint.interruptions == 3  # its history is kept
+    assert queued_jobs("training") == [("worker.tasks.train_run", [with_checkpoint.pk])]
+
+    response = client.post(reverse("sentiment:run_resume", args=[without.pk]), follow=True)
+    assert "only a failed run with a complete checkpoint can" in response.content.decode()
+    without.refresh_from_db()
+    assert without.status == Status.FAILED

@@ -51,7 +51,7 @@ class Command(BaseCommand):
             python = [sys.executable, "-m"]
             self._start("training worker", [*python, "celery", "-A", "worker", "worker", "-Q", "training",
                                             "--pool", "solo", "-n", "training@%h", "--loglevel", "INFO"])  # fmt: skip
-            self._start("default worker", [*python, "celery", "-A", "worker", "worker", "-Q", "default",
+            self._start("default worker", [*python, "celery", "-A", "worker", "worker", "-Q", "sweep,default",
                                            "--concurrency", "1", "-B", "-n", "default@%h", "--loglevel", "INFO",
                                            "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])  # fmt: skip
             self._start("web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"])

@@ -9,7 +9,7 @@
         const job = await response.json();
         $("bar").style.width = `${job.percent}%`;
         $("done").textContent = job.done;
-        $("status").textContent = job.status.charAt(0).toUpperCase() + job.status.slice(1);
+        $("status").textContent = job.status_display;
         $("error").hidden = !job.error;
         $("error").textContent = job.error;
         if (job.status === "succeeded") { $("download").hidden = false; return; }
