@@ -29,6 +29,20 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def worker_environment(*, broker: str, runs_dir: Path, media_root: Path, **extra: str) -> dict:
+    """What a worker started by a test needs: the test database, the broker, the test's own folders,
+    frequent progress reports; ``extra`` settings on top."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "RUNS_DIR": str(runs_dir),
+        "MEDIA_ROOT": str(media_root),
+        "TRAINING_PROGRESS_INTERVAL": "0.5",
+        **extra,
+    }
+
+
 class Worker:
     """One Celery worker process (solo pool: it trains each run in a child process, as in production)."""
 
@@ -40,7 +54,7 @@ class Worker:
 
     def start(self) -> None:
         command = [
-            *(sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "training,default"),
+            *(sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "training,default,sweep"),
             *("--pool", "solo", "-n", self.name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"),
         ]
         with open(self.log, "ab") as log:  # the child keeps its own copy of the file descriptor
@@ -80,15 +94,7 @@ def start_worker(transactional_db, tmp_path, settings):
     started = []
 
     def start(**extra_env: str) -> Worker:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": broker,
-            "RUNS_DIR": str(settings.RUNS_DIR),
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "TRAINING_PROGRESS_INTERVAL": "0.5",
-            **extra_env,
-        }
+        env = worker_environment(broker=broker, runs_dir=settings.RUNS_DIR, media_root=settings.MEDIA_ROOT, **extra_env)
         worker = Worker(env, tmp_path / f"worker-{len(started)}.log")
         worker.start()
         started.append(worker)
