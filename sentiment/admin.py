@@ -151,10 +151,11 @@ class CsvClassificationAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Staff see who holds API keys and revoke one by deleting it; keys are created by their owners."""
+    """Staff see who holds API keys and revoke one by deleting it; keys are created (and revoked) by their
+    owners on the API page."""
 
-    list_display = ("user", "name", "created_at")
-    readonly_fields = ("user", "name", "key_hash", "created_at")
+    list_display = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = ("user", "name", "prefix", "key_hash", "created_at", "last_used_at", "expires_at", "revoked_at")
 
     def has_add_permission(self, request):
         return False

@@ -79,11 +79,12 @@ def classify(request):
     if request.method != "POST":
         raise _Refusal(405, f"Use POST, with the review as JSON in the body, e.g. {EXAMPLE}.", Allow="POST")
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    user = selectors.api_token_user(key=key.strip()) if scheme.lower() in {"bearer", "token"} else None
-    if user is None:
-        raise _Refusal(401, "Send a valid API key: 'Authorization: Bearer <key>' (create one on the API page).")
+    check = selectors.api_token_check(key=key.strip() if scheme.lower() in {"bearer", "token"} else "")
+    if check.token is None:
+        raise _Refusal(401, check.refusal, **{"WWW-Authenticate": "Bearer"})
+    services.api_token_used(token=check.token)
     try:
-        prediction = services.review_classify(user=user, text=_review_text(request))
+        prediction = services.review_classify(user=check.token.user, text=_review_text(request))
     except ValidationError as exc:
         raise _Refusal(400, " ".join(exc.messages)) from None
     except services.NoModelServed as exc:

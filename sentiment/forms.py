@@ -19,6 +19,20 @@ class ReviewForm(forms.Form):
     )
 
 
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. my script"})
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires",
+        choices=[("", "never (until you revoke it)"), (30, "in 30 days"), (90, "in 90 days"), (365, "in a year")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="A key that expires cannot be forgotten in a script for ever.",
+    )
+
+
 class CsvUploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file",

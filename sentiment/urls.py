@@ -13,6 +13,7 @@ urlpatterns = [
     path("", per_person(views.classify), name="classify"),
     path("history/", views.history, name="history"),
     path("api/", views.api_keys, name="api_keys"),
+    path("api/keys/<int:token_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("api/classify", per_key_and_ip(api.classify), name="api_classify"),
     path("csv/", per_person(views.csv_upload), name="csv_upload"),
     path("csv/<int:job_id>/", views.csv_detail, name="csv_detail"),

@@ -12,10 +12,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from sentiment import selectors, services
-from sentiment.forms import CsvUploadForm, ReviewForm
+from sentiment.forms import ApiKeyForm, CsvUploadForm, ReviewForm
 from sentiment.models import TrainingRun
 from sentiment.permissions import TrainingStaffRequiredMixin
 
@@ -55,17 +58,42 @@ def history(request):
     return render(request, "sentiment/history.html", {"page": page, "query": query})
 
 
+NEW_KEY = "sentiment.new_api_key"  # session key: a new API key, until the page that shows it once
+
+
+@never_cache  # the page may show a key: no browser or proxy may keep a copy
 @login_required
 def api_keys(request):
-    """How to call the API, and the person's keys; a new key is shown once, right after it is made."""
-    new_key = None
-    if request.method == "POST":
-        new_key = services.api_token_create(user=request.user, name=request.POST.get("name", "").strip())
+    """How to call the API, and the person's keys. Post/redirect/get: a new key is kept in the session
+    just long enough for the next GET to show it once, so a refresh or the back button never shows it."""
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        request.session[NEW_KEY] = services.api_token_create(
+            user=request.user,
+            name=form.cleaned_data["name"].strip(),
+            expires_in_days=form.cleaned_data["expires_in_days"],
+        )
+        return redirect("sentiment:api_keys")
     return render(
         request,
         "sentiment/api_keys.html",
-        {"new_key": new_key, "tokens": selectors.api_token_list(user=request.user)},
+        {
+            "form": form,
+            "new_key": request.session.pop(NEW_KEY, None),
+            "tokens": selectors.api_token_list(user=request.user),
+            "now": timezone.now(),
+        },
     )
+
+
+@require_POST
+@login_required
+def api_key_revoke(request, token_id: int):
+    """Revoke one of the person's own keys (another's, or one already revoked: 404, nothing changes)."""
+    if not services.api_token_revoke(user=request.user, token_id=token_id):
+        raise Http404("No such active key of yours.")
+    messages.success(request, "The key is revoked: requests with it are refused from now on.")
+    return redirect("sentiment:api_keys")
 
 
 @login_required

@@ -10,7 +10,7 @@
 """
 
 from sentiment.services.accounts import admin_user_ensure
-from sentiment.services.api_tokens import api_token_create
+from sentiment.services.api_tokens import api_token_create, api_token_revoke, api_token_used
 from sentiment.services.classify import review_classify
 from sentiment.services.csv_jobs import (
     csv_classification_create,
@@ -39,6 +39,8 @@ __all__ = [
     "NoModelServed",
     "admin_user_ensure",
     "api_token_create",
+    "api_token_revoke",
+    "api_token_used",
     "csv_classification_create",
     "csv_classification_process",
     "csv_classifications_recover",

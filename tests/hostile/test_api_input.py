@@ -82,3 +82,9 @@ def test_a_body_that_is_not_json_says_where(client, key):
 def test_a_body_that_is_not_sent_as_json_is_refused(client, key):
     message = refused(post(client, "text=fine", key, "application/x-www-form-urlencoded"), 415, "Content-Type")
     assert "application/x-www-form-urlencoded" in message
+
+
+def test_a_revoked_key_gets_a_json_401_and_costs_nothing(client, key, person):  # noqa: F811
+    [token] = person.api_tokens.all()
+    services.api_token_revoke(user=person, token_id=token.pk)
+    refused(post(client, json.dumps({"text": "a superb film"}), key), 401, "was revoked")

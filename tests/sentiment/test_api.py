@@ -90,16 +90,6 @@ def test_an_unexpected_failure_answers_json_500_and_is_logged_with_its_traceback
     assert record.exc_info and "a bug in the service" in str(record.exc_info[1])
 
 
-def test_the_api_page_makes_a_key_and_shows_it_once(client, person, served_run):
-    client.force_login(person)
-    page = client.post("/api/", {"name": "my script"})
-    key = page.context["new_key"]
-    assert key.startswith("rs_") and key in page.content.decode()
-    assert call(client, {"text": "a superb film"}, key).status_code == 200
-    again = client.get("/api/").content.decode()
-    assert key not in again and "my script" in again
-
-
 def test_the_command_prints_a_working_key(client, person, served_run, capsys):
     call_command("api_token", "person", "--name", "cli")
     key = capsys.readouterr().out.strip()

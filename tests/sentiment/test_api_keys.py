@@ -1,0 +1,83 @@
+"""API keys through their owner's page: made and shown once (post/redirect/get, never cached), listed,
+revoked, expired; each refused key gets a 401 that says why."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from sentiment import services
+from sentiment.models import ApiToken
+from tests.sentiment.test_api import call
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_key_is_shown_once_after_a_redirect_and_never_cached(client, person, served_run):
+    client.force_login(person)
+    created = client.post(reverse("sentiment:api_keys"), {"name": "my script", "expires_in_days": ""})
+    assert created.status_code == 302 and created.url == reverse("sentiment:api_keys")  # a refresh re-posts nothing
+    shown = client.get(created.url)
+    key = shown.context["new_key"]
+    assert key.startswith("rs_") and key in shown.content.decode()
+    assert "no-store" in shown["Cache-Control"]
+    assert call(client, {"text": "a superb film"}, key).status_code == 200
+
+    again = client.get(reverse("sentiment:api_keys")).content.decode()
+    assert key not in again and "my script" in again and f"{key[:8]}…" in again  # listed by its prefix only
+
+
+def test_the_list_says_when_each_key_was_made_and_last_used(client, person, served_run):
+    key = services.api_token_create(user=person, name="nightly", expires_in_days=30)
+    client.force_login(person)
+    assert "never" in client.get(reverse("sentiment:api_keys")).content.decode()  # not used yet
+    call(client, {"text": "a superb film"}, key)
+    token = ApiToken.objects.get()
+    assert token.last_used_at and token.expires_at.date() == (timezone.now() + timedelta(days=30)).date()
+    page = client.get(reverse("sentiment:api_keys")).content.decode()
+    assert f"{token.last_used_at:%Y-%m-%d %H:%M}" in page and f"{token.expires_at:%Y-%m-%d}" in page
+
+
+def test_a_busy_key_records_its_last_use_once_a_minute(client, person, served_run, django_assert_num_queries):
+    key = services.api_token_create(user=person)
+    call(client, {"text": "a superb film"}, key)
+    first = ApiToken.objects.get().last_used_at
+    call(client, {"text": "a superb film"}, key)
+    assert ApiToken.objects.get().last_used_at == first  # no write within the minute
+
+
+def test_a_revoked_key_is_refused_with_the_reason(client, person, served_run):
+    key = services.api_token_create(user=person)
+    token = ApiToken.objects.get()
+    client.force_login(person)
+    response = client.post(reverse("sentiment:api_key_revoke", args=[token.pk]), follow=True)
+    assert "requests with it are refused from now on" in response.content.decode()
+    refused = call(client, {"text": "a superb film"}, key)
+    assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Bearer"
+    assert re.match(r"This API key was revoked on \d{4}-\d\d-\d\d", refused.json()["error"])
+    assert "revoked" in client.get(reverse("sentiment:api_keys")).content.decode()
+
+
+def test_an_expired_key_is_refused_with_the_reason(client, person, served_run):
+    key = services.api_token_create(user=person, expires_in_days=1)
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    refused = call(client, {"text": "a superb film"}, key)
+    assert refused.status_code == 401 and refused.json()["error"].startswith("This API key expired on")
+
+
+def test_nobody_revokes_another_persons_key_or_by_a_get(client, person, staff, served_run):
+    key = services.api_token_create(user=staff)
+    token = ApiToken.objects.get()
+    client.force_login(person)
+    assert client.post(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 404
+    client.force_login(staff)
+    assert client.get(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 405
+    assert ApiToken.objects.get().revoked_at is None
+    assert call(client, {"text": "a superb film"}, key).status_code == 200
+
+
+def test_an_unknown_key_learns_nothing(client, served_run):
+    refused = call(client, {"text": "a superb film"}, "rs_not-a-key")
+    assert refused.status_code == 401 and "revoked" not in refused.json()["error"]
