@@ -114,7 +114,7 @@ def test_a_killed_worker_loses_nothing_checkpointed_and_the_run_finishes_once(
     assert run.step == run.max_steps and step_before < run.max_steps
     assert sorted(p.name for p in Path(run.output_dir).iterdir() if p.name == "model") == ["model"]
     page = staff_client.get(reverse("sentiment:run_detail", args=[run.pk])).content.decode()
-    assert "interrupted" in page and "resumed from its last checkpoint" in page
+    assert "interrupted" in page and "goes on from the last complete checkpoint" in page
 
 
 def test_a_stopping_worker_hands_its_run_back_and_the_next_worker_resumes_it(
