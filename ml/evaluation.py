@@ -67,14 +67,11 @@ def training_test_accuracy(model_dir: str | Path) -> float | None:
     return json.loads(metrics.read_text()).get("test", {}).get("accuracy")
 
 
-INT8_SPEEDUP_THAT_PAYS = 1.2  # below this, int8's small accuracy cost buys too little
-
-
 def int8_comparison(model_dir: str | Path, texts: list[str], labels: list[int], *, batch_size: int = 64) -> dict:
     """Score the same reviews with the model in fp32 and in dynamic int8, on this machine's CPU.
 
     Serving runs on CPUs, where int8 is usually faster; whether it also stays accurate depends on the
-    model, so it is measured on every trained model (see ``int8_pays``).
+    model, so it is measured on every trained model (see ``ml.serving_choice.int8_pays``).
     """
     scores = {"reviews": len(texts)}
     for name, int8 in (("fp32", False), ("int8", True)):
@@ -87,10 +84,3 @@ def int8_comparison(model_dir: str | Path, texts: list[str], labels: list[int], 
     scores["accuracy_loss_points"] = round(100 * (scores["fp32_accuracy"] - scores["int8_accuracy"]), 2)
     scores["speedup"] = round(scores["int8_reviews_per_second"] / scores["fp32_reviews_per_second"], 2)
     return scores
-
-
-def int8_pays(check: dict | None, *, max_loss_points: float) -> bool:
-    """Serve int8 when it was measured to lose at most ``max_loss_points`` of accuracy and to be faster."""
-    if not check or "accuracy_loss_points" not in check:
-        return False
-    return check["accuracy_loss_points"] <= max_loss_points and check["speedup"] >= INT8_SPEEDUP_THAT_PAYS

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 
 def positive_probabilities(logits: np.ndarray) -> np.ndarray:
@@ -24,6 +23,9 @@ def positive_probabilities(logits: np.ndarray) -> np.ndarray:
 
 def classification_metrics(labels, positive_probs) -> dict:
     """All the scores above for true ``labels`` (0/1) and the model's P(positive) per review."""
+    # imported here: scikit-learn takes a second to import, and a web process never scores a test set
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(positive_probs, dtype=np.float64)
     predicted = (probs >= 0.5).astype(np.int64)

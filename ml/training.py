@@ -50,7 +50,8 @@ from ml.errors import ConfigError, first_line
 from ml.evaluation import int8_comparison
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
-from ml.progress import ObserverCallback, TrainingObserver
+from ml.progress import TrainingObserver
+from ml.progress_callback import ObserverCallback
 from ml.tokenization import tokenize_dataset
 
 logger = logging.getLogger(__name__)

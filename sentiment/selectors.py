@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import TrainingConfig
-from ml.evaluation import int8_pays
+from ml.serving_choice import int8_pays
 from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
 
 

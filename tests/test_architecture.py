@@ -2,6 +2,7 @@
 torchrun child), and the Django app never imports the Celery workers (worker/ imports sentiment/)."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,17 @@ def test_importing_all_of_ml_loads_neither():
     code = f"import sys, {modules}; bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]; print(bad)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ML.parent)
     assert output.stdout.strip() == "[]"
+
+
+def test_a_web_process_starts_without_loading_the_training_libraries():
+    """torch, transformers, datasets and scikit-learn are what training and a PyTorch model need; the site
+    itself (its URLs, views, services and selectors) must not pull them in, so that a web process serving
+    a model through another runtime stays small."""
+    heavy = {"torch", "transformers", "datasets", "sklearn"}
+    code = (
+        "import sys; from django.urls import resolve; from webapp.wsgi import application; resolve('/'); "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy!r}))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    assert output.stdout.strip().splitlines()[-1] == "[]"

@@ -80,7 +80,7 @@ def test_training_measures_int8_against_fp32_on_the_test_reviews(trained_tiny_ru
 
 
 def test_int8_is_chosen_only_where_it_is_accurate_and_faster():
-    from ml.evaluation import int8_pays
+    from ml.serving_choice import int8_pays
 
     assert int8_pays({"accuracy_loss_points": 0.2, "speedup": 1.8}, max_loss_points=0.5)
     assert int8_pays({"accuracy_loss_points": -0.3, "speedup": 1.5}, max_loss_points=0.5)  # int8 scored better
