@@ -62,8 +62,23 @@ def model_version(model_dir: Path) -> str:
     return "|".join(parts)
 
 
-class Predictor:
-    """A loaded model and tokenizer that label texts in batches."""
+class Labeller:
+    """What every predictor offers: answers from ``positive_probabilities``, with its ``labels``."""
+
+    labels: dict[int, str]
+
+    def positive_probabilities(self, texts: list[str], **options) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(
+        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
+    ) -> list[Answer]:
+        probs = self.positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress)
+        return answers(probs, self.labels)
+
+
+class Predictor(Labeller):
+    """A loaded PyTorch model and tokenizer that label texts in batches."""
 
     def __init__(self, model_dir: str | Path, *, int8: bool = False, max_length: int | None = None):
         import torch
@@ -102,40 +117,54 @@ class Predictor:
         import torch
 
         encoded = encode(self.tokenizer, texts, max_length=self.max_length, truncation=self.truncation)
-        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-        probs = np.empty(len(texts), dtype=np.float64)
 
-        def run(chosen) -> int:
+        def logits(chosen) -> np.ndarray:
             batch = self.tokenizer.pad({key: [encoded[key][i] for i in chosen] for key in encoded}, return_tensors="pt")
             with torch.inference_mode():
-                probs[chosen] = positive_probabilities(self.model(**batch).logits.float().numpy())
-            return len(chosen)
+                return self.model(**batch).logits.float().numpy()
 
-        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-        done = 0
-        for finished in _each_in_order(run, batches, threads):
-            done += finished
-            if progress is not None:
-                progress(done)
-        return probs
-
-    def predict(
-        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
-    ) -> list[Answer]:
-        results = []
-        for p in self.positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress):
-            positive = p >= 0.5
-            results.append(
-                Answer(
-                    label=self.labels[1 if positive else 0],
-                    probability=float(p if positive else 1 - p),
-                    positive_probability=float(p),
-                )
-            )
-        return results
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        return batched_probabilities(lengths, logits, batch_size=batch_size, threads=threads, progress=progress)
 
 
-def _each_in_order(work, items: list, threads: int):
+def batched_probabilities(
+    lengths: list[int],
+    logits: Callable[[np.ndarray], np.ndarray],
+    *,
+    batch_size: int,
+    threads: int,
+    progress: Callable[[int], None] | None,
+) -> np.ndarray:
+    """P(positive) for texts of token ``lengths``, computed by ``logits(indices)`` a batch at a time.
+
+    Texts of similar length are batched together (little padding, so little wasted computation), the
+    answers come back in the order given, and ``progress`` hears how many are done as batches finish.
+    """
+    order = np.argsort(lengths, kind="stable")
+    probs = np.empty(len(lengths), dtype=np.float64)
+
+    def run(chosen) -> int:
+        probs[chosen] = positive_probabilities(logits(chosen))
+        return len(chosen)
+
+    batches = [order[start : start + batch_size] for start in range(0, len(lengths), batch_size)]
+    done = 0
+    for finished in each_in_order(run, batches, threads):
+        done += finished
+        if progress is not None:
+            progress(done)
+    return probs
+
+
+def answers(positive_probs: np.ndarray, labels: dict[int, str]) -> list[Answer]:
+    """Each P(positive) as an answer: the more likely label and the model's confidence in it."""
+    return [
+        Answer(label=labels[1 if p >= 0.5 else 0], probability=float(max(p, 1 - p)), positive_probability=float(p))
+        for p in positive_probs
+    ]
+
+
+def each_in_order(work, items: list, threads: int):
     """``work(item)`` for each item, results in order; with ``threads`` > 1 that many run at once."""
     if threads > 1 and len(items) > 1:
         with ThreadPoolExecutor(threads) as pool:

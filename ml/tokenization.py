@@ -35,18 +35,20 @@ def encode(tokenizer, texts: Sequence[str], *, max_length: int, truncation: str)
     if truncation == "head":
         return dict(tokenizer(list(texts), truncation=True, max_length=max_length))
     encoded = tokenizer(list(texts), truncation=False, verbose=False)
+    return {
+        key: [truncate(ids, max_length=max_length, truncation=truncation) for ids in encoded[key]] for key in encoded
+    }
+
+
+def truncate(ids: list[int], *, max_length: int, truncation: str) -> list[int]:
+    """One text's ids (special tokens included) cut to ``max_length`` as ``truncation`` says: the leading
+    special token and the head, then the tail and the trailing special token."""
+    if len(ids) <= max_length:
+        return ids
     body = max_length - 2
-    head = round(body * TRUNCATION_HEAD_SHARE) if truncation == "head_tail" else 0
+    head = {"head": body, "tail": 0}.get(truncation, round(body * TRUNCATION_HEAD_SHARE))
     tail = body - head
-    out: dict[str, list[list[int]]] = {key: [] for key in encoded}
-    for i in range(len(texts)):
-        for key in encoded:
-            ids = encoded[key][i]
-            if len(ids) > max_length:
-                # keep the leading special token + head, and tail + the trailing special token
-                ids = ids[: 1 + head] + ids[len(ids) - tail - 1 :]
-            out[key].append(ids)
-    return out
+    return ids[: 1 + head] + ids[len(ids) - tail - 1 :]
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

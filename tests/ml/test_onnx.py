@@ -1,0 +1,79 @@
+"""The ONNX export: checked against PyTorch, answering without PyTorch."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ml.errors import ModelError
+from ml.inference import Predictor
+from ml.onnx_export import FP32_TOLERANCE, onnx_export
+from ml.onnx_inference import OnnxPredictor
+from tests.conftest import synthetic_reviews
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, trained_tiny_run):
+    """A copy of the tiny trained model, exported (the shared original stays as it is)."""
+    folder = tmp_path_factory.mktemp("exported") / "model"
+    shutil.copytree(trained_tiny_run.model_dir, folder)
+    texts = list(synthetic_reviews(60, seed=7)["text"]) + list(synthetic_reviews(20, seed=8, long=True)["text"])
+    return folder, onnx_export(folder, check_texts=texts), texts
+
+
+def test_the_fp32_export_answers_as_pytorch_does_and_int8_nearly(exported):
+    folder, report, _ = exported
+    assert report.checked_texts == 80
+    assert report.max_difference["fp32"] <= FP32_TOLERANCE
+    assert report.label_agreement["fp32"] == 1.0 and report.label_agreement["int8"] >= 0.95
+    assert (folder / "onnx" / "model.onnx").is_file() and (folder / "onnx" / "model-int8.onnx").is_file()
+    assert not (folder / "onnx" / "model-unoptimized.onnx").exists() and (folder / "onnx" / "export.json").is_file()
+
+
+def test_long_reviews_are_cut_as_in_training_head_and_tail(exported):
+    folder, _, _ = exported
+    long = list(synthetic_reviews(5, seed=9, long=True)["text"])
+    torch_probs = Predictor(folder).positive_probabilities(long)
+    onnx_probs = OnnxPredictor(folder, variant="fp32").positive_probabilities(long)
+    assert np.abs(torch_probs - onnx_probs).max() <= FP32_TOLERANCE
+
+
+def test_answers_come_in_order_in_parallel_batches_too(exported):
+    folder, _, texts = exported
+    predictor = OnnxPredictor(folder, variant="int8")
+    one = predictor.positive_probabilities(texts, batch_size=8)
+    reported = []
+    two = predictor.positive_probabilities(texts, batch_size=8, threads=2, progress=reported.append)
+    assert np.allclose(one, two, atol=1e-6) and reported[-1] == len(texts)
+    [answer] = predictor.predict([texts[0]])
+    assert answer.label in {"positive", "negative"} and 0.5 <= answer.probability <= 1
+
+
+def test_answering_through_onnx_loads_neither_torch_nor_transformers(exported):
+    folder, _, _ = exported
+    code = (
+        "import sys; from ml.onnx_inference import OnnxPredictor; "
+        f"print(OnnxPredictor({str(folder)!r}).predict(['a fine film'])[0].label); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers'}))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    label, heavy = output.stdout.strip().splitlines()[-2:]
+    assert label in {"positive", "negative"} and heavy == "[]"
+
+
+def test_a_model_without_an_export_says_what_to_run(trained_tiny_run):
+    with pytest.raises(ModelError, match="has no ONNX export"):
+        OnnxPredictor(trained_tiny_run.model_dir)
+
+
+def test_the_command_exports_a_run_and_reports_the_check(trained_tiny_run, tmp_path, capsys):
+    from django.core.management import call_command
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_tiny_run.output_dir, run)
+    call_command("export_onnx", str(run), "--check-reviews", "40")
+    out = capsys.readouterr().out
+    assert "fp32: " in out and "int8: " in out and "same label on" in out and "of 40 test reviews" in out
+    assert (run / "model" / "onnx" / "model-int8.onnx").is_file()
