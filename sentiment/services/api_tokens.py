@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from sentiment.models import ApiToken
@@ -37,5 +38,7 @@ def api_token_used(*, token: ApiToken) -> None:
     """Record that ``token`` answered a request, at most once per ``LAST_USED_EVERY`` (one UPDATE, skipped
     while the stored time is recent), so that a key answering many requests a second costs no write each."""
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
+        return  # the token was just read: no query at all while its stored time is recent
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY)
+    ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=now)  # concurrent requests: one writes

@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -40,12 +41,15 @@ def test_the_list_says_when_each_key_was_made_and_last_used(client, person, serv
     assert f"{token.last_used_at:%Y-%m-%d %H:%M}" in page and f"{token.expires_at:%Y-%m-%d}" in page
 
 
-def test_a_busy_key_records_its_last_use_once_a_minute(client, person, served_run, django_assert_num_queries):
+def test_a_busy_key_records_its_last_use_once_a_minute(client, person, served_run):
     key = services.api_token_create(user=person)
     call(client, {"text": "a superb film"}, key)
     first = ApiToken.objects.get().last_used_at
     call(client, {"text": "a superb film"}, key)
     assert ApiToken.objects.get().last_used_at == first  # no write within the minute
+    ApiToken.objects.update(last_used_at=first - timedelta(minutes=2))
+    call(client, {"text": "a superb film"}, key)
+    assert ApiToken.objects.get().last_used_at > first  # a minute on, the use is recorded again
 
 
 def test_a_revoked_key_is_refused_with_the_reason(client, person, served_run):
@@ -76,6 +80,45 @@ def test_nobody_revokes_another_persons_key_or_by_a_get(client, person, staff, s
     assert client.get(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 405
     assert ApiToken.objects.get().revoked_at is None
     assert call(client, {"text": "a superb film"}, key).status_code == 200
+
+
+def test_a_key_is_revoked_once_and_the_second_try_is_a_404(client, person, served_run):
+    services.api_token_create(user=person)
+    token = ApiToken.objects.get()
+    client.force_login(person)
+    assert client.post(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 302
+    revoked_at = ApiToken.objects.get().revoked_at
+    assert client.post(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 404
+    assert ApiToken.objects.get().revoked_at == revoked_at  # the first revocation's time is kept
+
+
+def test_revoking_needs_the_pages_csrf_token(person, served_run):
+    key = services.api_token_create(user=person)
+    token = ApiToken.objects.get()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(person)
+    assert browser.post(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 403
+    assert ApiToken.objects.get().revoked_at is None
+    assert call(browser, {"text": "a superb film"}, key).status_code == 200
+    page = browser.get(reverse("sentiment:api_keys"))
+    csrf = page.cookies["csrftoken"].value
+    revoked = browser.post(reverse("sentiment:api_key_revoke", args=[token.pk]), {"csrfmiddlewaretoken": csrf})
+    assert revoked.status_code == 302 and ApiToken.objects.get().revoked_at is not None
+
+
+def test_an_expired_key_is_listed_as_expired_and_can_still_be_revoked(client, person):
+    services.api_token_create(user=person, name="old script", expires_in_days=30)
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(days=1))
+    client.force_login(person)
+    page = client.get(reverse("sentiment:api_keys")).content.decode()
+    assert "(expired)" in page and "Revoke" in page
+
+
+def test_a_key_made_before_prefixes_were_kept_is_listed_without_one(client, person):
+    services.api_token_create(user=person, name="legacy")
+    ApiToken.objects.update(prefix="")
+    client.force_login(person)
+    assert "<code>rs_…</code>" in client.get(reverse("sentiment:api_keys")).content.decode()
 
 
 def test_an_unknown_key_learns_nothing(client, served_run):
