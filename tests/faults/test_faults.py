@@ -104,12 +104,13 @@ def test_a_training_worker_paused_past_its_lease_gives_the_run_up_when_it_wakes(
 ):
     backend.default_worker()  # reads the sweep queue
     paused = backend.training_worker()
-    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=8, eval_strategy="no",
+    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=16, eval_strategy="no",
                  save_strategy="steps", save_steps=40)  # fmt: skip
+    [old_child] = wait_for(lambda: training_children(run, paused.pid), 60, "the worker starts training the run")
     checkpoints = Path(run.output_dir) / "checkpoints"
     wait_for(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), 120, "a first complete checkpoint")
-    [old_child] = training_children(run, paused.pid)
     paused.signal(signal.SIGSTOP)  # the worker and its training child, frozen
+    assert TrainingRun.objects.get(pk=run.pk).status == "running"  # mid-run (400 steps; a checkpoint every 40)
 
     other = backend.training_worker()
     wait_for(lambda: training_children(run, other.pid), 60, "the sweep hands the run to the other worker")
