@@ -86,7 +86,7 @@ def csv_classification_process(*, job_id: int, worker: str = "local") -> str:
     held = CsvClassification.objects.filter(pk=job_id, status=Status.RUNNING, worker=worker)
     try:
         parts = [*job.parts, _slice_classify(job=job, held=held, predictor=_job_predictor(job=job))]
-        done = sum(part["rows"] for part in parts)
+        done = _rows_in(parts)
         if done < job.total_rows:
             # dispatched_at is emptied until the next slice is sent: if this worker dies in between, the
             # sweep sends it (``queued_jobs_resend``)
@@ -119,10 +119,9 @@ def csv_classifications_recover(*, worker: str | None = None) -> list[int]:
     running = CsvClassification.objects.filter(status=Status.RUNNING)
     stale = running.filter(heartbeat_at__lt=now - timedelta(seconds=settings.CSV_HEARTBEAT_TIMEOUT))
     orphans = stale | running.filter(worker=worker) if worker else stale
-    recovered = []
+    attempts, recovered = settings.CSV_MAX_ATTEMPTS, []
     for job in orphans.only("pk", "parts", "worker"):
         lost = running.filter(pk=job.pk, worker=job.worker)
-        attempts = settings.CSV_MAX_ATTEMPTS
         if lost.filter(faults__gte=attempts - 1).update(
             status=Status.FAILED,
             faults=F("faults") + 1,
@@ -132,7 +131,7 @@ def csv_classifications_recover(*, worker: str | None = None) -> list[int]:
             logger.error("CSV classification %s lost its worker %s times: failed", job.pk, attempts)
             _parts_delete(job.parts)
             continue
-        done = sum(part["rows"] for part in job.parts)
+        done = _rows_in(job.parts)
         if lost.update(status=Status.QUEUED, worker="", faults=F("faults") + 1, done_rows=done, dispatched_at=None):
             logger.warning("CSV classification %s lost its worker; it resumes after row %s", job.pk, done)
             recovered.append(job.pk)
@@ -174,7 +173,7 @@ def _slice_classify(*, job: CsvClassification, held, predictor: Predictor) -> di
     it finds the job no longer held, classifying stops (``_LeaseLost``). The part's name is new for each
     attempt, so a worker cut off mid-slice never writes into the part of the one that took over.
     """
-    start = sum(part["rows"] for part in job.parts)
+    start = _rows_in(job.parts)
     reported = start
 
     def report(done: int) -> None:
@@ -227,6 +226,11 @@ def _result_join(*, job: CsvClassification, parts: list[dict]) -> str:
         out.seek(0)
         name = CsvClassification._meta.get_field("result").generate_filename(job, f"classified-{job.filename}")
         return default_storage.save(name, File(out))
+
+
+def _rows_in(parts: list[dict]) -> int:
+    """Rows classified and kept: the resume point of a job whose slices are ``parts``."""
+    return sum(part["rows"] for part in parts)
 
 
 def _parts_delete(parts: list[dict]) -> None:
