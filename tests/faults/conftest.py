@@ -157,6 +157,8 @@ def backend(transactional_db, tmp_path, settings):
     finally:
         stack.stop()
         redis.Redis.from_url(broker).connection_pool.disconnect()
+        for process in stack.processes:  # pytest shows this only for a test that failed
+            print(f"----- {process.name}: the end of its log -----\n{process.log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture
@@ -177,8 +179,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def processes_with(text: str) -> list[tuple[int, int]]:
-    """(pid, parent pid) of every process whose command line contains ``text``."""
-    listed = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    """(pid, parent pid) of every process whose command line contains ``text``. ``-ww``: whole command
+    lines, whatever COLUMNS says (cut at 80 characters, a long checkout path hid the run's id)."""
+    listed = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
     return [(int(pid), int(ppid)) for pid, ppid, args in (line.split(None, 2) for line in listed.splitlines())
             if text in args and "ps -eo" not in args]  # fmt: skip
 

@@ -50,7 +50,7 @@ def status_of(run: TrainingRun) -> str:
 
 
 def training_children(run: TrainingRun) -> list[str]:
-    listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    listed = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
     return [line for line in listed if f"--run-id {run.pk}" in line and "manage.py train" in line]
 
 
