@@ -7,8 +7,8 @@ each (the per-epoch curve), scoring all 25,000 test reviews, and saving the mode
 
 MiniLM-specific settings on top of the fast preset (printed in the output): learning rate 6e-5 (a small
 model takes larger steps than bert-base's 4e-5), and 4% of the training reviews (1,000) for validation
-instead of 10%, so that 24,000 reviews train. The after-training int8 check (CPU serving) is skipped
-unless ``--int8-check N`` asks for it.
+instead of 10%, so that 24,000 reviews train. The after-training serving check (CPU runtimes) is skipped
+unless ``--serving-check N`` asks for it.
 
     IMDB_DATA_DIR=/path/to/imdb python -m bench.imdb_full --out result.json
 """
@@ -40,7 +40,7 @@ def main() -> None:
         "--no-checkpoints", action="store_true", help="write no per-epoch checkpoints (nothing to resume)"
     )
     parser.add_argument(
-        "--int8-check", type=int, default=0, help="reviews for the int8 check after training (default 0: skipped)"
+        "--serving-check", type=int, default=0, help="reviews for the serving check after training (default 0: skipped)"
     )
     parser.add_argument("--warm-cache", action="store_true", help="reuse the datasets cache (tokenized reviews)")
     parser.add_argument("--out", help="also write the JSON here")
@@ -68,8 +68,8 @@ def run(args, imdb_dir: str, output_dir: str) -> dict:
         "max_train_examples": args.max_train,
         "max_test_examples": args.max_test,
         "save_strategy": "no" if args.no_checkpoints else None,
-        # the int8 check scores reviews again on the CPU for serving; it is not part of the target
-        "int8_check_reviews": args.int8_check,
+        # the serving check scores reviews again on the CPU for serving; it is not part of the target
+        "serving_check_reviews": args.serving_check,
     }
     config = config_from_preset(
         "fast",

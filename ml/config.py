@@ -22,6 +22,7 @@ OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
 STRATEGIES = ("epoch", "steps", "no")
 CONFIG_FILE = "training_config.json"  # written next to every run and every saved model
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+RENAMED = {"int8_check_reviews": "serving_check_reviews"}  # older names, read from runs saved before
 
 
 def _field(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -199,12 +200,12 @@ class TrainingConfig:
     )
     max_validation_examples: int | None = _field(None, "Use at most this many validation reviews; empty = all.")
     max_test_examples: int | None = _field(None, "Score at most this many test reviews (a seeded sample); empty = all.")
-    int8_check_reviews: int = _field(
+    serving_check_reviews: int = _field(
         1000,
-        "After training, score this many test reviews on the CPU twice: with the model as trained (32-bit "
-        "floats) and quantized to 8-bit integers (int8: smaller and faster on a CPU, slightly less "
-        "exact). The site serves int8 only where this shows it loses at most half a point of "
-        "accuracy. 0 skips the check.",
+        "After training, export the model for ONNX Runtime and score this many test reviews on the CPU with "
+        "each runtime: PyTorch with the model as trained (32-bit floats), the export in 32-bit floats and "
+        "in 8-bit integers (int8: smaller and faster on a CPU, slightly less exact). The site serves the "
+        "fastest that loses at most half a point of accuracy. 0 skips the check (PyTorch serves).",
     )
     output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
     resume: bool = _field(
@@ -228,6 +229,7 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        data = {RENAMED.get(key, key): value for key, value in data.items()}
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
@@ -331,7 +333,7 @@ def _problems(c: TrainingConfig) -> list[Problem]:
     for name in ("max_train_examples", "max_validation_examples", "max_test_examples"):
         value = getattr(c, name)
         need(value is None or value >= 2, name, f"{name} must be at least 2 when set (got {value})")
-    need(c.int8_check_reviews >= 0, "int8_check_reviews", "int8_check_reviews cannot be negative")
+    need(c.serving_check_reviews >= 0, "serving_check_reviews", "serving_check_reviews cannot be negative")
     need(c.early_stopping_patience >= 0, "early_stopping_patience", "early_stopping_patience cannot be negative")
     if c.early_stopping_patience:
         need(

@@ -17,7 +17,7 @@ class CoreShare:
 
     Several web processes (gunicorn workers) on a few cores: a process that computes alone uses every
     core, which answers one review sooner than one core does; while two compute, each uses half. Giving
-    each process every core all the time is worse: under load their PyTorch threads crowd each other out
+    each process every core all the time is worse: under load their threads crowd each other out
     (bench/RESULTS.md). Which processes are computing is kept in shared memory, so the parent makes the
     share before it forks the processes; each then ``join``s it, and the parent calls ``leave`` for a
     process that has exited (one killed while computing would otherwise count as busy for ever). A
@@ -51,18 +51,16 @@ class CoreShare:
 
     @contextmanager
     def computing(self):
-        """Inside: this process counts as busy and computes on its share of the cores."""
-        import torch
-
+        """Inside: this process counts as busy; yields the cores it may compute on (``None`` when it has
+        no slot: the runtime's default), which the caller passes to the predictor."""
         if self.slot is None:
-            yield
+            yield None
             return
         with self.pids.get_lock():  # a process with several request threads counts each of them
             self.busy[self.slot] += 1
             computing = self.busy_processes()
-        torch.set_num_threads(max(1, self.cores // computing))
         try:
-            yield
+            yield max(1, self.cores // computing)
         finally:
             with self.pids.get_lock():
                 self.busy[self.slot] -= 1

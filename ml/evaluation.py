@@ -65,22 +65,3 @@ def training_test_accuracy(model_dir: str | Path) -> float | None:
     if not metrics.is_file():
         return None
     return json.loads(metrics.read_text()).get("test", {}).get("accuracy")
-
-
-def int8_comparison(model_dir: str | Path, texts: list[str], labels: list[int], *, batch_size: int = 64) -> dict:
-    """Score the same reviews with the model in fp32 and in dynamic int8, on this machine's CPU.
-
-    Serving runs on CPUs, where int8 is usually faster; whether it also stays accurate depends on the
-    model, so it is measured on every trained model (see ``ml.serving_choice.int8_pays``).
-    """
-    scores = {"reviews": len(texts)}
-    for name, int8 in (("fp32", False), ("int8", True)):
-        predictor = Predictor(model_dir, int8=int8)
-        started = time.perf_counter()
-        probs = predictor.positive_probabilities(list(texts), batch_size=batch_size)
-        seconds = time.perf_counter() - started
-        scores[f"{name}_accuracy"] = classification_metrics(labels, probs)["accuracy"]
-        scores[f"{name}_reviews_per_second"] = round(len(texts) / seconds, 1)
-    scores["accuracy_loss_points"] = round(100 * (scores["fp32_accuracy"] - scores["int8_accuracy"]), 2)
-    scores["speedup"] = round(scores["int8_reviews_per_second"] / scores["fp32_reviews_per_second"], 2)
-    return scores

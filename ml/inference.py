@@ -3,9 +3,9 @@
 Inference is the forward pass alone: no loss, no gradients, so it is much cheaper than training. Loading
 a model takes a second or more, so each process keeps the models it has loaded in ``predictor_cache``
 and reloads one only when its files on disk change (a model re-saved in place) or when asked for
-another. For CPU serving, dynamic int8 quantization stores the linear layers' weights as 8-bit integers
-and computes in int8: 1.3 to 2 times faster on the CPUs measured (more with AVX-512 VNNI instructions,
-bench/RESULTS.md), for a small accuracy cost that ``manage.py evaluate --int8 compare`` measures.
+another. A model can be answered by several runtimes (``ml.serving_choice``): ``Predictor`` here is
+PyTorch; ``ml.onnx_inference.OnnxPredictor`` runs the model's ONNX export without PyTorch.
+``predictor_load`` makes either, importing only what that runtime needs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import numpy as np
 
 from ml.config import CONFIG_FILE
 from ml.errors import ModelError, first_line
-from ml.hardware import cpu_cores
 from ml.metrics import positive_probabilities
 from ml.tokenization import encode
 
@@ -70,15 +68,32 @@ class Labeller:
     def positive_probabilities(self, texts: list[str], **options) -> np.ndarray:
         raise NotImplementedError
 
-    def predict(
-        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
-    ) -> list[Answer]:
-        probs = self.positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress)
-        return answers(probs, self.labels)
+    runtime: str  # the name ``ml.serving_choice`` gives it, recorded with each answer
+    version: str  # what its files were when loaded (``files_version``)
+
+    def files_version(self) -> str:
+        """Changes whenever the files it was loaded from change."""
+        raise NotImplementedError
+
+    def predict(self, texts: list[str], **options) -> list[Answer]:
+        """Answers for ``texts``; ``options`` as for ``positive_probabilities``:
+
+        - ``batch_size``: texts computed together (sorted by length, so with little padding);
+        - ``threads`` > 1: that many batches at once (a CSV file), each on ``cores`` cores;
+        - ``cores``: the cores one batch may use (a web process's share, ``ml.core_share``); by default
+          the runtime's own choice;
+        - ``progress``: called with the number of texts done, as batches finish.
+        """
+        return answers(self.positive_probabilities(texts, **options), self.labels)
 
 
 class Predictor(Labeller):
-    """A loaded PyTorch model and tokenizer that label texts in batches."""
+    """A loaded PyTorch model and tokenizer that label texts in batches.
+
+    ``int8`` quantizes the linear layers with ``torch.ao.quantization.quantize_dynamic``, which PyTorch
+    has deprecated: it is kept only for ``SERVE_RUNTIME=pytorch-int8`` and ``evaluate --int8``, never a
+    default; the ONNX export's int8 (``ml.onnx_export``) replaces it.
+    """
 
     def __init__(self, model_dir: str | Path, *, int8: bool = False, max_length: int | None = None):
         import torch
@@ -87,6 +102,7 @@ class Predictor(Labeller):
         self.model_dir = resolve_model_dir(model_dir)
         self.version = model_version(self.model_dir)
         self.int8 = int8
+        self.runtime = "pytorch-int8" if int8 else "pytorch"
         saved = self._saved_config()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
@@ -102,18 +118,37 @@ class Predictor(Labeller):
         self.truncation = saved.get("truncation", "head_tail")
         self.labels = {int(k): v for k, v in model.config.id2label.items()}
 
+    def files_version(self) -> str:
+        return model_version(self.model_dir)
+
     def _saved_config(self) -> dict:
         file = self.model_dir / CONFIG_FILE
         return json.loads(file.read_text()) if file.is_file() else {}
 
     def positive_probabilities(
-        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
+        self,
+        texts: list[str],
+        *,
+        batch_size: int = 32,
+        threads: int = 1,
+        cores: int | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """P(positive) per text, in the order given. Texts are batched by length to avoid padding.
+        """P(positive) per text, in the order given (the options: ``Labeller.predict``).
 
-        ``threads`` > 1 runs that many batches at once, each on one core (see ``one_core_per_batch``).
-        ``progress`` is called in the calling thread with the number of texts done, as batches finish.
+        PyTorch's thread count is one per process: ``cores`` sets it for the computation and puts it back.
         """
+        import torch
+
+        before = torch.get_num_threads()
+        if cores:
+            torch.set_num_threads(cores)
+        try:
+            return self._positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress)
+        finally:
+            torch.set_num_threads(before)
+
+    def _positive_probabilities(self, texts, *, batch_size, threads, progress) -> np.ndarray:
         import torch
 
         encoded = encode(self.tokenizer, texts, max_length=self.max_length, truncation=self.truncation)
@@ -173,26 +208,21 @@ def each_in_order(work, items: list, threads: int):
         yield from map(work, items)
 
 
-@contextmanager
-def one_core_per_batch():
-    """Inside: PyTorch computes each operation on one core, so batches run side by side, one per core.
+def predictor_load(model_dir: str | Path, runtime: str = "pytorch") -> Labeller:
+    """A predictor for ``model_dir`` on ``runtime`` (``ml.serving_choice.RUNTIMES``)."""
+    from ml.serving_choice import ONNX_VARIANTS, PYTORCH, PYTORCH_INT8
 
-    For a large job in a process of its own (the CSV worker): on a 2-core CPU, two batches at once on one
-    core each classified 64 reviews/s against 54/s for one batch at a time on both cores. Not for a web
-    process, where the setting would also slow down the answers to concurrent requests.
-    """
-    import torch
+    if runtime in ONNX_VARIANTS:
+        from ml.onnx_inference import OnnxPredictor
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield cpu_cores()
-    finally:
-        torch.set_num_threads(before)
+        return OnnxPredictor(model_dir, variant=ONNX_VARIANTS[runtime])
+    if runtime in (PYTORCH, PYTORCH_INT8):
+        return Predictor(model_dir, int8=runtime == PYTORCH_INT8)
+    raise ModelError(f"unknown runtime {runtime!r}")
 
 
 class PredictorCache:
-    """Loaded predictors by (model folder, int8), reloaded when their files change.
+    """Loaded predictors by (model folder, runtime), reloaded when their files change.
 
     Only the ``max_models`` most recently used stay in memory, so a long-lived web process does not keep
     every model that was ever promoted.
@@ -200,17 +230,17 @@ class PredictorCache:
 
     def __init__(self, max_models: int = 2):
         self._lock = threading.Lock()
-        self._loaded: OrderedDict[tuple[Path, bool], Predictor] = OrderedDict()
+        self._loaded: OrderedDict[tuple[Path, str], Labeller] = OrderedDict()
         self.max_models = max_models
 
-    def get(self, model_dir: str | Path, *, int8: bool = False) -> Predictor:
+    def get(self, model_dir: str | Path, *, runtime: str = "pytorch") -> Labeller:
         folder = resolve_model_dir(model_dir)
-        key = (folder, int8)
+        key = (folder, runtime)
         with self._lock:
             current = self._loaded.get(key)
-            if current is None or current.version != model_version(folder):
-                logger.info("loading model %s%s", folder, " (int8)" if int8 else "")
-                self._loaded[key] = Predictor(folder, int8=int8)
+            if current is None or current.version != current.files_version():
+                logger.info("loading model %s on %s", folder, runtime)
+                self._loaded[key] = predictor_load(folder, runtime)
             self._loaded.move_to_end(key)
             while len(self._loaded) > self.max_models:
                 self._loaded.popitem(last=False)

@@ -20,6 +20,7 @@ tokenizer and settings the model already has there. Parity is measured on texts 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -120,14 +121,26 @@ def _quantize(source: Path, target: Path) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(source),
-        str(target),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        # the fused operations are unknown to ONNX's shape inference: their outputs are float
-        extra_options={"DefaultTensorType": TensorProto.FLOAT},
-    )
+    with _root_logger_quiet():  # the quantizer logs a line per tensor on the root logger: a run's log drowned
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # the fused operations are unknown to ONNX's shape inference: their outputs are float
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
+
+
+@contextlib.contextmanager
+def _root_logger_quiet():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _check(folder: Path, out: Path, texts: list[str], started: float) -> ExportReport:

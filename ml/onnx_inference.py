@@ -29,10 +29,11 @@ class OnnxPredictor(Labeller):
 
         self.model_dir = resolve_model_dir(model_dir)
         self.variant = variant
+        self.runtime = f"onnx-{variant}"
         self.path = self.model_dir / ONNX_FOLDER / VARIANTS[variant]
         if not self.path.is_file():
             raise ModelError(f"{self.model_dir} has no ONNX export ({self.path.name}): run manage.py export_onnx")
-        self.version = f"{model_version(self.model_dir)}|{self.path.stat().st_mtime_ns}"
+        self.version = self.files_version()
         self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.no_truncation()  # truncation is ours (head and tail), as in training
         self.tokenizer.no_padding()
@@ -44,6 +45,11 @@ class OnnxPredictor(Labeller):
         self.labels = {int(k): v for k, v in config.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}).items()}
         self.pad_id = config.get("pad_token_id") or 0
         self._sessions: dict[int, object] = {}
+        self.session(cpu_cores())  # loaded now: a damaged export fails here, not on a person's request
+
+    def files_version(self) -> str:
+        stat = self.path.stat() if self.path.is_file() else None
+        return f"{model_version(self.model_dir)}|{stat and (stat.st_size, stat.st_mtime_ns)}"
 
     def session(self, threads: int):
         """An ONNX Runtime session computing each operation on ``threads`` cores (one per thread count)."""
@@ -54,19 +60,29 @@ class OnnxPredictor(Labeller):
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # between operations the threads sleep instead of spinning: several web processes share a
+            # few cores, and a spinning thread takes a core another process is answering on
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._sessions[threads] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         return self._sessions[threads]
 
     def positive_probabilities(
-        self, texts: list[str], *, batch_size: int = 32, threads: int = 1, progress: Callable[[int], None] | None = None
+        self,
+        texts: list[str],
+        *,
+        batch_size: int = 32,
+        threads: int = 1,
+        cores: int | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """P(positive) per text, in the order given; batched by length. ``threads`` > 1 runs that many
-        batches at once, one core each (the CSV worker); otherwise one batch uses every core."""
+        """P(positive) per text, in the order given (the options: ``Labeller.predict``). A session
+        computes on a fixed number of cores, so there is one session per ``cores`` asked for; by
+        default one batch uses every core, or one core each when ``threads`` run at once."""
         ids = [
             truncate(encoding.ids, max_length=self.max_length, truncation=self.truncation)
             for encoding in self.tokenizer.encode_batch(list(texts))
         ]
-        session = self.session(1 if threads > 1 else cpu_cores())
+        session = self.session(cores or (1 if threads > 1 else cpu_cores()))
 
         def logits(chosen) -> np.ndarray:
             width = max(len(ids[i]) for i in chosen)

@@ -47,7 +47,6 @@ from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
 from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
 from ml.errors import ConfigError, first_line
-from ml.evaluation import int8_comparison
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.progress import TrainingObserver
@@ -317,7 +316,7 @@ def _score_and_save(config: TrainingConfig, trainer, out: Path, test_dataset, te
     trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
     if trainer.is_world_process_zero():
         (model_dir / CONFIG_FILE).write_text(config.to_json())
-        metrics["int8"] = _int8_check(model_dir, test, config.int8_check_reviews)
+        metrics["serving"] = _serving_check(model_dir, test, config.serving_check_reviews)
     return str(model_dir)
 
 
@@ -345,15 +344,18 @@ def _score_test(trainer, test_dataset) -> dict:
     return scores
 
 
-def _int8_check(model_dir: Path, test, reviews: int) -> dict | None:
-    """fp32 against int8 on the first ``reviews`` test reviews (the test split is already a seeded sample)."""
+def _serving_check(model_dir: Path, test, reviews: int) -> dict | None:
+    """Each serving runtime on the first ``reviews`` test reviews (the test split is already a seeded
+    sample): ``ml.serving_check``. A check that cannot run leaves the model served by PyTorch."""
     if not reviews:
         return None
+    from ml.serving_check import serving_check  # ONNX's exporter and runtime load only here
+
     sample = test.select(range(min(reviews, len(test))))
     try:
-        return int8_comparison(model_dir, sample["text"], sample["label"])
-    except RuntimeError as exc:  # e.g. no quantized engine on this CPU
-        logger.warning("int8 check skipped: %s", exc)
+        return serving_check(model_dir, sample["text"], sample["label"])
+    except (RuntimeError, OSError) as exc:
+        logger.warning("serving check skipped: %s", exc)
         return {"error": first_line(exc)}
 
 

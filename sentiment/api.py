@@ -96,6 +96,7 @@ def classify(request):
             "probability": round(prediction.probability, 4),
             "model": prediction.model_name,
             "run": prediction.run_id,
+            "runtime": prediction.runtime,
         }
     )
 

@@ -125,6 +125,7 @@ class Prediction(models.Model):
     probability = models.FloatField(help_text="The model's confidence in the label, 0.5 to 1.")
     run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL)
     model_name = models.CharField(max_length=200)
+    runtime = models.CharField(max_length=16, blank=True, help_text="What computed the answer: pytorch, onnx-int8...")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,6 +163,7 @@ class CsvClassification(BackgroundJob):
     faults = models.PositiveIntegerField(default=0, help_text="Times its worker was lost while classifying it.")
     run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL)
     model_name = models.CharField(max_length=200, blank=True)
+    runtime = models.CharField(max_length=16, blank=True, help_text="What computed the answers: pytorch, onnx-int8...")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

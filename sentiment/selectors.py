@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import TrainingConfig
-from ml.serving_choice import int8_pays
+from ml.serving_choice import serving_runtime
 from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
 
 
@@ -74,11 +74,40 @@ def served_version() -> int | None:
     return Promotion.objects.values_list("pk", flat=True).first()
 
 
-def training_run_serves_int8(*, run: TrainingRun) -> bool:
-    """int8 when forced on, or in "auto" when the run's post-training check says it pays."""
-    if settings.SERVE_INT8 != "auto":
-        return settings.SERVE_INT8 == "on"
-    return int8_pays((run.metrics or {}).get("int8"), max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
+def training_run_serving_runtime(*, run: TrainingRun) -> str:
+    """The runtime ``SERVE_RUNTIME`` names, or ("auto") the one the run's serving check says answers fastest
+    at an accuracy cost of at most ``INT8_MAX_ACCURACY_LOSS`` points (``ml.serving_choice``)."""
+    check = (run.metrics or {}).get("serving")
+    return serving_runtime(check, setting=settings.SERVE_RUNTIME, max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
+
+
+RUNTIME_NAMES = {
+    "pytorch": "PyTorch, the weights as trained (32-bit floats)",
+    "onnx-fp32": "ONNX Runtime, the same weights, fused operations",
+    "onnx-int8": "ONNX Runtime, weights in 8-bit integers (int8)",
+    "pytorch-int8": "PyTorch's own int8 (deprecated; only when forced)",
+}
+
+
+def training_run_serving_check(*, run: TrainingRun) -> dict | None:
+    """The run's serving check for its page: one row per runtime measured, and the one that serves."""
+    check = (run.metrics or {}).get("serving")
+    if not check:
+        return None
+    served = training_run_serving_runtime(run=run)
+    rows = [
+        {"runtime": name, "description": RUNTIME_NAMES.get(name, name), "served": name == served, **scores}
+        for name, scores in (check.get("runtimes") or {}).items()
+    ]
+    export_error = (check.get("export") or {}).get("error") or check.get("error")
+    return {
+        "reviews": check.get("reviews"),
+        "rows": rows,
+        "served": served,
+        "forced": settings.SERVE_RUNTIME != "auto",
+        "max_loss": settings.INT8_MAX_ACCURACY_LOSS,
+        "export_error": export_error,
+    }
 
 
 def training_run_config(*, run: TrainingRun) -> TrainingConfig:

@@ -150,8 +150,7 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "run": run,
                 "progress": selectors.training_run_progress(run=run),
                 "served": selectors.served_model(),
-                "int8": (run.metrics or {}).get("int8"),
-                "int8_served": selectors.training_run_serves_int8(run=run),
+                "serving_check": selectors.training_run_serving_check(run=run),
                 "resumable": selectors.training_run_resumable(run=run),
             },
         )

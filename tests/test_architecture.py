@@ -2,6 +2,7 @@
 torchrun child), and the Django app never imports the Celery workers (worker/ imports sentiment/)."""
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,46 @@ def test_a_web_process_starts_without_loading_the_training_libraries():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     assert output.stdout.strip().splitlines()[-1] == "[]"
+
+
+SERVE_AND_ANSWER = """
+import json, sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.contrib.auth import get_user_model
+from django.test import Client
+from sentiment.models import Promotion, TrainingRun
+user = get_user_model().objects.create_user("reader", password="pw")
+folder = sys.argv[1]
+run = TrainingRun.objects.create(preset="smoke", config={}, status="succeeded", model_dir=folder, output_dir=folder)
+Promotion.objects.create(run=run)
+client = Client()
+client.force_login(user)
+page = client.post("/", {"text": "A warm, funny and moving film."})
+answer = user.predictions.get()
+print(json.dumps({"status": page.status_code, "runtime": answer.runtime, "label": answer.label,
+                  "heavy": sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers", "sklearn"})}))
+"""
+
+
+def test_a_web_process_serving_the_onnx_export_answers_without_loading_torch(trained_tiny_run, tmp_path):
+    """The exported model answers a person's review in a fresh web process (its own database), and after
+    the answer neither torch nor transformers is in that process."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+        "VAR_DIR": str(tmp_path),
+        "SERVE_RUNTIME": "onnx-int8",
+        "ALLOWED_HOSTS": "testserver",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_ANSWER, trained_tiny_run.model_dir],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert answer["status"] == 200 and answer["runtime"] == "onnx-int8" and answer["label"] in {"positive", "negative"}
+    assert answer["heavy"] == []

@@ -16,27 +16,24 @@ timeout = 120
 accesslog = "-"
 
 # Which workers are computing an answer, in memory shared by the workers forked from here. A worker that
-# computes alone uses every core; two at once get half each (ml.core_share.CoreShare, bench/RESULTS.md).
-# WEB_TORCH_THREADS=N instead fixes each worker's PyTorch threads at N.
-FIXED_TORCH_THREADS = int(os.environ.get("WEB_TORCH_THREADS", "0"))
-core_share = None if FIXED_TORCH_THREADS else CoreShare()
+# computes alone uses every core; two at once get half each (ml.core_share.CoreShare, bench/RESULTS.md),
+# whichever runtime serves. WEB_CORES=N instead fixes the cores of each worker's answers at N.
+FIXED_CORES = int(os.environ.get("WEB_CORES", "0"))
+core_share = None if FIXED_CORES else CoreShare()
 if core_share is not None:
-    # PyTorch's OpenMP threads sleep as soon as an operation ends instead of spinning for more work: when
-    # a worker alone on both cores is joined by a second one, spinning threads would slow the newcomer
-    # (under load, 32-36 against 38-41 answers/s with passive threads; no cost to a lone answer).
-    # Set before the workers load PyTorch.
+    # PyTorch's OpenMP threads (when PyTorch serves) sleep as soon as an operation ends instead of
+    # spinning for more work: when a worker alone on both cores is joined by a second one, spinning
+    # threads would slow the newcomer (under load, 32-36 against 38-41 answers/s with passive threads; no
+    # cost to a lone answer). ONNX Runtime's threads are told the same (ml.onnx_inference).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def post_worker_init(worker):
-    import torch
-
     from ml.hardware import cpu_cores
-    from sentiment.services.serving import serving_warm_up, share_cores
+    from sentiment.services.serving import fix_cores, serving_warm_up, share_cores
 
-    torch.set_num_threads(FIXED_TORCH_THREADS or max(1, cpu_cores() // worker.cfg.workers))
-    if core_share is not None:
-        share_cores(core_share)
+    if core_share is None or not share_cores(core_share):
+        fix_cores(FIXED_CORES or max(1, cpu_cores() // worker.cfg.workers))
     serving_warm_up()
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from ml.serving_choice import AUTO, RUNTIMES
+
 
 class Env(environ.Env):
     """django-environ's typed reads, with this project's rules for every variable, kept in one place.
@@ -144,12 +146,13 @@ MAX_QUEUED_CSV_ROWS = env.int("MAX_QUEUED_CSV_ROWS", default=200000)
 MAX_CSV_COLUMNS = env.int("MAX_CSV_COLUMNS", default=100)
 MAX_CSV_LINE_CHARS = env.int("MAX_CSV_LINE_CHARS", default=50000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
-# Serve with dynamic int8 quantization (faster on a CPU)? "auto": where the check made after training
-# measured a loss of at most INT8_MAX_ACCURACY_LOSS points of accuracy and a real speed-up; "on"/"off".
-_INT8 = env.str("SERVE_INT8", default="auto").lower()
-SERVE_INT8 = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off"}.get(_INT8, _INT8)
-if SERVE_INT8 not in {"auto", "on", "off"}:
-    raise ImproperlyConfigured(f"SERVE_INT8 must be auto, on or off (got {_INT8!r})")
+# Which runtime answers (ml.serving_choice): "auto" serves the one the serving check made after training
+# measured to answer fastest while losing at most INT8_MAX_ACCURACY_LOSS points of accuracy against
+# PyTorch; "pytorch", "onnx-fp32", "onnx-int8" force one ("pytorch-int8": PyTorch's deprecated
+# quantization, only when asked for).
+SERVE_RUNTIME = env.str("SERVE_RUNTIME", default=AUTO).lower()
+if SERVE_RUNTIME not in {AUTO, *RUNTIMES}:
+    raise ImproperlyConfigured(f"SERVE_RUNTIME must be one of auto, {', '.join(RUNTIMES)} (got {SERVE_RUNTIME!r})")
 INT8_MAX_ACCURACY_LOSS = env.float("INT8_MAX_ACCURACY_LOSS", default=0.5)
 
 MEDIA_ROOT = VAR_DIR / env.str("MEDIA_ROOT", default="media")

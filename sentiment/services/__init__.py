@@ -30,6 +30,7 @@ from sentiment.services.runs import (
     training_run_record_log,
     training_run_record_progress,
     training_run_resume,
+    training_runs_record_serving_check,
     training_runs_recover,
 )
 from sentiment.services.serving import NoModelServed
@@ -58,5 +59,6 @@ __all__ = [
     "training_run_record_log",
     "training_run_record_progress",
     "training_run_resume",
+    "training_runs_record_serving_check",
     "training_runs_recover",
 ]

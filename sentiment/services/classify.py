@@ -32,8 +32,8 @@ def review_classify(*, user, text: str) -> Prediction:
     """Label one review and remember it in the person's history."""
     text = review_clean(text)
     model = serving_slot.get()
-    with answering():
-        [answer] = model.predictor.predict([text])
+    with answering() as cores:
+        [answer] = model.predictor.predict([text], cores=cores)
     return Prediction.objects.create(
         user=user,
         text=text,
@@ -41,4 +41,5 @@ def review_classify(*, user, text: str) -> Prediction:
         probability=answer.probability,
         run=model.served.run,
         model_name=model.served.name,
+        runtime=model.predictor.runtime,
     )

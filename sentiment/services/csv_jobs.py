@@ -31,7 +31,8 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from ml.inference import Predictor, one_core_per_batch, predictor_cache
+from ml.hardware import cpu_cores
+from ml.inference import Labeller, predictor_cache
 from sentiment import jobs, selectors
 from sentiment.csv_files import ADDED_COLUMNS, csv_cells_neutralise, csv_rows_count, csv_table_open
 from sentiment.models import CsvClassification
@@ -154,19 +155,23 @@ def _rows_waiting(*, user) -> int:
     return (totals["total"] or 0) - (totals["done"] or 0)
 
 
-def _job_predictor(*, job: CsvClassification) -> Predictor:
-    """The served model for a job's first slice, recorded on the job; its later slices keep that model
-    even if another is promoted meanwhile, so that one file is classified by one model."""
+def _job_predictor(*, job: CsvClassification) -> Labeller:
+    """The served model for a job's first slice, recorded on the job with its runtime; its later slices
+    keep that model and runtime even if another is promoted meanwhile: one file, one model."""
     model = serving_slot.get(wait=True)  # a batch job waits for the newest model
     if job.run_id is None:
-        CsvClassification.objects.filter(pk=job.pk).update(run=model.served.run, model_name=model.served.name)
+        CsvClassification.objects.filter(pk=job.pk).update(
+            run=model.served.run, model_name=model.served.name, runtime=model.predictor.runtime
+        )
         return model.predictor
-    if job.run_id == model.served.run.pk:
+    if job.run_id == model.served.run.pk and job.runtime in ("", model.predictor.runtime):
         return model.predictor
-    return predictor_cache.get(job.run.model_dir, int8=selectors.training_run_serves_int8(run=job.run))
+    return predictor_cache.get(
+        job.run.model_dir, runtime=job.runtime or selectors.training_run_serving_runtime(run=job.run)
+    )
 
 
-def _slice_classify(*, job: CsvClassification, held, predictor: Predictor) -> dict:
+def _slice_classify(*, job: CsvClassification, held, predictor: Labeller) -> dict:
     """Classify the job's next ``settings.CSV_SLICE_ROWS`` rows into a new part file; returns its entry in ``parts``.
 
     Progress is written every ``CSV_PROGRESS_ROWS`` rows, and each write is the lease's heartbeat: when
@@ -192,19 +197,19 @@ def _slice_classify(*, job: CsvClassification, held, predictor: Predictor) -> di
         writer_text = io.TextIOWrapper(out, encoding="utf-8", newline="")
         writer = csv.writer(writer_text)
         done = start
-        with one_core_per_batch() as cores:
-            while chunk := list(itertools.islice(rows, CSV_CHUNK)):
-                answers = predictor.predict(
-                    [row[table.text_at] for row in chunk],
-                    batch_size=CSV_BATCH,
-                    threads=cores,
-                    progress=lambda n, first=done: report(first + n),
-                )
-                writer.writerows(
-                    csv_cells_neutralise(cells=[*row, answer.label, f"{answer.probability:.4f}"])
-                    for row, answer in zip(chunk, answers, strict=True)
-                )
-                done += len(chunk)
+        while chunk := list(itertools.islice(rows, CSV_CHUNK)):
+            answers = predictor.predict(
+                [row[table.text_at] for row in chunk],
+                batch_size=CSV_BATCH,
+                threads=cpu_cores(),  # batches side by side, one core each: more reviews per second
+                cores=1,
+                progress=lambda n, first=done: report(first + n),
+            )
+            writer.writerows(
+                csv_cells_neutralise(cells=[*row, answer.label, f"{answer.probability:.4f}"])
+                for row, answer in zip(chunk, answers, strict=True)
+            )
+            done += len(chunk)
         writer_text.detach().flush()  # the wrapper would close ``out`` when collected
         out.seek(0)
         name = default_storage.save(f"csv-parts/{job.pk}/{start:07d}-{uuid.uuid4().hex[:8]}.csv", File(out))

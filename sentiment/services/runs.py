@@ -154,6 +154,27 @@ def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
     return run
 
 
+def training_runs_record_serving_check(*, model_dir: Path, check: dict) -> list[int]:
+    """Store a serving check made after the fact (``manage.py export_onnx``) with the runs whose model is
+    ``model_dir``, and in their metrics.json; returns their ids. A web process serving one of them
+    chooses its runtime again at the next promotion or restart."""
+    runs = [run for run in TrainingRun.objects.exclude(model_dir="") if _same_folder(run.model_dir, model_dir)]
+    for run in runs:
+        metrics = {**(run.metrics or {}), "serving": _plain(check)}
+        TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
+    metrics_file = model_dir.parent / "metrics.json"
+    if metrics_file.is_file():
+        metrics_file.write_text(json.dumps({**json.loads(metrics_file.read_text()), "serving": check}, indent=2))
+    return [run.pk for run in runs]
+
+
+def _same_folder(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
 def training_run_fail(*, run_id: int, worker: str, error: str, cancelled: bool = False) -> None:
     """End a run that did not finish normally (an error, a killed process, or a cancel that had to kill),
     if ``worker`` still holds it."""
@@ -198,7 +219,7 @@ def training_run_promote(*, run: TrainingRun, user) -> Promotion:
     if not Path(run.model_dir).is_dir():
         raise ValidationError(f"The model folder of {run} is missing: {run.model_dir}")
     try:  # loaded once here, so that a damaged model is refused with its reason instead of served
-        predictor_cache.get(run.model_dir, int8=selectors.training_run_serves_int8(run=run))
+        predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
     except Exception as exc:
         logger.warning("not promoting %s: its model does not load", run, exc_info=True)
         raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None

@@ -1,9 +1,11 @@
 """The model this web process answers with, swapped without making anyone wait.
 
-The first request of a process (or ``serving_warm_up`` at start) loads the served model. When staff
-promote another model, the next request notices (one cheap query), starts loading the new model in a
-background thread and is answered by the model already loaded, as are all requests until the new one is
-ready; then it takes over. Each answer records the model that actually gave it.
+The first request of a process (or ``serving_warm_up`` at start) loads the served model, on the runtime
+that ``selectors.training_run_serving_runtime`` chooses (ONNX Runtime where it was measured faster: the
+process then never imports PyTorch). When staff promote another model, the next request notices (one
+cheap query), starts loading the new model in a background thread and is answered by the model already
+loaded, as are all requests until the new one is ready; then it takes over. Each answer records the
+model and the runtime that actually gave it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ml.core_share import CoreShare
 from ml.errors import first_line
-from ml.inference import Predictor, predictor_cache
+from ml.inference import Labeller, predictor_cache
 from sentiment import selectors
 from sentiment.selectors import ServedModel
 
@@ -35,7 +37,7 @@ class LoadedModel:
     """The served model (``selectors.ServedModel``) loaded in this process, ready to answer."""
 
     served: ServedModel
-    predictor: Predictor
+    predictor: Labeller
     load_seconds: float
 
 
@@ -100,9 +102,9 @@ class ServingSlot:
 
     def _load(self, served: ServedModel) -> LoadedModel:
         started = time.perf_counter()
-        int8 = selectors.training_run_serves_int8(run=served.run)
+        runtime = selectors.training_run_serving_runtime(run=served.run)
         try:
-            predictor = predictor_cache.get(served.run.model_dir, int8=int8)
+            predictor = predictor_cache.get(served.run.model_dir, runtime=runtime)
         except Exception as exc:
             failures = self._failed.get(served.promotion_id, (0, 0.0))[0] + 1
             pause = min(self.RETRY_FIRST * 2 ** (failures - 1), self.RETRY_MAX)
@@ -116,25 +118,38 @@ class ServingSlot:
         with self._lock:
             if self._current is None or self._current.served.promotion_id < served.promotion_id:
                 self._current = loaded
-        logger.info("serving %s%s (loaded in %.2f s)", served.name, " in int8" if int8 else "", loaded.load_seconds)
+        logger.info("serving %s on %s (loaded in %.2f s)", served.name, runtime, loaded.load_seconds)
         return loaded
 
 
 serving_slot = ServingSlot()
 _core_share: CoreShare | None = None
+_fixed_cores: int | None = None
 
 
-def share_cores(share: CoreShare) -> None:
-    """This web process computes its answers on its share of the cores (gunicorn sets it per worker)."""
+def share_cores(share: CoreShare) -> bool:
+    """This web process computes its answers on its share of the cores (gunicorn sets it per worker);
+    False when the share has no slot left for it."""
     global _core_share
     _core_share = share if share.join() else None
+    return _core_share is not None
+
+
+def fix_cores(cores: int | None) -> None:
+    """This web process computes each answer on ``cores`` cores (``None``: the runtime's default)."""
+    global _fixed_cores
+    _fixed_cores = cores
 
 
 @contextmanager
 def answering():
-    """Around the computation of an answer: the cores this process may use for it."""
-    with _core_share.computing() if _core_share is not None else nullcontext():
-        yield
+    """Around the computation of an answer: yields the cores this process may use for it, to pass to the
+    predictor as ``cores``."""
+    if _core_share is None:
+        yield _fixed_cores
+        return
+    with _core_share.computing() as cores:
+        yield cores
 
 
 def serving_warm_up() -> None:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
 from django.urls import reverse
 
-from ml.inference import Predictor
+from ml.inference import Labeller
 from sentiment import services
 from sentiment.models import CsvClassification
 from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
@@ -76,13 +76,13 @@ def test_formula_cells_come_back_neutralised_and_the_model_reads_what_was_writte
 ):
     settings.MEDIA_ROOT = str(tmp_path)
     classified = []
-    predict = Predictor.predict
+    predict = Labeller.predict  # every runtime answers through it
 
     def predict_recorded(self, texts, **options):
         classified.extend(texts)
         return predict(self, texts, **options)
 
-    monkeypatch.setattr(Predictor, "predict", predict_recorded)
+    monkeypatch.setattr(Labeller, "predict", predict_recorded)
     texts = ['=HYPERLINK("http://x","y")', "+1 loved it", "-1 awful", "@SUM(A1)", "\tgreat film", "\rdull", "fine"]
     table = io.StringIO()
     writer = csv.writer(table)

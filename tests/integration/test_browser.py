@@ -157,9 +157,10 @@ def test_staff_launch_watch_promote_and_classify(
     expect(page.locator("#test-card")).to_be_visible()
     expect(page.locator("#loss-chart path.series")).to_have_count(1)
     expect(page.locator("#eval-chart circle")).to_have_count(8)  # accuracy and F1 after each of 4 epochs
-    # the page reloads itself once the run has succeeded, with the int8 check made after training
-    expect(page.locator("#int8-card")).to_contain_text("Served as", timeout=20_000)
-    expect(page.locator("#served-precision")).to_have_text(re.compile(r"^(int8|fp32)$"))
+    # the page reloads itself once the run has succeeded, with the serving check made after training
+    expect(page.locator("#serving-card")).to_contain_text("Served by", timeout=20_000)
+    expect(page.locator("#served-runtime")).to_have_text(re.compile(r"^(pytorch|onnx-fp32|onnx-int8)$"))
+    served_runtime = page.locator("#served-runtime").inner_text()
     shots(page, "06-run-page-finished")
     page.click("text=Promote to serving")
     expect(page.locator("button", has_text="Served now")).to_be_visible()
@@ -169,6 +170,7 @@ def test_staff_launch_watch_promote_and_classify(
     page.get_by_role("button", name="Classify").click()
     expect(page.locator("#result .verdict")).to_have_text("Negative")
     expect(page.locator("#result")).to_contain_text(f"Run #{run.pk}")
+    expect(page.locator("#result")).to_contain_text(f"answered by {served_runtime}")
     shots(page, "07-classify-with-new-model")
     page.goto(f"{live_server.url}/admin/sentiment/trainingrun/")
     expect(page.locator("#result_list")).to_contain_text("Succeeded")

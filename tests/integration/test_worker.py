@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from ml.config import TrainingConfig
+from sentiment import selectors
 from sentiment.models import CsvClassification, Prediction, TrainingRun
 from tests.integration.conftest import wait_for
 
@@ -76,10 +77,15 @@ def test_launch_train_promote_classify(worker, staff_client, tiny_model_dir, syn
     progress = staff_client.get(reverse("sentiment:run_progress", args=[run.pk])).json()
     assert progress["percent"] == 100 and len(progress["eval_curve"]) == 4 and progress["test"]["confusion_matrix"]
 
+    # the serving check: exported for ONNX Runtime by the worker, every runtime scored on the test reviews
+    assert set(run.metrics["serving"]["runtimes"]) == {"pytorch", "onnx-fp32", "onnx-int8"}
+    assert Path(run.model_dir, "onnx", "model-int8.onnx").is_file()
+
     staff_client.post(reverse("sentiment:run_promote", args=[run.pk]))
     staff_client.post(reverse("sentiment:classify"), {"text": "a superb and moving film, loved it"})
     prediction = Prediction.objects.get()
     assert prediction.run == run and prediction.label == "positive" and f"Run #{run.pk}" in prediction.model_name
+    assert prediction.runtime == selectors.training_run_serving_runtime(run=run)  # what the check chose
 
 
 def test_cancel_stops_a_run_within_seconds_and_the_worker_takes_the_next(
@@ -131,7 +137,11 @@ def test_a_stopping_worker_hands_its_run_back_and_the_next_worker_resumes_it(
     assert run.interruptions == 1 and int(run.metrics["resumed_from"].rsplit("-", 1)[1]) >= 40
 
 
-def test_a_csv_is_classified_by_the_worker(worker, client, django_user_model, trained_tiny_run):
+@pytest.mark.parametrize("runtime", ["onnx-int8", "pytorch"])
+def test_a_csv_is_classified_by_the_worker_on_the_runtime_served(
+    start_worker, client, django_user_model, trained_tiny_run, runtime
+):
+    worker = start_worker(SERVE_RUNTIME=runtime)
     served = TrainingRun.objects.create(
         preset="smoke", config=TrainingConfig(base_model="tiny").to_dict(), status=Status.SUCCEEDED,
         model_dir=trained_tiny_run.model_dir, output_dir=trained_tiny_run.output_dir,
@@ -156,6 +166,7 @@ def test_a_csv_is_classified_by_the_worker(worker, client, django_user_model, tr
     assert len(result) == 150 and list(result[0]) == ["id", "text", "stars", "label", "probability"]
     assert [r["label"] for r in result[:4]] == ["negative", "positive", "negative", "positive"]
     assert client.get(reverse("sentiment:csv_status", args=[job.pk])).json()["percent"] == 100
+    assert job.runtime == runtime
 
 
 def test_bad_data_ends_failed_with_the_reason(worker, staff_client, tiny_model_dir, tmp_path):

@@ -3,8 +3,7 @@
 import multiprocessing
 import os
 import signal
-
-import torch
+import threading
 
 from ml.core_share import CoreShare
 
@@ -27,24 +26,20 @@ def _other_process_computing(share: CoreShare):
 
 
 def test_a_process_computing_alone_uses_every_core_and_two_split_them():
-    before = torch.get_num_threads()
     share = CoreShare(slots=4, cores=2)
-    try:
-        assert share.join()
-        with share.computing():
-            assert torch.get_num_threads() == 2 and share.busy_processes() == 1
-        assert share.busy_processes() == 0
+    assert share.join()
+    with share.computing() as cores:
+        assert cores == 2 and share.busy_processes() == 1
+    assert share.busy_processes() == 0
 
-        child, finish = _other_process_computing(share)
-        with share.computing():
-            assert torch.get_num_threads() == 1 and share.busy_processes() == 2
-        finish.set()
-        child.join(30)
-        assert child.exitcode == 0 and share.busy_processes() == 0
-        with share.computing():
-            assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    child, finish = _other_process_computing(share)
+    with share.computing() as cores:
+        assert cores == 1 and share.busy_processes() == 2
+    finish.set()
+    child.join(30)
+    assert child.exitcode == 0 and share.busy_processes() == 0
+    with share.computing() as cores:
+        assert cores == 2
 
 
 def test_a_process_killed_while_computing_is_forgotten_when_it_leaves():
@@ -58,41 +53,32 @@ def test_a_process_killed_while_computing_is_forgotten_when_it_leaves():
     assert share.busy_processes() == 0 and list(share.pids) == [0, 0, 0, 0]
 
 
-def test_with_every_slot_taken_a_process_keeps_its_own_thread_count():
-    before = torch.get_num_threads()
+def test_with_every_slot_taken_a_process_leaves_the_cores_to_its_runtime():
     share = CoreShare(slots=1, cores=2)
     child, finish = _other_process_computing(share)
     try:
-        torch.set_num_threads(1)
         assert not share.join()
-        with share.computing():
-            assert torch.get_num_threads() == 1 and share.busy_processes() == 1
+        with share.computing() as cores:
+            assert cores is None and share.busy_processes() == 1
     finally:
         finish.set()
         child.join(30)
-        torch.set_num_threads(before)
 
 
 def test_answers_computed_by_two_threads_of_one_process_both_count():
-    import threading
-
-    before = torch.get_num_threads()
     share = CoreShare(slots=2, cores=2)
     assert share.join()
     both_inside, seen = threading.Barrier(2), []
 
     def answer():
-        with share.computing():
+        with share.computing() as cores:
             both_inside.wait(30)
-            seen.append(share.busy_processes())
+            seen.append((share.busy_processes(), cores))
             both_inside.wait(30)
 
     threads = [threading.Thread(target=answer) for _ in range(2)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert seen == [2, 2] and share.busy_processes() == 0
-    finally:
-        torch.set_num_threads(before)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(seen) == [(2, 1), (2, 2)] and share.busy_processes() == 0  # the first began alone

@@ -1,5 +1,6 @@
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -47,15 +48,16 @@ def test_the_cache_keeps_only_the_most_recently_used_models(trained_tiny_run, tm
     assert cache.get(copies[0]) is first  # used again: kept
     cache.get(copies[2])  # evicts the least recently used, copies[1]
     assert cache.get(copies[0]) is first
-    assert len(cache._loaded) == 2 and (copies[1].resolve(), False) not in cache._loaded
+    assert len(cache._loaded) == 2 and (copies[1].resolve(), "pytorch") not in cache._loaded
 
 
-def test_int8_quantization_keeps_the_answers(trained_tiny_run):
+@pytest.mark.parametrize("runtime", ["pytorch-int8", "onnx-fp32", "onnx-int8"])
+def test_every_runtime_keeps_the_answers(trained_tiny_run, runtime):
     cache = PredictorCache()
-    fp32 = cache.get(trained_tiny_run.model_dir).predict(REVIEWS)
-    int8 = cache.get(trained_tiny_run.model_dir, int8=True)
-    assert int8 is not cache.get(trained_tiny_run.model_dir)
-    assert [p.label for p in int8.predict(REVIEWS)] == [p.label for p in fp32]
+    pytorch = cache.get(trained_tiny_run.model_dir).predict(REVIEWS)
+    other = cache.get(trained_tiny_run.model_dir, runtime=runtime)
+    assert other is not cache.get(trained_tiny_run.model_dir) and other.runtime == runtime
+    assert [p.label for p in other.predict(REVIEWS)] == [p.label for p in pytorch]
 
 
 def test_a_folder_without_a_model(tmp_path):
@@ -71,33 +73,51 @@ def test_evaluation_reproduces_the_training_test_accuracy(trained_tiny_run):
     assert scores["confusion_matrix"] == trained_tiny_run.metrics["test"]["confusion_matrix"]
 
 
-def test_training_measures_int8_against_fp32_on_the_test_reviews(trained_tiny_run):
-    check = trained_tiny_run.metrics["int8"]
+def test_training_ends_with_the_serving_check_of_every_runtime(trained_tiny_run):
+    check = trained_tiny_run.metrics["serving"]
     assert check["reviews"] == 100  # the whole (small) test split
-    assert 0 <= check["int8_accuracy"] <= 1 and 0 <= check["fp32_accuracy"] <= 1
-    assert check["accuracy_loss_points"] == pytest.approx(100 * (check["fp32_accuracy"] - check["int8_accuracy"]))
-    assert check["fp32_reviews_per_second"] > 0 and check["int8_reviews_per_second"] > 0
+    assert check["export"]["max_difference"]["fp32"] <= 1e-4 and check["export"]["checked_texts"] == 100
+    assert set(check["runtimes"]) == {"pytorch", "onnx-fp32", "onnx-int8"}
+    reference = check["runtimes"]["pytorch"]["accuracy"]
+    for scores in check["runtimes"].values():
+        assert 0 <= scores["accuracy"] <= 1 and scores["ms_per_review"] > 0 and scores["reviews_per_second"] > 0
+        assert scores["accuracy_loss_points"] == pytest.approx(100 * (reference - scores["accuracy"]), abs=0.01)
+    assert (Path(trained_tiny_run.model_dir) / "onnx" / "model-int8.onnx").is_file()
 
 
-def test_int8_is_chosen_only_where_it_is_accurate_and_faster():
-    from ml.serving_choice import int8_pays
-
-    assert int8_pays({"accuracy_loss_points": 0.2, "speedup": 1.8}, max_loss_points=0.5)
-    assert int8_pays({"accuracy_loss_points": -0.3, "speedup": 1.5}, max_loss_points=0.5)  # int8 scored better
-    assert not int8_pays({"accuracy_loss_points": 0.6, "speedup": 3.0}, max_loss_points=0.5)
-    assert not int8_pays({"accuracy_loss_points": 0.0, "speedup": 1.05}, max_loss_points=0.5)  # too little gain
-    assert not int8_pays(None, max_loss_points=0.5) and not int8_pays({"error": "no engine"}, max_loss_points=0.5)
+def measured(**runtimes) -> dict:
+    """A serving check's runtimes: name=(points lost, ms per review)."""
+    return {"runtimes": {name.replace("_", "-"): {"accuracy_loss_points": loss, "ms_per_review": ms}
+                         for name, (loss, ms) in runtimes.items()}}  # fmt: skip
 
 
-def test_batches_side_by_side_give_the_same_answers(trained_tiny_run):
-    from ml.inference import one_core_per_batch
+def test_auto_serves_the_fastest_runtime_within_the_accuracy_budget():
+    from ml.serving_choice import serving_runtime
 
-    predictor = PredictorCache().get(trained_tiny_run.model_dir)
+    def auto(check):
+        return serving_runtime(check, setting="auto", max_loss_points=0.5)
+
+    assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 15), onnx_int8=(0.3, 9))) == "onnx-int8"
+    assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 15), onnx_int8=(0.6, 9))) == "onnx-fp32"  # int8 too inexact
+    assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 21), onnx_int8=(-0.2, 30))) == "pytorch"  # int8 scored better
+    assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 20))) == "pytorch"  # a tie keeps PyTorch
+    assert auto(None) == auto({"error": "no engine"}) == auto(measured(onnx_int8=(0, 1))) == "pytorch"
+    forced = serving_runtime(measured(pytorch=(0, 20), onnx_int8=(0, 9)), setting="pytorch-int8", max_loss_points=0.5)
+    assert forced == "pytorch-int8"
+
+
+@pytest.mark.parametrize("runtime", ["pytorch", "onnx-int8"])
+def test_batches_side_by_side_on_one_core_each_give_the_same_answers(trained_tiny_run, runtime):
+    import torch
+
+    predictor = PredictorCache().get(trained_tiny_run.model_dir, runtime=runtime)
     texts = REVIEWS * 7
-    alone = predictor.positive_probabilities(texts, batch_size=4)
-    with one_core_per_batch() as cores:
-        assert cores >= 1
-        side_by_side = predictor.positive_probabilities(texts, batch_size=4, threads=2)
+    before = torch.get_num_threads()
+    try:
+        alone = predictor.positive_probabilities(texts, batch_size=4)
+        side_by_side = predictor.positive_probabilities(texts, batch_size=4, threads=2, cores=1)
+    finally:
+        torch.set_num_threads(before)
     assert side_by_side == pytest.approx(alone, abs=1e-5)
 
 

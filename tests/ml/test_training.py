@@ -181,7 +181,7 @@ def test_overlapped_steps_never_wait_for_a_value_of_the_step(
         num_train_epochs=1,
         optimizer="adamw_torch_fused",
         overlap_steps=overlap,
-        int8_check_reviews=0,
+        serving_check_reviews=0,
     )
     reads = HostReads(monkeypatch)
     train_model(config, callbacks=[reads], progress_bar=False)

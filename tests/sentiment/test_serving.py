@@ -1,13 +1,14 @@
-"""The served model of a process: loaded once, swapped in the background, int8 where it pays."""
+"""The served model of a process: loaded once, swapped in the background, on the runtime measured fastest."""
+
+import shutil
 
 import pytest
-import torch
 from django.core.exceptions import ValidationError
 
 from ml.core_share import CoreShare
 from sentiment import services
 from sentiment.models import Promotion, TrainingRun
-from sentiment.selectors import training_run_serves_int8
+from sentiment.selectors import training_run_serving_runtime
 from sentiment.services import serving
 from sentiment.services.serving import NoModelServed, serving_slot
 
@@ -48,68 +49,80 @@ def test_a_batch_job_waits_for_the_newest_model(served_run, staff):
     assert serving_slot.get(wait=True).served.run == newer
 
 
-def test_int8_is_served_in_auto_only_where_the_check_says_it_pays(finished_run, settings):
-    settings.SERVE_INT8, settings.INT8_MAX_ACCURACY_LOSS = "auto", 0.5
-    finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}
-    assert training_run_serves_int8(run=finished_run)
-    finished_run.metrics = {"int8": {"accuracy_loss_points": 1.5, "speedup": 2.0}}
-    assert not training_run_serves_int8(run=finished_run)
-    finished_run.metrics = {}  # trained before the check existed, or with it turned off
-    assert not training_run_serves_int8(run=finished_run)
-    settings.SERVE_INT8 = "on"
-    assert training_run_serves_int8(run=finished_run)
-    settings.SERVE_INT8 = "off"
-    finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}
-    assert not training_run_serves_int8(run=finished_run)
+def test_auto_serves_the_runtime_the_serving_check_measured_fastest(finished_run, settings):
+    settings.SERVE_RUNTIME, settings.INT8_MAX_ACCURACY_LOSS = "auto", 0.5
+    check = finished_run.metrics["serving"]["runtimes"]
+    fastest = min((name for name in check if check[name]["accuracy_loss_points"] <= 0.5),
+                  key=lambda name: (check[name]["ms_per_review"], name != "pytorch"))  # fmt: skip
+    assert training_run_serving_runtime(run=finished_run) == fastest
+    finished_run.metrics = {"int8": {"accuracy_loss_points": 0.1, "speedup": 2.0}}  # checked before ONNX
+    assert training_run_serving_runtime(run=finished_run) == "pytorch"
+    settings.SERVE_RUNTIME = "onnx-fp32"
+    assert training_run_serving_runtime(run=finished_run) == "onnx-fp32"
 
 
-def test_the_served_predictor_is_quantized_when_int8_is_chosen(served_run, settings):
-    settings.SERVE_INT8 = "on"
-    assert serving_slot.get().predictor.int8
+@pytest.mark.parametrize("runtime", ["onnx-int8", "onnx-fp32", "pytorch", "pytorch-int8"])
+def test_the_answer_comes_from_the_runtime_served_and_says_so(served_run, staff, settings, runtime):
+    settings.SERVE_RUNTIME = runtime
+    assert serving_slot.get().predictor.runtime == runtime
+    prediction = services.review_classify(user=staff, text="A warm, funny and moving film.")
+    assert prediction.runtime == runtime and prediction.label in {"positive", "negative"}
 
 
-def test_the_run_page_shows_the_int8_check_and_the_precision_served(client, staff, finished_run, settings):
-    settings.SERVE_INT8 = "auto"
+def test_forcing_onnx_for_a_model_never_exported_is_refused_at_promotion(finished_run, staff, tmp_path, settings):
+    settings.SERVE_RUNTIME = "onnx-int8"
+    unexported = a_copy_with_a_model(finished_run, tmp_path, damage=lambda model: shutil.rmtree(model / "onnx"))
+    with pytest.raises(ValidationError, match=r"has no ONNX export.*export_onnx"):
+        services.training_run_promote(run=unexported, user=staff)
+
+
+def test_the_run_page_shows_the_serving_check_and_the_runtime_served(client, staff, finished_run, settings):
+    settings.SERVE_RUNTIME = "auto"
     client.force_login(staff)
     page = client.get(f"/runs/{finished_run.pk}/").content.decode()
-    check = finished_run.metrics["int8"]
-    assert "the int8 check" in page and f"{check['fp32_accuracy']:.3f}" in page
-    served = "int8" if check["accuracy_loss_points"] <= 0.5 and check["speedup"] >= 1.2 else "fp32"
-    assert f'<dd id="served-precision">{served}</dd>' in page
+    served = training_run_serving_runtime(run=finished_run)
+    assert "the runtime check" in page and f'<strong id="served-runtime">{served}</strong>' in page
+    for name, scores in finished_run.metrics["serving"]["runtimes"].items():
+        assert f"<code>{name}</code>" in page and f"{scores['ms_per_review']} ms" in page
 
 
 def test_an_answer_is_computed_on_the_share_of_cores_of_a_process_that_shares_them(served_run, staff, monkeypatch):
     share = CoreShare(slots=2, cores=2)
     monkeypatch.setattr(serving, "_core_share", None)
-    serving.share_cores(share)
+    assert serving.share_cores(share)
     predictor = serving_slot.get().predictor
     seen = []
     real_predict = predictor.predict
 
-    def predict(texts, **kwargs):
-        seen.append((share.busy_processes(), torch.get_num_threads()))
-        return real_predict(texts, **kwargs)
+    def predict(texts, **options):
+        seen.append((share.busy_processes(), options.get("cores")))
+        return real_predict(texts, **options)
 
     monkeypatch.setattr(predictor, "predict", predict)
-    before = torch.get_num_threads()
-    try:
-        services.review_classify(user=staff, text="A warm, funny and moving film.")
-    finally:
-        torch.set_num_threads(before)
+    services.review_classify(user=staff, text="A warm, funny and moving film.")
     assert seen == [(1, 2)] and share.busy_processes() == 0
 
 
-def a_copy_with_a_damaged_model(run: TrainingRun, folder) -> TrainingRun:
-    """A run whose model folder looks complete but whose weights are not a model (a disk fault)."""
-    import shutil
-
+def a_copy_with_a_model(run: TrainingRun, folder, damage) -> TrainingRun:
+    """A run whose model folder is a copy of ``run``'s, then ``damage(model folder)``d (a disk fault)."""
     model = folder / "model"
     shutil.copytree(run.model_dir, model)
-    (model / "model.safetensors").write_bytes(b"not a model")
+    damage(model)
     copy = a_copy_of(run)
     copy.model_dir = str(model)
     copy.save()
     return copy
+
+
+def a_copy_with_a_damaged_model(run: TrainingRun, folder) -> TrainingRun:
+    """A run whose model folder looks complete but whose weights are not a model."""
+
+    def damage(model):
+        (model / "model.safetensors").write_bytes(b"not a model")
+        (model / "onnx" / "model-int8.onnx").write_bytes(b"not a model")
+        (model / "onnx" / "model.onnx").write_bytes(b"not a model")
+
+    return a_copy_with_a_model(run, folder, damage)
 
 
 def test_a_model_that_does_not_load_is_refused_at_promotion(finished_run, staff, tmp_path):

@@ -1,5 +1,6 @@
-"""``manage.py export_onnx MODEL``: export a trained model for ONNX Runtime (fp32 and int8), checked
-against PyTorch on test reviews (``ml.onnx_export``)."""
+"""``manage.py export_onnx MODEL``: the serving check for a model trained before it existed: export to
+ONNX Runtime (fp32 and int8, checked against PyTorch), score every runtime on test reviews, and record
+the check with the runs of that model so that ``SERVE_RUNTIME=auto`` can choose (``ml.serving_check``)."""
 
 from __future__ import annotations
 
@@ -8,36 +9,50 @@ from django.core.management.base import BaseCommand
 
 from ml.data import load_reviews
 from ml.evaluation import evaluation_limits, saved_training_config
-from ml.onnx_export import onnx_export
+from ml.inference import resolve_model_dir
+from ml.serving_check import serving_check
+from sentiment import services
 from sentiment.management.options import dump_json, reasons_not_tracebacks
 
 
 class Command(BaseCommand):
     help = (
         "Export a saved model (a run's output folder or a model folder) to ONNX, fp32 and int8, into its "
-        "onnx/ folder, and check both against PyTorch on test reviews of the data it was trained on."
+        "onnx/ folder, check both against PyTorch, score every runtime on test reviews of the data it was "
+        "trained on, and record that serving check with the runs of the model."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("model", help="A run's output folder (holding model/) or a saved model folder.")
-        parser.add_argument(
-            "--check-reviews", type=int, default=300, help="Test reviews to compare the exports with PyTorch on."
-        )
-        parser.add_argument("--json", action="store_true", help="Print the report as JSON only.")
+        parser.add_argument("--check-reviews", type=int, default=1000, help="Test reviews to score each runtime on.")
+        parser.add_argument("--json", action="store_true", help="Print the check as JSON only.")
 
     def handle(self, *args, **options):
         with reasons_not_tracebacks():
-            trained = saved_training_config(options["model"])
+            folder = resolve_model_dir(options["model"])
+            trained = saved_training_config(folder)
             limits = evaluation_limits(trained, max_test=options["check_reviews"])
             dataset = trained.dataset if trained else "imdb"
-            texts = list(load_reviews(dataset, limits=limits, imdb_dir=settings.IMDB_DATA_DIR).test["text"])
-            report = onnx_export(options["model"], check_texts=texts)
+            test = load_reviews(dataset, limits=limits, imdb_dir=settings.IMDB_DATA_DIR).test
+            check = serving_check(folder, list(test["text"]), list(test["label"]))
+        runs = services.training_runs_record_serving_check(model_dir=folder, check=check)
         if options["json"]:
-            self.stdout.write(dump_json(vars(report)))
+            self.stdout.write(dump_json({**check, "recorded_with_runs": runs}))
             return
-        for variant, path in report.files.items():
+        export = check["export"]
+        if "error" in export:
+            self.stderr.write(f"Not exported: {export['error']}")
+        else:
+            for variant, path in export["files"].items():
+                self.stdout.write(
+                    f"{variant}: {path} — P(positive) within {export['max_difference'][variant]:.2g} of "
+                    f"PyTorch's, same label on {export['label_agreement'][variant]:.1%} of "
+                    f"{export['checked_texts']} test reviews"
+                )
+        for runtime, scores in check["runtimes"].items():
             self.stdout.write(
-                f"{variant}: {path} — P(positive) within {report.max_difference[variant]:.2g} of PyTorch's, "
-                f"same label on {report.label_agreement[variant]:.1%} of {report.checked_texts} test reviews"
+                f"{runtime}: accuracy {scores['accuracy']:.3f} ({scores['accuracy_loss_points']:+.2f} points lost), "
+                f"{scores['ms_per_review']:.1f} ms per review, {scores['reviews_per_second']} reviews/s"
             )
-        self.stdout.write(self.style.SUCCESS(f"Exported in {report.seconds:.0f} s."))
+        recorded = ", ".join(f"#{pk}" for pk in runs) or "no run (a folder the site does not know)"
+        self.stdout.write(self.style.SUCCESS(f"Checked on {check['reviews']} test reviews; recorded with {recorded}."))

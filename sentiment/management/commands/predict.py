@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.inference import predictor_cache
+from ml.serving_choice import PYTORCH, RUNTIMES
 from sentiment.management.options import dump_json, reasons_not_tracebacks
 
 
@@ -18,7 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("model", help="A run's output folder (holding model/) or a saved model folder.")
         parser.add_argument("texts", nargs="*", help="Reviews to label (quote each one).")
         parser.add_argument("--file", help="A text file with one review per line ('-' reads standard input).")
-        parser.add_argument("--int8", action="store_true", help="Use dynamic int8 quantization (faster on a CPU).")
+        parser.add_argument(
+            "--runtime",
+            choices=RUNTIMES,
+            default=PYTORCH,
+            help="What computes the answers: PyTorch, or the model's ONNX export (manage.py export_onnx) in "
+            "fp32 or int8 (faster on a CPU).",
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON only.")
 
     def handle(self, *args, **options):
@@ -27,7 +34,7 @@ class Command(BaseCommand):
         if not texts:
             raise CommandError("no review given: pass the text as an argument or use --file")
         with reasons_not_tracebacks():
-            predictor = predictor_cache.get(options["model"], int8=options["int8"])
+            predictor = predictor_cache.get(options["model"], runtime=options["runtime"])
             predictions = predictor.predict(texts)
         rows = [
             {"text": text, "label": p.label, "probability": round(p.probability, 4)}
