@@ -79,3 +79,25 @@ def emit(result: dict, out: str | None = None) -> None:
     print(text, flush=True)
     if out:
         Path(out).write_text(text + "\n")
+
+
+def throwaway_site(tmp: str, *, debug: bool, **settings: str) -> None:
+    """Point this process's Django at a database and media folder of its own in ``tmp`` (``settings`` on
+    top), set it up and migrate: a benchmark never touches the site's real data."""
+    import os
+
+    os.environ.update(
+        VAR_DIR=tmp,
+        DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
+        MEDIA_ROOT=f"{tmp}/media",
+        DJANGO_SETTINGS_MODULE="webapp.settings",
+        LOG_LEVEL="WARNING",
+        DEBUG="true" if debug else "false",
+        **settings,
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)

@@ -123,15 +123,14 @@ def one_review(predictors: dict, review: str, requests: int) -> dict:
 
 def throughput(predictors: dict, texts: list[str]) -> dict:
     """Reviews per second over ``texts`` in batches of 8, one batch per core (the CSV worker's way)."""
-    from ml.inference import one_core_per_batch
+    from ml.hardware import cpu_cores
 
     out = {}
     for name, predictor in predictors.items():
-        with one_core_per_batch() as cores:
-            predictor.predict(texts[:16], batch_size=CSV_BATCH, threads=cores)
-            started = time.perf_counter()
-            predictor.predict(texts, batch_size=CSV_BATCH, threads=cores)
-            seconds = time.perf_counter() - started
+        predictor.predict(texts[:16], batch_size=CSV_BATCH, threads=cpu_cores(), cores=1)
+        started = time.perf_counter()
+        predictor.predict(texts, batch_size=CSV_BATCH, threads=cpu_cores(), cores=1)
+        seconds = time.perf_counter() - started
         out[name] = {"reviews_per_second": round(len(texts) / seconds, 1)}
     for name in predictors:
         out[name]["speedup_vs_" + BASELINE] = round(
