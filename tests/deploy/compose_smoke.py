@@ -12,7 +12,8 @@ folder, under its own compose project name, so a stack or ``.env`` of yours is l
 5. headless Chromium signs in over HTTPS and watches the run's page;
 6. once the run has a checkpoint, the training worker's container is recreated: the run must be
    training again, resumed from that checkpoint, within a minute;
-7. the run is promoted when it succeeds; the browser classifies a review, and so does the API with a key;
+7. the run is promoted when it succeeds; the browser classifies a review, and so does the API with a key,
+   answered on the runtime the run's serving check chose (PyTorch in the web container only if it serves);
 8. PostgreSQL, then Redis, stopped and started: the web, then the worker, report unhealthy, then recover;
 9. ``restart``, then ``down`` and ``up`` again: every row, the served model and the key are kept;
 10. ``down -v`` (always, unless ``KEEP_STACK=1``).
@@ -60,6 +61,10 @@ COUNTS = (
 
 
 RUN = "from sentiment.models import TrainingRun; print(TrainingRun.objects"
+CHOSEN_RUNTIME = (
+    "from sentiment import selectors; from sentiment.models import TrainingRun; "
+    "print(selectors.training_run_serving_runtime(run=TrainingRun.objects.get(pk={run_id})))"
+)
 
 
 class Smoke:
@@ -253,7 +258,16 @@ class Smoke:
         self.key = self.manage("api_token", "admin", "--name", "compose smoke").strip().splitlines()[-1]
         answer = self.classify_api(self.key)
         assert answer["label"] == "positive", answer
-        self.say(f"run #{self.run_id} served (test accuracy {done['test']['accuracy']:.3f}); page and API classify")
+        chosen = self.manage("shell", "-c", CHOSEN_RUNTIME.format(run_id=self.run_id)).strip().splitlines()[-1]
+        assert answer["runtime"] == chosen, (answer, chosen)  # what the run's serving check chose
+        # the web container's processes (gunicorn's master and workers) have PyTorch mapped only if it serves
+        mapped = self.compose("exec", "-T", "web", "sh", "-c", "grep -l libtorch_cpu /proc/[0-9]*/maps || true")
+        torch_in_web = bool(mapped.stdout.strip())
+        assert torch_in_web == answer["runtime"].startswith("pytorch"), (answer["runtime"], mapped.stdout)
+        self.say(
+            f"run #{self.run_id} served (test accuracy {done['test']['accuracy']:.3f}) on {answer['runtime']}"
+            f" (PyTorch in the web container: {'yes' if torch_in_web else 'no'}); page and API classify"
+        )
 
     def outages_show_and_heal(self) -> None:
         """The database, then the broker, go away for a while: the health checks say so, then recover."""
