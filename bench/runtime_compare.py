@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import imdb_reviews, latency_summary, median_review
+from bench.serve_latency import imdb_reviews, latency_summary, median_review, runtime_accuracy
 
 BASELINE = "torch_int8"
 CSV_BATCH = 8  # as the CSV worker classifies (sentiment/services/csv_jobs.py)
@@ -56,7 +56,7 @@ def main() -> None:
     result["review"] = {"characters": len(review), "source": reviews["source"]}
     result["one_review"] = one_review(predictors, review, args.requests)
     result["csv"] = throughput(predictors, reviews["text"][: args.csv_reviews])
-    result["accuracy"] = accuracy(predictors, reviews, args.accuracy_reviews)
+    result["accuracy"] = runtime_accuracy(predictors, reviews, args.accuracy_reviews, reference="torch_fp32")
     result["memory_mb"] = {name: process_memory(model, name) for name in ("torch_int8", "onnx_int8")}
     if not args.skip_bert_base:
         result["bert_base_one_review"] = bert_base(review, args.requests // 3)
@@ -136,19 +136,6 @@ def throughput(predictors: dict, texts: list[str]) -> dict:
         out[name]["speedup_vs_" + BASELINE] = round(
             out[name]["reviews_per_second"] / out[BASELINE]["reviews_per_second"], 2
         )
-    return out
-
-
-def accuracy(predictors: dict, reviews: dict, count: int) -> dict:
-    import numpy as np
-
-    texts, labels = reviews["text"][:count], np.asarray(reviews["label"][:count])
-    out = {}
-    for name, predictor in predictors.items():
-        probs = predictor.positive_probabilities(texts, batch_size=32)
-        out[name] = {"accuracy": round(float(((probs >= 0.5) == labels).mean()), 4), "reviews": len(texts)}
-    for name in predictors:
-        out[name]["cost_points_vs_torch_fp32"] = round(100 * (out["torch_fp32"]["accuracy"] - out[name]["accuracy"]), 2)
     return out
 
 

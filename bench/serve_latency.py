@@ -270,8 +270,8 @@ def inference_latency(predictors: dict, loads: dict, review: str, requests: int)
     return out
 
 
-def runtime_accuracy(predictors: dict, reviews: dict, n: int) -> dict:
-    """Accuracy of each runtime on the same ``n`` test reviews; the cost in points against PyTorch."""
+def runtime_accuracy(predictors: dict, reviews: dict, n: int, *, reference: str = REFERENCE) -> dict:
+    """Accuracy of each predictor on the same ``n`` test reviews; the cost in points against ``reference``."""
     import numpy as np
 
     texts, labels = reviews["text"][:n], np.asarray(reviews["label"][:n])
@@ -280,7 +280,7 @@ def runtime_accuracy(predictors: dict, reviews: dict, n: int) -> dict:
         probs = predictor.positive_probabilities(texts, batch_size=32)
         out[name] = {"accuracy": round(float(((probs >= 0.5) == labels).mean()), 4), "reviews": len(texts)}
     for scores in out.values():
-        scores["cost_points_vs_pytorch"] = round(100 * (out[REFERENCE]["accuracy"] - scores["accuracy"]), 2)
+        scores[f"cost_points_vs_{reference}"] = round(100 * (out[reference]["accuracy"] - scores["accuracy"]), 2)
     return out
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from ml.config import CONFIG_FILE
 from ml.errors import ModelError, first_line
 from ml.metrics import positive_probabilities
+from ml.serving_choice import ONNX_VARIANTS, PYTORCH, PYTORCH_INT8
 from ml.tokenization import encode
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class Predictor(Labeller):
         self.model_dir = resolve_model_dir(model_dir)
         self.version = model_version(self.model_dir)
         self.int8 = int8
-        self.runtime = "pytorch-int8" if int8 else "pytorch"
+        self.runtime = PYTORCH_INT8 if int8 else PYTORCH
         saved = self._saved_config()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
@@ -140,9 +141,10 @@ class Predictor(Labeller):
         """
         import torch
 
+        if not cores:
+            return self._positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress)
         before = torch.get_num_threads()
-        if cores:
-            torch.set_num_threads(cores)
+        torch.set_num_threads(cores)
         try:
             return self._positive_probabilities(texts, batch_size=batch_size, threads=threads, progress=progress)
         finally:
@@ -208,10 +210,8 @@ def each_in_order(work, items: list, threads: int):
         yield from map(work, items)
 
 
-def predictor_load(model_dir: str | Path, runtime: str = "pytorch") -> Labeller:
+def predictor_load(model_dir: str | Path, runtime: str = PYTORCH) -> Labeller:
     """A predictor for ``model_dir`` on ``runtime`` (``ml.serving_choice.RUNTIMES``)."""
-    from ml.serving_choice import ONNX_VARIANTS, PYTORCH, PYTORCH_INT8
-
     if runtime in ONNX_VARIANTS:
         from ml.onnx_inference import OnnxPredictor
 
@@ -233,7 +233,7 @@ class PredictorCache:
         self._loaded: OrderedDict[tuple[Path, str], Labeller] = OrderedDict()
         self.max_models = max_models
 
-    def get(self, model_dir: str | Path, *, runtime: str = "pytorch") -> Labeller:
+    def get(self, model_dir: str | Path, *, runtime: str = PYTORCH) -> Labeller:
         folder = resolve_model_dir(model_dir)
         key = (folder, runtime)
         with self._lock:

@@ -58,12 +58,19 @@ def onnx_folder(model_dir: str | Path) -> Path:
 
 
 def onnx_export(model_dir: str | Path, *, check_texts: list[str]) -> ExportReport:
-    """Export, optimize and quantize the model in ``model_dir``; check both variants against PyTorch.
+    """Export, optimize and quantize the model in ``model_dir``; check both variants against PyTorch on
+    ``check_texts`` (``onnx_parity``, which raises ``ModelError`` for an export that answers differently)."""
+    from ml.onnx_inference import OnnxPredictor
 
-    Raises ``ModelError`` when the fp32 export differs from PyTorch by more than ``FP32_TOLERANCE``: an
-    export that answers differently must not be served.
-    """
     started = time.monotonic()
+    folder = onnx_files_write(model_dir)
+    reference = Predictor(folder).positive_probabilities(check_texts)
+    answers = {v: OnnxPredictor(folder, variant=v).positive_probabilities(check_texts) for v in VARIANTS}
+    return onnx_parity(folder, reference, answers, seconds=time.monotonic() - started)
+
+
+def onnx_files_write(model_dir: str | Path) -> Path:
+    """Write the fp32 and int8 exports into the model folder's ``onnx/``; returns the model folder."""
     folder = resolve_model_dir(model_dir)
     out = folder / ONNX_FOLDER
     out.mkdir(exist_ok=True)
@@ -76,8 +83,27 @@ def onnx_export(model_dir: str | Path, *, check_texts: list[str]) -> ExportRepor
         raise ModelError(f"cannot export {folder} to ONNX: {first_line(exc)}") from exc
     finally:
         raw.unlink(missing_ok=True)
-    report = _check(folder, out, check_texts, started)
-    (out / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2))
+    return folder
+
+
+def onnx_parity(folder: Path, reference: np.ndarray, answers: dict[str, np.ndarray], *, seconds: float) -> ExportReport:
+    """How closely each variant's P(positive) (``answers``, by variant) follows PyTorch's (``reference``)
+    on the same texts; written to ``onnx/export.json``.
+
+    Raises ``ModelError`` when the fp32 export differs from PyTorch by more than ``FP32_TOLERANCE``: an
+    export that answers differently must not be served.
+    """
+    checked = len(reference)
+    report = ExportReport(
+        seconds=round(seconds, 1),
+        checked_texts=checked,
+        max_difference={v: float(np.abs(p - reference).max()) if checked else 0.0 for v, p in answers.items()},
+        label_agreement={
+            v: float(np.mean((p >= 0.5) == (reference >= 0.5))) if checked else 1.0 for v, p in answers.items()
+        },
+        files={variant: str(folder / ONNX_FOLDER / name) for variant, name in VARIANTS.items()},
+    )
+    (folder / ONNX_FOLDER / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2))
     if report.max_difference["fp32"] > FP32_TOLERANCE:
         raise ModelError(
             f"the ONNX export of {folder} answers differently from PyTorch: P(positive) differs by up to "
@@ -141,21 +167,3 @@ def _root_logger_quiet():
         yield
     finally:
         root.setLevel(level)
-
-
-def _check(folder: Path, out: Path, texts: list[str], started: float) -> ExportReport:
-    from ml.onnx_inference import OnnxPredictor
-
-    reference = Predictor(folder).positive_probabilities(texts)
-    differences, agreement = {}, {}
-    for variant in VARIANTS:
-        probs = OnnxPredictor(folder, variant=variant).positive_probabilities(texts)
-        differences[variant] = float(np.abs(probs - reference).max()) if texts else 0.0
-        agreement[variant] = float(np.mean((probs >= 0.5) == (reference >= 0.5))) if texts else 1.0
-    return ExportReport(
-        seconds=round(time.monotonic() - started, 1),
-        checked_texts=len(texts),
-        max_difference=differences,
-        label_agreement=agreement,
-        files={variant: str(out / name) for variant, name in VARIANTS.items()},
-    )

@@ -18,6 +18,7 @@ from ml.errors import ModelError
 from ml.hardware import cpu_cores
 from ml.inference import Labeller, batched_probabilities, model_version, resolve_model_dir
 from ml.onnx_export import INPUTS, ONNX_FOLDER, VARIANTS
+from ml.serving_choice import ONNX_VARIANTS
 from ml.tokenization import truncate
 
 
@@ -29,7 +30,7 @@ class OnnxPredictor(Labeller):
 
         self.model_dir = resolve_model_dir(model_dir)
         self.variant = variant
-        self.runtime = f"onnx-{variant}"
+        self.runtime = next(runtime for runtime, name in ONNX_VARIANTS.items() if name == variant)
         self.path = self.model_dir / ONNX_FOLDER / VARIANTS[variant]
         if not self.path.is_file():
             raise ModelError(f"{self.model_dir} has no ONNX export ({self.path.name}): run manage.py export_onnx")

@@ -17,41 +17,55 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from ml.errors import ModelError, first_line
 from ml.inference import predictor_load
 from ml.metrics import classification_metrics
-from ml.onnx_export import onnx_export
-from ml.serving_choice import MEASURED, PYTORCH
+from ml.onnx_export import onnx_files_write, onnx_parity
+from ml.serving_choice import ONNX_VARIANTS, PYTORCH
 
 logger = logging.getLogger(__name__)
 
-PARITY_REVIEWS = 300  # reviews the export is checked on against PyTorch (at most)
 TIMED_REVIEWS = 25  # reviews answered one at a time for the median answer time
 
 
 def serving_check(model_dir: str | Path, texts: list[str], labels: list[int], *, batch_size: int = 64) -> dict:
-    """Export ``model_dir`` to ONNX (checked against PyTorch), then score each runtime on the reviews.
+    """Export ``model_dir`` to ONNX, score each runtime on the reviews, and check the export against
+    PyTorch on the same answers (``onnx_parity``: no review is computed twice).
 
     An export that fails, or answers differently from PyTorch, is reported with its reason and leaves
     PyTorch as the only runtime measured.
     """
     texts = list(texts)
     check: dict = {"reviews": len(texts), "runtimes": {}}
+    probabilities = {}
+    check["runtimes"][PYTORCH], probabilities[PYTORCH] = _score(
+        predictor_load(model_dir, PYTORCH), texts, labels, batch_size
+    )
+    started = time.monotonic()
     try:
-        check["export"] = asdict(onnx_export(model_dir, check_texts=texts[:PARITY_REVIEWS]))
-    except ModelError as exc:
-        logger.warning("ONNX export skipped: %s", exc)
+        folder = onnx_files_write(model_dir)
+        for runtime in ONNX_VARIANTS:
+            check["runtimes"][runtime], probabilities[runtime] = _score(
+                predictor_load(folder, runtime), texts, labels, batch_size
+            )
+        answers = {variant: probabilities[runtime] for runtime, variant in ONNX_VARIANTS.items()}
+        check["export"] = asdict(
+            onnx_parity(folder, probabilities[PYTORCH], answers, seconds=time.monotonic() - started)
+        )
+    except ModelError as exc:  # no export, or one that answers differently: PyTorch alone is measured
+        logger.warning("ONNX export not served: %s", exc)
         check["export"] = {"error": first_line(exc)}
-    runtimes = MEASURED if "error" not in check["export"] else (PYTORCH,)
-    for runtime in runtimes:
-        check["runtimes"][runtime] = _score(predictor_load(model_dir, runtime), texts, labels, batch_size)
+        check["runtimes"] = {PYTORCH: check["runtimes"][PYTORCH]}
     reference = check["runtimes"][PYTORCH]["accuracy"]
     for scores in check["runtimes"].values():
         scores["accuracy_loss_points"] = round(100 * (reference - scores["accuracy"]), 2)
     return check
 
 
-def _score(predictor, texts: list[str], labels: list[int], batch_size: int) -> dict:
+def _score(predictor, texts: list[str], labels: list[int], batch_size: int) -> tuple[dict, np.ndarray]:
+    """The runtime's scores, and its P(positive) per review (for the parity check)."""
     started = time.perf_counter()
     probs = predictor.positive_probabilities(texts, batch_size=batch_size)
     seconds = time.perf_counter() - started
@@ -61,8 +75,9 @@ def _score(predictor, texts: list[str], labels: list[int], batch_size: int) -> d
         one = time.perf_counter()
         predictor.positive_probabilities([text])
         times.append(time.perf_counter() - one)
-    return {
+    scores = {
         "accuracy": classification_metrics(labels, probs)["accuracy"],
         "reviews_per_second": round(len(texts) / seconds, 1) if seconds else None,
         "ms_per_review": round(1000 * statistics.median(times[1:] or times), 2),  # the first one warms up
     }
+    return scores, probs

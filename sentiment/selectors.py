@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import TrainingConfig
-from ml.serving_choice import serving_runtime
+from ml.serving_choice import AUTO, ONNX_FP32, ONNX_INT8, PYTORCH, PYTORCH_INT8, serving_runtime
 from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
 
 
@@ -82,10 +82,10 @@ def training_run_serving_runtime(*, run: TrainingRun) -> str:
 
 
 RUNTIME_NAMES = {
-    "pytorch": "PyTorch, the weights as trained (32-bit floats)",
-    "onnx-fp32": "ONNX Runtime, the same weights, fused operations",
-    "onnx-int8": "ONNX Runtime, weights in 8-bit integers (int8)",
-    "pytorch-int8": "PyTorch's own int8 (deprecated; only when forced)",
+    PYTORCH: "PyTorch, the weights as trained (32-bit floats)",
+    ONNX_FP32: "ONNX Runtime, the same weights, fused operations",
+    ONNX_INT8: "ONNX Runtime, weights in 8-bit integers (int8)",
+    PYTORCH_INT8: "PyTorch's own int8 (deprecated; only when forced)",
 }
 
 
@@ -104,7 +104,7 @@ def training_run_serving_check(*, run: TrainingRun) -> dict | None:
         "reviews": check.get("reviews"),
         "rows": rows,
         "served": served,
-        "forced": settings.SERVE_RUNTIME != "auto",
+        "forced": settings.SERVE_RUNTIME != AUTO,
         "max_loss": settings.INT8_MAX_ACCURACY_LOSS,
         "export_error": export_error,
     }
