@@ -103,6 +103,10 @@ def training_run_execute(*, run_id: int, progress_bar: bool = False) -> Training
             progress_bar=progress_bar,
             observer_interval=settings.TRAINING_PROGRESS_INTERVAL,
         )
+        # minutes may have passed without a query (the serving check after the last step): as at the start
+        # of a request, the connection is checked (CONN_HEALTH_CHECKS) and opened again if the database
+        # dropped it meanwhile, instead of the outcome's write failing on it
+        close_old_connections()
         return services.training_run_finish(run_id=run_id, worker=worker, result=result)
     except MLError as exc:
         services.training_run_fail(run_id=run_id, worker=worker, error=str(exc))
