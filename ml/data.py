@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from ml.errors import DataError, first_line
 from ml.hub import hub_unreachable_reason
@@ -40,6 +41,7 @@ class ReviewSplits:
     test: datasets.Dataset
     description: str
     notes: list[str] = field(default_factory=list)
+    test_ids: list[int] = field(default_factory=list)  # each test review's row in the source's test split
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
@@ -72,9 +74,12 @@ def load_reviews(source: str, *, limits: SplitLimits, imdb_dir: str | None = Non
     train, validation = carved["train"], carved["test"]
     if limits.max_train:
         train = train.select(range(min(limits.max_train, len(train))))
+    test_ids = list(range(len(test)))
     if limits.max_test and limits.max_test < len(test):
-        test = test.shuffle(seed=limits.seed).select(range(limits.max_test))
-    return ReviewSplits(train, validation, test, description, notes)
+        # the permutation ``Dataset.shuffle(seed=...)`` makes, kept so each sampled review has its id
+        test_ids = np.random.default_rng(limits.seed).permutation(len(test))[: limits.max_test].tolist()
+        test = test.select(test_ids)
+    return ReviewSplits(train, validation, test, description, notes, test_ids)
 
 
 def resolve_data_source(source: str, *, imdb_dir: str | None = None) -> str | Path:

@@ -5,7 +5,12 @@
   the share found; **F1**: their harmonic mean, low if either is low;
 - **ROC AUC**: the chance that a random positive review gets a higher positive probability than a random
   negative one (threshold-free; 0.5 is guessing, 1.0 perfect);
-- **confusion matrix**: ``[[true negatives, false positives], [false negatives, true positives]]``.
+- **confusion matrix**: ``[[true negatives, false positives], [false negatives, true positives]]``;
+- **calibration**: whether the model's confidence can be taken at its word. Of the reviews it answers
+  with 90% confidence, about 90% should be right. The reviews are put in bins by confidence; each bin's
+  accuracy against its mean confidence is the *reliability diagram*, and the **expected calibration
+  error** (ECE) is the gap between the two, averaged over the bins weighted by their size (0 is
+  perfect; Guo et al. 2017, "On Calibration of Modern Neural Networks").
 """
 
 from __future__ import annotations
@@ -39,7 +44,33 @@ def classification_metrics(labels, positive_probs) -> dict:
         "roc_auc": float(roc_auc_score(labels, probs)) if both_classes else None,
         "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
         "examples": len(labels),
+        "calibration": calibration(labels, probs),
     }
+
+
+def calibration(labels, positive_probs, *, bins: int = 10) -> dict:
+    """The reliability diagram's bins and the expected calibration error (see above).
+
+    The confidence of an answer is the probability of the label given, so it lies between 0.5 and 1:
+    the bins split that range evenly. A bin with no review has count 0 and no accuracy.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(positive_probs, dtype=np.float64)
+    confidence = np.maximum(probs, 1.0 - probs)
+    correct = (probs >= 0.5).astype(np.int64) == labels
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
+    rows, gap = [], 0.0
+    for b in range(bins):
+        members = which == b
+        count = int(members.sum())
+        row = {"low": round(float(edges[b]), 3), "high": round(float(edges[b + 1]), 3), "count": count}
+        if count:
+            row["confidence"] = round(float(confidence[members].mean()), 4)
+            row["accuracy"] = round(float(correct[members].mean()), 4)
+            gap += count * abs(row["accuracy"] - row["confidence"])
+        rows.append(row)
+    return {"bins": rows, "ece": round(gap / len(labels), 4) if len(labels) else None}
 
 
 def trainer_metrics(eval_prediction) -> dict:

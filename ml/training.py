@@ -22,7 +22,8 @@ Output folder layout::
     OUT/model/                      the fine-tuned model + tokenizer + training_config.json
     OUT/training_config.json        the exact configuration of this run
     OUT/log_history.json            every logged loss, learning rate and evaluation
-    OUT/metrics.json                test scores, throughput, wall time, device
+    OUT/metrics.json                test scores, throughput, wall time, device, serving and behaviour checks
+    OUT/test_predictions.parquet    the answer on every test review (``ml.scored_reviews``)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
@@ -48,9 +50,11 @@ from ml.config import CONFIG_FILE, TrainingConfig
 from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
 from ml.errors import ConfigError, first_line
 from ml.hardware import Hardware, detect_hardware, resolve_precision
+from ml.inference import WEIGHT_FILES
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.progress import TrainingObserver
 from ml.progress_callback import ObserverCallback
+from ml.scored_reviews import scored_reviews_write
 from ml.tokenization import tokenize_dataset
 
 logger = logging.getLogger(__name__)
@@ -134,7 +138,7 @@ def train_model(
     result = _record_training(config, out, trainer, stopped=bool(watcher and watcher.stopped))  # 7
     result.metrics = _run_metrics(config, trainer, train_output, hardware, precision, splits, resume_from)
     if not result.stopped:  # a stopped run saves no model
-        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits.test, result.metrics)
+        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, result.metrics)
     _write_metrics(result, started)
     return result
 
@@ -309,15 +313,32 @@ def _run_metrics(
     }
 
 
-def _score_and_save(config: TrainingConfig, trainer, out: Path, test_dataset, test, metrics: dict) -> str:
-    """Score the test set (every process takes part), save the model, and add the scores to ``metrics``."""
-    metrics["test"] = _score_test(trainer, test_dataset)
+def _score_and_save(
+    config: TrainingConfig, trainer, out: Path, test_dataset, splits: ReviewSplits, metrics: dict
+) -> str:
+    """Score the test set (every process takes part), save the model and the test answers, and add the
+    scores, the model's size, the serving check and the behavioural checks to ``metrics``."""
+    metrics["test"], probs = _score_test(trainer, test_dataset)
     model_dir = out / "model"
     trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
     if trainer.is_world_process_zero():
         (model_dir / CONFIG_FILE).write_text(config.to_json())
+        test = splits.test
+        scored_reviews_write(
+            out, review_ids=splits.test_ids, labels=test["label"], positive_probs=probs, texts=test["text"]
+        )
+        metrics["model"] = _model_size(trainer.model, model_dir)
         metrics["serving"] = _serving_check(model_dir, test, config.serving_check_reviews)
     return str(model_dir)
+
+
+def _model_size(model, model_dir: Path) -> dict:
+    """Parameters (the weights learned), those training could change, and the saved weights' size."""
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "bytes": sum(f.stat().st_size for f in model_dir.iterdir() if f.name in WEIGHT_FILES),
+    }
 
 
 def _write_metrics(result: TrainingResult, started: float) -> None:
@@ -335,13 +356,19 @@ def _check_length(config: TrainingConfig, model) -> None:
         )
 
 
-def _score_test(trainer, test_dataset) -> dict:
-    """Score the test split once; sorted by length, batches need almost no padding."""
-    output = trainer.predict(test_dataset.sort("length"), metric_key_prefix="test")
-    scores = classification_metrics(output.label_ids, positive_probabilities(output.predictions))
+def _score_test(trainer, test_dataset) -> tuple[dict, np.ndarray]:
+    """Score the test split once: the scores, and P(positive) per review in the split's order. Sorted by
+    length, batches need almost no padding; the answers are put back in order afterwards."""
+    order = np.argsort(np.asarray(test_dataset["length"]), kind="stable")
+    output = trainer.predict(test_dataset.select(order), metric_key_prefix="test")
+    probs = np.empty(len(order))
+    probs[order] = positive_probabilities(output.predictions)
+    labels = np.empty(len(order), dtype=np.int64)
+    labels[order] = output.label_ids
+    scores = classification_metrics(labels, probs)
     scores["loss"] = output.metrics.get("test_loss")
     scores["samples_per_second"] = output.metrics.get("test_samples_per_second")
-    return scores
+    return scores, probs
 
 
 def _serving_check(model_dir: Path, test, reviews: int) -> dict | None:
