@@ -73,6 +73,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def parse_arguments(parser, defaults: dict[str, tuple]):
+    """``parser``'s arguments plus ``--quick`` and ``--out``; each option named in ``defaults`` (name ->
+    (full run, quick run)) that was not given takes the value of the run asked for."""
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
 def emit(result: dict, out: str | None = None) -> None:
     """Print the result as JSON (the benchmark's output) and, when asked, also write it to a file."""
     text = json.dumps(result, indent=2, default=str)

@@ -92,12 +92,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=0, help="WEB_CORES of the servers (0: shared between workers)")
     parser.add_argument("--serving-check", action="store_true", help="run ml.serving_check again (re-exports)")
     parser.add_argument("--debug", action="store_true", help="run the servers with DEBUG=true (as in development)")
-    parser.add_argument("--quick", action="store_true", help="small counts and 2 s load steps: a smoke test")
-    parser.add_argument("--out", help="also write the JSON here")
-    args = parser.parse_args()
-    for name, (full, quick) in DEFAULTS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
+    args = common.parse_arguments(parser, DEFAULTS)
     served = [BASELINE, CANDIDATE, *(r for r in args.runtimes.split(",") if r and r not in (BASELINE, CANDIDATE))]
     unknown = set(served) - set(RUNTIMES)
     if unknown:
@@ -320,7 +315,7 @@ def promoted_run(model: str | Path, serving_check: dict | None = None):
         metrics=metrics,
     )
     user = get_user_model().objects.create_user("bench", is_staff=True)  # the API key is its credential
-    services.training_run_promote(run=run, user=user)
+    services.training_run_promote(run=run, user=user, reason="benchmark")
     return run, services.api_token_create(user=user, name="bench")
 
 
@@ -587,7 +582,7 @@ def swap_during_promotion(port: int, key: str, review: str, run) -> dict:
     while len(answers) < 20 and time.monotonic() < deadline:
         time.sleep(0.1)
     before = len(answers)
-    services.training_run_promote(run=copy, user=run.promotions.first().promoted_by)
+    services.training_run_promote(run=copy, user=run.promotions.first().promoted_by, reason="benchmark")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(a[2] == copy.pk for a in answers[before:]):
         time.sleep(0.1)

@@ -18,15 +18,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 FILE = "test_predictions.parquet"
 CELLS = {"tn": (0, 0), "fp": (0, 1), "fn": (1, 0), "tp": (1, 1)}  # cell -> (true label, predicted label)
 
 
 def scored_reviews_write(output_dir: str | Path, *, review_ids, labels, positive_probs, texts) -> Path:
+    import pyarrow as pa  # here and below: a web process imports pyarrow only when a page reads the file
+    import pyarrow.parquet as pq
+
     path = Path(output_dir) / FILE
     table = pa.table(
         {
@@ -60,6 +60,9 @@ def scored_reviews_cell(
 ) -> CellPage | None:
     """The reviews of ``cell`` (``CELLS``), searched (case-insensitive) and sorted by the model's confidence
     in its answer; None when the run kept no predictions."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     table = _read(str(Path(output_dir) / FILE))
     if table is None:
         return None
@@ -81,11 +84,13 @@ def scored_reviews_cell(
 
 
 @lru_cache(maxsize=4)
-def _read_cached(path: str, mtime_ns: int) -> pa.Table:
+def _read_cached(path: str, mtime_ns: int):
+    import pyarrow.parquet as pq
+
     return pq.read_table(path)
 
 
-def _read(path: str) -> pa.Table | None:
+def _read(path: str):
     """The file's table, read once per process while the file is unchanged."""
     try:
         mtime = Path(path).stat().st_mtime_ns

@@ -48,9 +48,9 @@ from ml.base_models import freeze_lower_layers, load_for_classification, resolve
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
 from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
-from ml.errors import ConfigError, first_line
+from ml.errors import ConfigError, MLError, first_line
 from ml.hardware import Hardware, detect_hardware, resolve_precision
-from ml.inference import WEIGHT_FILES
+from ml.inference import WEIGHT_FILES, Predictor
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.progress import TrainingObserver
 from ml.progress_callback import ObserverCallback
@@ -329,6 +329,7 @@ def _score_and_save(
         )
         metrics["model"] = _model_size(trainer.model, model_dir)
         metrics["serving"] = _serving_check(model_dir, test, config.serving_check_reviews)
+        metrics["behaviour"] = _behaviour_check(model_dir)
     return str(model_dir)
 
 
@@ -383,6 +384,19 @@ def _serving_check(model_dir: Path, test, reviews: int) -> dict | None:
         return serving_check(model_dir, sample["text"], sample["label"])
     except (RuntimeError, OSError) as exc:
         logger.warning("serving check skipped: %s", exc)
+        return {"error": first_line(exc)}
+
+
+def _behaviour_check(model_dir: Path) -> dict:
+    """The behavioural checks (``ml.behaviour``) on the saved model, as PyTorch answers them. A check that
+    cannot run is recorded as such: it never fails a run that trained."""
+    from ml.behaviour import behaviour_check
+
+    try:
+        predictor = Predictor(model_dir)
+        return behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32))
+    except (MLError, RuntimeError, OSError, ValueError) as exc:
+        logger.warning("behavioural checks skipped: %s", exc)
         return {"error": first_line(exc)}
 
 

@@ -41,10 +41,10 @@ def test_importing_all_of_ml_loads_neither():
 
 
 def test_a_web_process_starts_without_loading_the_training_libraries():
-    """torch, transformers, datasets and scikit-learn are what training and a PyTorch model need; the site
+    """torch, transformers, datasets, scikit-learn and pyarrow are what training and a PyTorch model need; the site
     itself (its URLs, views, services and selectors) must not pull them in, so that a web process serving
     a model through another runtime stays small."""
-    heavy = {"torch", "transformers", "datasets", "sklearn"}
+    heavy = {"torch", "transformers", "datasets", "sklearn", "pyarrow"}
     code = (
         "import sys; from django.urls import resolve; from webapp.wsgi import application; resolve('/'); "
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy!r}))"
