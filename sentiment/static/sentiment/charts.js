@@ -1,39 +1,243 @@
-// A small SVG line chart: enough for loss and accuracy curves, no dependency to load.
-window.lineChart = function (svg, series, options) {
-  const W = 420, H = 200, L = 48, R = 10, T = 10, B = 28;
-  const ns = "http://www.w3.org/2000/svg";
-  svg.replaceChildren();
-  const points = series.flatMap((s) => s.points);
-  const el = (name, attrs, text) => {
-    const node = document.createElementNS(ns, name);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    svg.appendChild(node);
-    return node;
+// The site's charts, drawn by Chart.js (vendor/chart.umd.min.js, loaded before this file).
+// Pages call only window.charts, so the look (palette, fonts, number formats, empty state) lives here
+// once, and a call on a canvas that already has a chart updates it in place: the run page polls.
+(function () {
+  const css = (name, fallback) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  // The palette is style.css's (--chart-1 … --chart-6); point shapes tell series apart without colour.
+  const SHAPES = ["circle", "rect", "triangle", "rectRot", "star", "crossRot"];
+  const bodyFont = () => getComputedStyle(document.body).fontFamily || "sans-serif";
+  const withAlpha = (color, alpha) => {
+    const hex = /^#([0-9a-f]{6})$/i.exec(color);
+    if (!hex) return color;
+    const n = parseInt(hex[1], 16);
+    return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
   };
-  if (!points.length) {
-    el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, "no data yet");
-    return;
+  const seriesStyle = (i) => ({ color: css(`--chart-${(i % SHAPES.length) + 1}`, "#555"), shape: SHAPES[i % SHAPES.length] });
+
+  // 6e-5 not 0.00006; 0.693 not 0.6931472; 1,250 not 1250.
+  function formatNumber(v, decimals = 3) {
+    if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+    if (v !== 0 && Math.abs(v) < 0.01) return v.toExponential(2).replace(/\.?0+e/, "e");
+    if (Math.abs(v) >= 1000 || Number.isInteger(v)) return Math.round(v).toLocaleString("en");
+    return v.toFixed(decimals);
   }
-  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  let [y0, y1] = options && options.yRange ? options.yRange : [Math.min(...ys), Math.max(...ys)];
-  if (x0 === x1) { x0 -= 1; x1 += 1; }
-  if (y0 === y1) { y0 -= 0.5; y1 += 0.5; }
-  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
-  const sy = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
-  el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" });
-  el("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" });
-  const fmt = (v) => (Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(1) : +v.toFixed(3));
-  for (const v of [y0, (y0 + y1) / 2, y1]) {
-    el("text", { x: L - 4, y: sy(v) + 4, "text-anchor": "end", class: "tick" }, fmt(v));
+  const formatPercent = (v, decimals = 1) => (Number.isFinite(v) ? `${(v * 100).toFixed(decimals)}%` : "—");
+
+  // Tick labels: percentages without needless zeros, small numbers in exponent notation, else Chart.js's own.
+  function tickFormatter(percent) {
+    return function (value, index, ticks) {
+      if (percent) return `${+(value * 100).toFixed(2)}%`;
+      const largest = Math.max(...ticks.map((t) => Math.abs(t.value)));
+      if (largest > 0 && largest < 0.01) return value === 0 ? "0" : value.toExponential(2).replace(/\.?0+e/, "e");
+      return Chart.Ticks.formatters.numeric.call(this, value, index, ticks);
+    };
   }
-  el("text", { x: L, y: H - 8, class: "tick" }, Math.round(x0));
-  el("text", { x: W - R, y: H - 8, "text-anchor": "end", class: "tick" }, `${Math.round(x1)} ${options.xLabel || ""}`);
-  series.forEach((s, i) => {
-    const d = s.points.map((p, j) => `${j ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
-    el("path", { d, class: `series s${i}` });
-    s.points.forEach((p) => { if (s.dots) el("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 3, class: `dot s${i}` }); });
-    el("text", { x: W - R - 4, y: T + 12 + 14 * i, "text-anchor": "end", class: `legend s${i}` }, s.name);
-  });
-};
+
+  // Chart.js draws nothing at all without data; say so on the canvas instead.
+  const emptyState = {
+    id: "emptyState",
+    afterDraw(chart) {
+      if (!chart.$charts || !chart.$charts.empty) return;
+      const { ctx, chartArea: a } = chart;
+      ctx.save();
+      ctx.font = `13px ${bodyFont()}`;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      const [x, y, text] = [(a.left + a.right) / 2, (a.top + a.bottom) / 2, "no data yet"];
+      const w = ctx.measureText(text).width + 16;
+      ctx.fillStyle = "#fff"; // over the reliability diagram's diagonal
+      ctx.fillRect(x - w / 2, y - 11, w, 22);
+      ctx.fillStyle = css("--muted", "#666");
+      ctx.fillText(text, x, y);
+      ctx.restore();
+    },
+  };
+
+  function axis(title, { percent = false, empty = false } = {}) {
+    return {
+      type: "linear",
+      title: { display: Boolean(title), text: title || "", color: css("--muted", "#666") },
+      ticks: { display: !empty, color: css("--muted", "#666"), callback: tickFormatter(percent), maxRotation: 0 },
+      grid: { display: !empty, color: css("--line", "#e4e7ec") },
+      border: { color: css("--chart-axis", "#98a2b3") },
+    };
+  }
+
+  function baseOptions() {
+    return {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false, // the .chart-box around the canvas has the aspect ratio, in style.css
+      parsing: false,
+      normalized: true,
+      color: css("--fg", "#222"),
+      layout: { padding: { top: 2, right: 8 } },
+      plugins: {
+        legend: { position: "top", align: "end", labels: { usePointStyle: true, boxWidth: 8, boxHeight: 8, padding: 10 } },
+        tooltip: { backgroundColor: "rgba(29, 35, 48, 0.92)", padding: 8, caretPadding: 6, cornerRadius: 4 },
+      },
+    };
+  }
+
+  // The chart on this canvas if it was made by `kind`; any other chart there is replaced.
+  function existing(canvas, kind) {
+    const chart = Chart.getChart(canvas);
+    if (chart && chart.$charts && chart.$charts.kind === kind) return chart;
+    if (chart) chart.destroy();
+    box(canvas);
+    return null;
+  }
+
+  const canvasElement = (canvas) => (typeof canvas === "string" ? document.getElementById(canvas) : canvas);
+
+  // Chart.js sizes a responsive canvas from its parent, so the parent must get its size from the page
+  // and not from the canvas, or the chart can shrink but never grow back: a div.chart-box (style.css
+  // gives it the aspect ratio). Pages may write it around the canvas; otherwise it is added here.
+  function box(canvas) {
+    if (canvas.parentNode.classList.contains("chart-box")) return;
+    const div = document.createElement("div");
+    div.className = "chart-box";
+    canvas.replaceWith(div);
+    div.appendChild(canvas);
+  }
+
+  // Keeps the dataset objects (and with them what the legend has hidden) and replaces their contents.
+  function setDatasets(chart, datasets) {
+    const current = chart.data.datasets;
+    datasets.forEach((d, i) => {
+      if (current[i]) {
+        for (const key of Object.keys(current[i])) if (!(key in d)) delete current[i][key];
+        Object.assign(current[i], d);
+      } else current.push(d);
+    });
+    current.length = datasets.length;
+  }
+
+  function line(canvasOrId, { series = [], xLabel = "", yLabel = "", yRange = null, percent = false } = {}) {
+    const datasets = series.map((s, i) => {
+      const { color, shape } = seriesStyle(i);
+      const data = (s.points || []).map(([x, y]) => ({ x, y: y === null || y === undefined ? null : y }));
+      const dots = Boolean(s.dots) || data.length === 1; // a lone point is invisible without its dot
+      return {
+        type: "line", label: s.name, data, borderColor: color, backgroundColor: color, borderWidth: 2,
+        // hollow dots: where two series meet (accuracy and F1) both shapes still show
+        pointStyle: shape, pointRadius: dots ? 3.5 : 0, pointBackgroundColor: "#fff", pointBorderWidth: 1.5,
+        pointHoverRadius: 5, pointHoverBackgroundColor: color, pointHitRadius: 6, tension: 0,
+        spanGaps: true,
+      };
+    });
+    const points = datasets.flatMap((d) => d.data);
+    const empty = !points.some((p) => Number.isFinite(p.y));
+    const allIntegers = points.every((p) => Number.isInteger(p.x));
+    const formatY = (v) => (percent ? formatPercent(v) : formatNumber(v));
+    const x = axis(xLabel, { empty });
+    x.ticks.precision = allIntegers ? 0 : undefined;
+    Object.assign(x, { beginAtZero: true, bounds: "data" }); // steps start at 0; the axis ends at the data
+    const y = axis(yLabel, { percent, empty });
+    if (yRange) [y.min, y.max] = yRange;
+
+    const canvas = canvasElement(canvasOrId);
+    let chart = existing(canvas, "line");
+    if (!chart) {
+      const options = baseOptions();
+      options.interaction = { mode: "nearest", axis: "x", intersect: false };
+      // the legend shows a line for a plain series and its dot's shape for a series with dots
+      options.plugins.legend.labels.generateLabels = (c) =>
+        Chart.defaults.plugins.legend.labels.generateLabels(c).map((item) => {
+          const d = c.data.datasets[item.datasetIndex];
+          return d.pointRadius ? item : { ...item, pointStyle: "line", strokeStyle: d.borderColor, lineWidth: 2.5 };
+        });
+      chart = new Chart(canvas, { type: "line", data: { datasets: [] }, options, plugins: [emptyState] });
+    }
+    chart.$charts = { kind: "line", empty };
+    setDatasets(chart, datasets);
+    const options = chart.config.options; // the plain object: mutated in place, read again by update()
+    Object.assign(options.scales, { x, y });
+    options.plugins.tooltip.callbacks = {
+      title: (items) => (items.length ? `${xLabel || "x"}: ${formatNumber(items[0].parsed.x)}` : ""),
+      label: (item) => ` ${item.dataset.label}: ${formatY(item.parsed.y)}`,
+      labelColor: (item) => ({ borderColor: item.dataset.borderColor, backgroundColor: item.dataset.borderColor }),
+    };
+    chart.update("none");
+    return chart;
+  }
+
+  // Chart.js sizes bars on a linear axis from the spacing of the data; make each as wide as its bin
+  // instead (the scales are laid out by now, and the dataset options are read right after this).
+  const binWidth = {
+    id: "binWidth",
+    beforeDatasetsUpdate(chart) {
+      const scale = chart.scales.x;
+      const width = chart.$charts && chart.$charts.binWidth;
+      if (!scale || !Number.isFinite(width)) return;
+      const px = Math.abs(scale.getPixelForValue(scale.min + width) - scale.getPixelForValue(scale.min));
+      chart.data.datasets[0].barThickness = Math.max(1, px);
+    },
+  };
+
+  // Bars of accuracy per confidence bin, each as wide as its bin, against the diagonal a perfectly
+  // calibrated model would follow; the tooltip gives the bin's numbers.
+  function reliability(canvasOrId, { bins = [], ece = null } = {}) {
+    const shown = bins.filter((b) => b.count > 0);
+    const lo = bins.length ? Math.min(...bins.map((b) => b.low)) : 0;
+    const hi = bins.length ? Math.max(...bins.map((b) => b.high)) : 1;
+    const accent = seriesStyle(0).color;
+    const bars = {
+      type: "bar", label: "accuracy in the bin",
+      data: shown.map((b) => ({ x: (b.low + b.high) / 2, y: b.accuracy, bin: b })),
+      backgroundColor: withAlpha(accent, 0.55), borderColor: accent, borderWidth: 1,
+      grouped: false, pointStyle: "rect",
+    };
+    const diagonal = {
+      type: "line", label: "perfectly calibrated", reference: true,
+      data: [{ x: lo, y: lo }, { x: hi, y: hi }],
+      borderColor: css("--muted", "#666"), backgroundColor: css("--muted", "#666"), borderWidth: 1.5, borderDash: [6, 4],
+      pointStyle: "line", pointRadius: 0, pointHoverRadius: 0, pointHitRadius: 0,
+    };
+    const empty = !shown.length;
+    const x = axis("confidence (probability given to the predicted label)", { empty });
+    Object.assign(x, { min: lo, max: hi, offset: false });
+    x.grid.offset = false;
+    const y = axis("accuracy (share predicted right)", { empty });
+    Object.assign(y, { min: 0, max: 1 });
+
+    const canvas = canvasElement(canvasOrId);
+    let chart = existing(canvas, "reliability");
+    if (!chart) {
+      const options = baseOptions();
+      options.interaction = { mode: "x", intersect: false };
+      options.plugins.tooltip.filter = (item) => !item.dataset.reference;
+      options.plugins.tooltip.callbacks = {
+        title: (items) => {
+          const b = items[0].raw.bin;
+          return `confidence ${b.low.toFixed(2)}–${b.high.toFixed(2)}`;
+        },
+        label: (item) => {
+          const b = item.raw.bin;
+          return [
+            ` mean confidence: ${b.confidence.toFixed(3)}`,
+            ` accuracy: ${b.accuracy.toFixed(3)}`,
+            ` reviews: ${b.count.toLocaleString("en")}`,
+          ];
+        },
+      };
+      options.plugins.subtitle = { display: true, align: "start", color: css("--muted", "#666"), padding: { bottom: 4 } };
+      chart = new Chart(canvas, { type: "bar", data: { datasets: [] }, options, plugins: [emptyState, binWidth] });
+    }
+    chart.$charts = { kind: "reliability", empty, binWidth: Math.min(...bins.map((b) => b.high - b.low)) };
+    setDatasets(chart, [bars, diagonal]);
+    const options = chart.config.options;
+    Object.assign(options.scales, { x, y });
+    options.plugins.subtitle.text = Number.isFinite(ece)
+      ? `expected calibration error (ECE): ${ece.toFixed(3)} — the bars' distance from the diagonal, weighted by reviews`
+      : "";
+    chart.update("none");
+    return chart;
+  }
+
+  // The page's own font, for every chart (Chart.js's default is Helvetica).
+  Chart.defaults.font.family = bodyFont();
+  Chart.defaults.font.size = 11;
+
+  window.charts = { line, reliability, formatNumber, formatPercent };
+})();

@@ -27,16 +27,19 @@
     $("log").textContent = p.log_tail;
     $("checkpoint").textContent = p.last_checkpoint || "—";
     $("model-dir").textContent = p.model_dir || "—";
-    lineChart($("loss-chart"), [{ name: "loss", points: p.loss_curve }], { xLabel: "steps" });
-    lineChart($("lr-chart"), [{ name: "learning rate", points: p.lr_curve }], { xLabel: "steps" });
-    lineChart(
-      $("eval-chart"),
-      [
+    charts.line($("loss-chart"), { series: [{ name: "training loss", points: p.loss_curve }], xLabel: "steps", yLabel: "loss" });
+    charts.line($("lr-chart"), { series: [{ name: "learning rate", points: p.lr_curve }], xLabel: "steps", yLabel: "learning rate" });
+    const scores = p.eval_curve.flatMap((e) => [e.accuracy, e.f1]).filter((v) => v !== null && v !== undefined);
+    charts.line($("eval-chart"), {
+      series: [
         { name: "accuracy", points: p.eval_curve.map((e) => [e.step, e.accuracy]), dots: true },
         { name: "F1", points: p.eval_curve.map((e) => [e.step, e.f1]), dots: true },
       ],
-      { xLabel: "steps", yRange: [Math.min(0.4, ...p.eval_curve.flatMap((e) => [e.accuracy, e.f1 ?? 1])), 1.0] },
-    );
+      xLabel: "steps",
+      yLabel: "score",
+      yRange: [Math.floor(Math.min(0.4, ...scores) * 10) / 10, 1],
+      percent: true,
+    });
     if (p.test) {
       $("test-card").hidden = false;
       const t = p.test;
@@ -48,6 +51,10 @@
       }));
       const [[tn, fp], [fn, tp]] = t.confusion_matrix;
       Object.entries({ tn, fp, fn, tp }).forEach(([id, v]) => ($(id).textContent = v));
+      if (t.calibration) {
+        $("ece").textContent = number(t.calibration.ece, 3);
+        charts.reliability($("calibration-chart"), t.calibration);
+      }
     }
     if (!p.active) {
       const form = $("cancel-form");
