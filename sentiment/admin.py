@@ -1,13 +1,15 @@
-"""Admin: where staff launch runs, follow them, cancel, promote, and restore an earlier model."""
+"""Admin: where staff launch runs, follow them, compare and cancel them, and open the promote page (which
+asks for the evidence and a reason) for a run or an earlier model."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from sentiment import selectors, services
 from sentiment.forms import TrainingLaunchForm
@@ -25,16 +27,12 @@ class TrainingStaffMixin:
     def has_view_permission(self, request, obj=None):
         return can_manage_training(request.user)
 
-    def serve_chosen_run(self, request, chosen: list[TrainingRun], *, served: str) -> None:
-        """The promote and restore actions: exactly one row chosen, its run served, or the reason why not."""
-        if len(chosen) != 1:
+    def promote_page(self, request, runs: list[TrainingRun]):
+        """The promote and restore actions open the promote page (evidence, then a reason): exactly one row."""
+        if len(runs) != 1:
             self.message_user(request, "Choose exactly one row.", messages.ERROR)
-            return
-        try:
-            services.training_run_promote(run=chosen[0], user=request.user)
-            self.message_user(request, f"{chosen[0]} {served}.")
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return None
+        return redirect("sentiment:run_promote", run_id=runs[0].pk)
 
 
 @admin.register(TrainingRun)
@@ -42,7 +40,7 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
     list_display = ("title", "status_badge", "progress", "test_accuracy_display", "device", "created_at")
     list_display_links = None  # the title links to the live run page instead
     list_filter = ("status", "preset", "launched_from")
-    actions = ("cancel_runs", "promote_run")
+    actions = ("compare_runs", "cancel_runs", "promote_run")
     readonly_fields = [f.name for f in TrainingRun._meta.fields]
     change_list_template = "admin/sentiment/trainingrun/change_list.html"
 
@@ -103,14 +101,23 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
             services.training_run_cancel(run=run)
         self.message_user(request, "Cancel requested.")
 
-    @admin.action(description="Promote the selected run to serving")
+    @admin.action(description="Promote the selected run to serving…")
     def promote_run(self, request, queryset):
-        self.serve_chosen_run(request, list(queryset), served="is now served")
+        return self.promote_page(request, list(queryset))
+
+    @admin.action(description="Compare the selected runs")
+    def compare_runs(self, request, queryset):
+        ids = sorted(queryset.values_list("pk", flat=True))
+        if len(ids) < 2:
+            self.message_user(request, "Choose two or more runs to compare.", messages.ERROR)
+            return None
+        return redirect(reverse("sentiment:run_compare") + "?" + urlencode([("run", pk) for pk in ids]))
 
 
 @admin.register(Promotion)
 class PromotionAdmin(TrainingStaffMixin, admin.ModelAdmin):
-    list_display = ("run", "promoted_by", "promoted_at", "serving")
+    list_display = ("promoted_at", "action", "run", "promoted_by", "reason", "serving")
+    list_filter = ("action",)
     actions = ("restore",)
 
     def has_add_permission(self, request):
@@ -123,9 +130,9 @@ class PromotionAdmin(TrainingStaffMixin, admin.ModelAdmin):
     def serving(self, promotion):
         return promotion.pk == selectors.served_version()
 
-    @admin.action(description="Serve this model again")
+    @admin.action(description="Serve this model again…")
     def restore(self, request, queryset):
-        self.serve_chosen_run(request, [promotion.run for promotion in queryset], served="is served again")
+        return self.promote_page(request, [promotion.run for promotion in queryset])
 
 
 @admin.register(Prediction)

@@ -83,14 +83,10 @@ def classify(request):
     if check.token is None:
         raise _Refusal(401, check.refusal, **{"WWW-Authenticate": "Bearer"})
     services.api_token_used(token=check.token)
+    body = _review_body(request)
     try:
-        prediction = services.review_classify(user=check.token.user, text=_review_text(request))
-    except ValidationError as exc:
-        raise _Refusal(400, " ".join(exc.messages)) from None
-    except services.NoModelServed as exc:
-        raise _Refusal(503, str(exc)) from None
-    return JsonResponse(
-        {
+        prediction = services.review_classify(user=check.token.user, text=body["text"])
+        answer = {
             "id": prediction.pk,
             "label": prediction.label,
             "probability": round(prediction.probability, 4),
@@ -98,11 +94,17 @@ def classify(request):
             "run": prediction.run_id,
             "runtime": prediction.runtime,
         }
-    )
+        if body["explain"]:
+            answer["explanation"] = services.prediction_explain(prediction=prediction)
+    except ValidationError as exc:
+        raise _Refusal(400, " ".join(exc.messages)) from None
+    except services.NoModelServed as exc:
+        raise _Refusal(503, str(exc)) from None
+    return JsonResponse(answer)
 
 
-def _review_text(request) -> str:
-    """The "text" of the JSON body, or a refusal that says what is wrong with the body."""
+def _review_body(request) -> dict:
+    """The "text" and "explain" of the JSON body, or a refusal that says what is wrong with the body."""
     cap = settings.MAX_REVIEW_CHARS * BYTES_PER_CHAR + MARGIN_BYTES
     size = _content_length(request)  # the announced size first: a huge body is never read
     if size <= cap:
@@ -133,7 +135,10 @@ def _review_text(request) -> str:
     text = data.get("text")
     if not isinstance(text, str):
         raise _Refusal(400, 'Give the review as a string in "text".')
-    return text
+    explain = data.get("explain", False)
+    if not isinstance(explain, bool):
+        raise _Refusal(400, '"explain" must be true or false.')
+    return {"text": text, "explain": explain}
 
 
 def _content_length(request) -> int:

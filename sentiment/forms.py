@@ -19,6 +19,20 @@ class ReviewForm(forms.Form):
     )
 
 
+class PromoteForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. +1.2 points on the test set, no check regressed"}),
+        help_text="Why this model should answer users. Kept in the serving history with the figures shown here.",
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_next(self) -> str:
+        """Only a path on this site (an open redirect would let a link send staff anywhere)."""
+        target = self.cleaned_data["next"]
+        return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else ""
+
+
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
         max_length=100, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. my script"})

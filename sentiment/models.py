@@ -103,17 +103,37 @@ class TrainingRun(BackgroundJob):
 
 
 class Promotion(models.Model):
-    """Serving history: the newest promotion names the served model; older ones can be restored."""
+    """The audit trail of serving: who put which model in front of users, when, why, and on what evidence.
+
+    The newest promotion names the served model; any older one can be restored, which adds a new row.
+    """
+
+    class Action(models.TextChoices):
+        PROMOTE = "promote", "Promoted"
+        RESTORE = "restore", "Restored"  # served before: a roll-back, or back to a model after another
 
     run = models.ForeignKey(TrainingRun, on_delete=models.PROTECT, related_name="promotions")
     promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     promoted_at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.PROMOTE)
+    reason = models.TextField(blank=True, help_text="Why, in the words of whoever did it.")
+    replaced = models.ForeignKey(
+        TrainingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run served before.",
+    )
+    figures = models.JSONField(
+        default=dict, blank=True, help_text="The evidence at that moment: test scores, checks, the replay."
+    )
 
     class Meta:
         ordering = ["-promoted_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.run} promoted {self.promoted_at:%Y-%m-%d %H:%M}"
+        return f"{self.run} {self.get_action_display().lower()} {self.promoted_at:%Y-%m-%d %H:%M}"
 
 
 class Prediction(models.Model):

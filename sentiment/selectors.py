@@ -69,6 +69,15 @@ def served_model() -> ServedModel | None:
     return ServedModel(run=promotion.run, promotion_id=promotion.pk) if promotion else None
 
 
+def served_previous_run() -> TrainingRun | None:
+    """The run served before the one served now (what a roll-back restores); None if there was none."""
+    served = served_model()
+    if served is None:
+        return None
+    earlier = Promotion.objects.exclude(run=served.run).select_related("run").first()
+    return earlier.run if earlier else None
+
+
 def served_version() -> int | None:
     """Only the id of the newest promotion: one indexed query per request."""
     return Promotion.objects.values_list("pk", flat=True).first()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sentiment import api, views
+from sentiment import api, run_views, views
 from sentiment.limits import api_key_of, by_ip, person_or_ip, rate_limited
 
 # Costly requests are rate-limited (sentiment/limits.py): per API key and per address on the API, per
@@ -12,6 +12,7 @@ app_name = "sentiment"
 urlpatterns = [
     path("", per_person(views.classify), name="classify"),
     path("history/", views.history, name="history"),
+    path("history/<int:prediction_id>/why/", per_person(views.prediction_why), name="prediction_why"),
     path("api/", views.api_keys, name="api_keys"),
     path("api/keys/<int:token_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("api/classify", per_key_and_ip(api.classify), name="api_classify"),
@@ -19,9 +20,13 @@ urlpatterns = [
     path("csv/<int:job_id>/", views.csv_detail, name="csv_detail"),
     path("csv/<int:job_id>/status.json", views.csv_status, name="csv_status"),
     path("csv/<int:job_id>/download/", views.csv_download, name="csv_download"),
-    path("runs/<int:run_id>/", views.RunDetailView.as_view(), name="run_detail"),
-    path("runs/<int:run_id>/progress.json", views.RunProgressView.as_view(), name="run_progress"),
-    path("runs/<int:run_id>/cancel/", views.RunCancelView.as_view(), name="run_cancel"),
-    path("runs/<int:run_id>/promote/", views.RunPromoteView.as_view(), name="run_promote"),
-    path("runs/<int:run_id>/resume/", views.RunResumeView.as_view(), name="run_resume"),
+    path("runs/<int:run_id>/", run_views.RunDetailView.as_view(), name="run_detail"),
+    path("runs/<int:run_id>/progress.json", run_views.RunProgressView.as_view(), name="run_progress"),
+    path("runs/<int:run_id>/cancel/", run_views.RunCancelView.as_view(), name="run_cancel"),
+    path("runs/<int:run_id>/promote/", run_views.RunPromoteView.as_view(), name="run_promote"),
+    path("runs/<int:run_id>/resume/", run_views.RunResumeView.as_view(), name="run_resume"),
+    path("runs/<int:run_id>/mistakes/", run_views.RunMistakesView.as_view(), name="run_mistakes"),
+    path("runs/<int:run_id>/behaviour/", run_views.RunBehaviourView.as_view(), name="run_behaviour"),
+    path("runs/compare/", run_views.RunCompareView.as_view(), name="run_compare"),
+    path("serving/", run_views.ServingHistoryView.as_view(), name="serving_history"),
 ]

@@ -1,7 +1,7 @@
 """Pages: thin. Each parses the request, calls one service or selector, and renders.
 
-The pages of training runs are for staff (``sentiment.permissions``); every other page for anyone
-signed in, each seeing only their own reviews and files.
+These are the pages of anyone signed in, each seeing only their own reviews, files and keys; the staff
+pages of training runs and serving are in ``sentiment.run_views``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from sentiment import selectors, services
 from sentiment.forms import ApiKeyForm, CsvUploadForm, ReviewForm
-from sentiment.models import TrainingRun
-from sentiment.permissions import TrainingStaffRequiredMixin
 
 HISTORY_PAGE_SIZE = 20
 
@@ -56,6 +53,22 @@ def history(request):
         request.GET.get("page")
     )
     return render(request, "sentiment/history.html", {"page": page, "query": query})
+
+
+@login_required
+def prediction_why(request, prediction_id: int):
+    """Why one of the person's answers came out as it did: its words highlighted by their push."""
+    prediction = get_object_or_404(selectors.prediction_list(user=request.user), pk=prediction_id)
+    explanation, problem = None, ""
+    try:
+        explanation = services.prediction_explain(prediction=prediction)
+    except ValidationError as exc:
+        problem = " ".join(exc.messages)
+    return render(
+        request,
+        "sentiment/prediction_why.html",
+        {"prediction": prediction, "explanation": explanation, "problem": problem},
+    )
 
 
 NEW_KEY = "sentiment.new_api_key"  # session key: a new API key, until the page that shows it once
@@ -138,60 +151,3 @@ def csv_download(request, job_id: int):
     if not job.result:
         raise Http404("This file has not been classified yet.")
     return FileResponse(job.result.open("rb"), as_attachment=True, filename=f"classified-{job.filename}")
-
-
-class RunDetailView(TrainingStaffRequiredMixin, View):
-    def get(self, request, run_id: int):
-        run = get_object_or_404(TrainingRun, pk=run_id)
-        return render(
-            request,
-            "sentiment/run_detail.html",
-            {
-                "run": run,
-                "progress": selectors.training_run_progress(run=run),
-                "served": selectors.served_model(),
-                "serving_check": selectors.training_run_serving_check(run=run),
-                "resumable": selectors.training_run_resumable(run=run),
-            },
-        )
-
-
-class RunProgressView(TrainingStaffRequiredMixin, View):
-    def get(self, request, run_id: int):
-        run = get_object_or_404(TrainingRun, pk=run_id)
-        return JsonResponse(selectors.training_run_progress(run=run))
-
-
-class RunActionView(TrainingStaffRequiredMixin, View):
-    """A button on the run page: POST only; does one thing and goes back to the page, saying what happened."""
-
-    http_method_names = ["post"]
-
-    def post(self, request, run_id: int):
-        run = get_object_or_404(TrainingRun, pk=run_id)
-        try:
-            messages.success(request, self.act(run))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        return redirect("sentiment:run_detail", run_id=run.pk)
-
-    def act(self, run: TrainingRun) -> str:
-        raise NotImplementedError
-
-
-class RunCancelView(RunActionView):
-    def act(self, run: TrainingRun) -> str:
-        services.training_run_cancel(run=run)
-        return f"{run}: cancel requested."
-
-
-class RunResumeView(RunActionView):
-    def act(self, run: TrainingRun) -> str:
-        services.training_run_resume(run=run)
-        return f"{run} queued again: it goes on from its last checkpoint."
-
-
-class RunPromoteView(RunActionView):
-    def act(self, run: TrainingRun) -> str:
-        services.training_run_promote(run=run, user=self.request.user)
-        return f"{run} is now served."

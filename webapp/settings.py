@@ -154,6 +154,10 @@ SERVE_RUNTIME = env.str("SERVE_RUNTIME", default=AUTO).lower()
 if SERVE_RUNTIME not in {AUTO, *RUNTIMES}:
     raise ImproperlyConfigured(f"SERVE_RUNTIME must be one of auto, {', '.join(RUNTIMES)} (got {SERVE_RUNTIME!r})")
 INT8_MAX_ACCURACY_LOSS = env.float("INT8_MAX_ACCURACY_LOSS", default=0.5)
+# Before a model is promoted, the last REPLAY_PREDICTIONS reviews people classified are scored again by it
+# (sentiment/evidence.py), for at most REPLAY_SECONDS: the promote page shows which answers would change.
+REPLAY_PREDICTIONS = env.int("REPLAY_PREDICTIONS", default=1000)
+REPLAY_SECONDS = env.float("REPLAY_SECONDS", default=30.0)
 
 MEDIA_ROOT = VAR_DIR / env.str("MEDIA_ROOT", default="media")
 MEDIA_URL = "media/"

@@ -3,7 +3,9 @@
 - ``runs``: training runs, their lifecycle and promotion to serving;
 - ``classify``: single reviews classified with the served model;
 - ``csv_jobs``: CSV uploads classified by the worker, a slice at a time, under a lease;
+- ``checks``: behavioural checks of a finished model, run again on demand;
 - ``sweep``: jobs left behind by a dead worker or an absent broker, picked up again;
+- ``promotions``: serving a run's model, with who, why and the evidence, in the audit trail;
 - ``serving``: the model each process answers with, swapped in the background on promotion;
 - ``api_tokens``: keys for the JSON API;
 - ``accounts``: the first administrator of a new deployment.
@@ -11,12 +13,14 @@
 
 from sentiment.services.accounts import admin_user_ensure
 from sentiment.services.api_tokens import api_token_create, api_token_revoke, api_token_used
-from sentiment.services.classify import review_classify
+from sentiment.services.checks import training_run_check_behaviour
+from sentiment.services.classify import prediction_explain, review_classify
 from sentiment.services.csv_jobs import (
     csv_classification_create,
     csv_classification_process,
     csv_classifications_recover,
 )
+from sentiment.services.promotions import training_run_promote
 from sentiment.services.runs import (
     first_model_ensure,
     training_run_cancel,
@@ -26,7 +30,6 @@ from sentiment.services.runs import (
     training_run_finish,
     training_run_heartbeat,
     training_run_interrupt,
-    training_run_promote,
     training_run_record_log,
     training_run_record_progress,
     training_run_resume,
@@ -47,8 +50,10 @@ __all__ = [
     "csv_classifications_recover",
     "first_model_ensure",
     "jobs_sweep",
+    "prediction_explain",
     "review_classify",
     "training_run_cancel",
+    "training_run_check_behaviour",
     "training_run_claim",
     "training_run_create",
     "training_run_fail",

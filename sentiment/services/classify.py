@@ -1,4 +1,5 @@
-"""Classifying one review with the served model, from the form or the API (CSV files: ``csv_jobs``).
+"""Classifying one review with the served model, from the form or the API (CSV files: ``csv_jobs``), and
+explaining an answer afterwards.
 
 The model is the one most recently promoted, held by each process's ``serving_slot``: a promotion is
 noticed on the next request and the new model is loaded in the background, no restart needed.
@@ -7,10 +8,14 @@ noticed on the next request and the new model is loaded in the background, no re
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from ml.explain import explain, top_words
+from ml.inference import predictor_cache
+from sentiment import selectors
 from sentiment.models import Prediction
 from sentiment.services.serving import answering, serving_slot
 
@@ -43,3 +48,29 @@ def review_classify(*, user, text: str) -> Prediction:
         model_name=model.served.name,
         runtime=model.predictor.runtime,
     )
+
+
+def prediction_explain(*, prediction: Prediction) -> dict:
+    """Which words pushed this answer towards positive or negative (``ml.explain``, occlusion), computed by
+    the model and runtime that gave it. Each piece also gets its ``strength`` (0 to 1, against the strongest
+    piece) and ``direction`` for the page's highlighting."""
+    run = prediction.run
+    if run is None or not run.model_dir or not Path(run.model_dir).is_dir():
+        raise ValidationError("The model that gave this answer is no longer available, so it cannot be explained.")
+    predictor = predictor_cache.get(
+        run.model_dir, runtime=prediction.runtime or selectors.training_run_serving_runtime(run=run)
+    )
+
+    def score(texts):
+        with answering() as cores:
+            return predictor.positive_probabilities(texts, cores=cores)
+
+    explanation = explain(score, prediction.text)
+    result = explanation.to_dict()
+    strongest = max((abs(p["weight"]) for p in result["pieces"]), default=0.0) or 1.0
+    for piece in result["pieces"]:
+        piece["strength"] = round(abs(piece["weight"]) / strongest, 2)
+        piece["direction"] = "positive" if piece["weight"] > 0 else "negative" if piece["weight"] < 0 else ""
+    result["top"] = top_words(explanation)
+    result["milliseconds"] = round(1000 * explanation.seconds)
+    return result

@@ -26,12 +26,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from ml.config import TrainingConfig
-from ml.errors import first_line
-from ml.inference import predictor_cache
 from ml.presets import config_from_preset
 from ml.progress import Progress
 from sentiment import jobs, selectors
-from sentiment.models import Promotion, TrainingRun
+from sentiment.models import TrainingRun
+from sentiment.services.promotions import WHEN_DONE_REASON, training_run_promote
 
 logger = logging.getLogger(__name__)
 Status = TrainingRun.Status
@@ -147,7 +146,7 @@ def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
         if run.status == Status.SUCCEEDED and run.promote_when_done and not run.promotions.exists():
             try:
                 with transaction.atomic():
-                    training_run_promote(run=run, user=run.created_by)
+                    training_run_promote(run=run, user=run.created_by, reason=WHEN_DONE_REASON)
             except ValidationError as exc:
                 run.error = "Not served: " + " ".join(exc.messages)
                 run.save(update_fields=["error"])
@@ -210,22 +209,6 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
             jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run.pk)
     run.refresh_from_db()
     return run
-
-
-def training_run_promote(*, run: TrainingRun, user) -> Promotion:
-    """Serve this run's model from the next request of every web process on; ``user`` is recorded."""
-    if run.status != Status.SUCCEEDED or not run.model_dir:
-        raise ValidationError(f"{run} has no finished model to serve (status: {run.get_status_display()}).")
-    if not Path(run.model_dir).is_dir():
-        raise ValidationError(f"The model folder of {run} is missing: {run.model_dir}")
-    try:  # loaded once here, so that a damaged model is refused with its reason instead of served
-        predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
-    except Exception as exc:
-        logger.warning("not promoting %s: its model does not load", run, exc_info=True)
-        raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None
-    promotion = Promotion.objects.create(run=run, promoted_by=user)
-    logger.info("promoted %s", run)
-    return promotion
 
 
 def training_runs_recover(*, worker: str | None = None, stale_after: timedelta | None = None) -> list[int]:

@@ -77,6 +77,13 @@ def test_train_evaluate_predict_round_trip(manage, tmp_path, tiny_model_dir, syn
     plain = manage("predict", str(out), "loved it, brilliant")
     assert plain.returncode == 0 and plain.stdout.split()[0] == "positive"
 
+    checked = manage("check_behaviour", str(result["run_id"]), "--json")
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    behaviour = json.loads(checked.stdout)
+    assert behaviour["total"] == result["behaviour"]["total"] and behaviour["capabilities"]
+    assert json.loads((out / "metrics.json").read_text())["behaviour"]["version"] == behaviour["version"]
+    assert "There is no run #999" in one_line_failure(manage("check_behaviour", "999"))
+
 
 def one_line_failure(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0

@@ -81,7 +81,7 @@ def test_launch_train_promote_classify(worker, staff_client, tiny_model_dir, syn
     assert set(run.metrics["serving"]["runtimes"]) == {"pytorch", "onnx-fp32", "onnx-int8"}
     assert Path(run.model_dir, "onnx", "model-int8.onnx").is_file()
 
-    staff_client.post(reverse("sentiment:run_promote", args=[run.pk]))
+    staff_client.post(reverse("sentiment:run_promote", args=[run.pk]), {"reason": "first model"})
     staff_client.post(reverse("sentiment:classify"), {"text": "a superb and moving film, loved it"})
     prediction = Prediction.objects.get()
     assert prediction.run == run and prediction.label == "positive" and f"Run #{run.pk}" in prediction.model_name

@@ -22,25 +22,37 @@ def act(client, model: str, action: str, rows) -> str:
     return response.content.decode()
 
 
-def test_staff_promote_from_the_admin_and_restore_an_earlier_model(client, staff, finished_run):
+def test_the_admin_promote_and_restore_actions_open_the_promote_page(client, staff, finished_run):
+    """Serving needs a reason and the evidence read first: the actions lead to the promote page."""
     client.force_login(staff)
-    assert "is now served" in act(client, "trainingrun", "promote_run", [finished_run])
-    second = TrainingRun.objects.get(pk=finished_run.pk)
-    second.pk = None
-    second.save()
-    act(client, "trainingrun", "promote_run", [second])
-    assert selectors.served_model().run == second
-    earlier = Promotion.objects.filter(run=finished_run).get()
-    assert "is served again" in act(client, "promotion", "restore", [earlier])
-    assert selectors.served_model().run == finished_run
+    changelist = reverse("admin:sentiment_trainingrun_changelist")
+    response = client.post(changelist, {"action": "promote_run", "_selected_action": [finished_run.pk]})
+    assert response.status_code == 302 and response.url == reverse("sentiment:run_promote", args=[finished_run.pk])
+    earlier = Promotion.objects.create(run=finished_run, promoted_by=staff, reason="first")
+    response = client.post(
+        reverse("admin:sentiment_promotion_changelist"), {"action": "restore", "_selected_action": [earlier.pk]}
+    )
+    assert response.url == reverse("sentiment:run_promote", args=[finished_run.pk])
+    assert "first" in client.get(reverse("admin:sentiment_promotion_changelist")).content.decode()  # the reason
 
 
-def test_the_admin_promotes_one_finished_run_or_says_why_not(client, staff, finished_run):
+def test_the_admin_promotes_one_run_at_a_time(client, staff, finished_run):
     client.force_login(staff)
     queued = TrainingRun.objects.create(preset="smoke", config={})
     assert "Choose exactly one row." in act(client, "trainingrun", "promote_run", [finished_run, queued])
-    assert "has no finished model to serve" in act(client, "trainingrun", "promote_run", [queued])
     assert not Promotion.objects.exists()
+
+
+def test_the_admin_compares_the_chosen_runs(client, staff, finished_run):
+    client.force_login(staff)
+    other = TrainingRun.objects.create(preset="smoke", config={})
+    response = client.post(
+        reverse("admin:sentiment_trainingrun_changelist"),
+        {"action": "compare_runs", "_selected_action": [other.pk, finished_run.pk]},
+    )
+    assert response.status_code == 302
+    assert response.url == f"{reverse('sentiment:run_compare')}?run={finished_run.pk}&run={other.pk}"
+    assert "Choose two or more runs" in act(client, "trainingrun", "compare_runs", [finished_run])
 
 
 def test_staff_cancel_active_runs_from_the_admin(client, staff, finished_run):
@@ -57,10 +69,11 @@ def test_restoring_a_model_whose_folder_is_gone_says_so(client, staff, finished_
     gone = TrainingRun.objects.get(pk=finished_run.pk)
     gone.pk, gone.model_dir = None, str(tmp_path / "deleted" / "model")
     gone.save()
-    earlier = Promotion.objects.create(run=gone, promoted_by=staff)  # promoted before its folder was deleted
+    Promotion.objects.create(run=gone, promoted_by=staff)  # promoted before its folder was deleted
     Promotion.objects.create(run=finished_run, promoted_by=staff)
-    assert "is missing" in act(client, "promotion", "restore", [earlier])
-    assert selectors.served_model().run == finished_run
+    response = client.post(reverse("sentiment:run_promote", args=[gone.pk]), {"reason": "roll back"})
+    assert "is missing" in response.content.decode()
+    assert selectors.served_model().run == finished_run and Promotion.objects.count() == 2
 
 
 def test_a_launch_while_the_broker_is_away_is_kept_and_sent_by_the_sweep_once_it_is_back(

@@ -158,8 +158,13 @@ def test_staff_launch_a_run_and_see_its_page(client, staff, django_capture_on_co
     assert reverse("sentiment:run_detail", args=[run.pk]) in listing and "Launch a training run" in listing
 
 
-def test_staff_promote_from_the_run_page(client, staff, finished_run):
+def test_staff_promote_from_the_run_page_with_a_reason(client, staff, finished_run):
     client.force_login(staff)
-    response = client.post(reverse("sentiment:run_promote", args=[finished_run.pk]), follow=True)
-    assert "is now served" in response.content.decode() and "Served now" in response.content.decode()
-    assert finished_run.promotions.count() == 1
+    page = client.get(reverse("sentiment:run_detail", args=[finished_run.pk])).content.decode()
+    assert reverse("sentiment:run_promote", args=[finished_run.pk]) in page
+    refused = client.post(reverse("sentiment:run_promote", args=[finished_run.pk]), {"reason": " "})
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    assert not finished_run.promotions.exists()
+    response = client.post(reverse("sentiment:run_promote", args=[finished_run.pk]), {"reason": "good"}, follow=True)
+    assert "is now served" in response.content.decode() and "good" in response.content.decode()  # the history
+    assert finished_run.promotions.get().reason == "good"

@@ -1,0 +1,160 @@
+"""What staff read before a model answers users, and what is recorded with each promotion.
+
+- **Figures** of a run: test accuracy and F1, calibration error, behavioural checks, the serving runtime.
+- **Behavioural regressions** (``ml.behaviour``): capabilities the candidate passes less often than the
+  served model. Shown first: a model can gain a point of accuracy and lose its grip on negation.
+- **Replay**: the last ``REPLAY_PREDICTIONS`` reviews people actually classified, answered again by the
+  candidate. It shows how many answers would flip, which ones, and how often the two models agree: the
+  test set is old, these are the reviews the product meets today. The served model's answers are those
+  stored with each prediction when that model gave them, and computed again otherwise.
+
+A replay computes the candidate's answers here, in the web process that shows the page, through the runtime
+that would serve it; it stops after ``REPLAY_SECONDS`` (and says so) and is cached for ten minutes under
+what it depends on (candidate, served model, newest prediction), so the promote button does not pay again.
+Nothing here writes to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from ml.behaviour import behaviour_regressions
+from ml.inference import predictor_cache
+from sentiment import selectors
+from sentiment.models import Prediction, TrainingRun
+from sentiment.services.serving import answering
+
+logger = logging.getLogger(__name__)
+
+COMPUTE, CACHED_ONLY = "compute", "cached only"  # a replay not cached yet: computed, or left out
+REPLAY_BATCH = 64  # reviews answered per call; the time budget is checked between calls
+FLIPS_SHOWN = 100
+CACHE_SECONDS = 600
+
+
+def training_run_figures(*, run: TrainingRun) -> dict:
+    """The numbers that describe a run's model at a glance (stored with a promotion, so kept small)."""
+    metrics = run.metrics or {}
+    test = metrics.get("test") or {}
+    behaviour = metrics.get("behaviour") or {}
+    return {
+        "run": run.pk,
+        "test_accuracy": test.get("accuracy"),
+        "f1": test.get("f1"),
+        "test_examples": test.get("examples"),
+        "ece": (test.get("calibration") or {}).get("ece"),
+        "behaviour_pass_rate": behaviour.get("pass_rate"),
+        "behaviour_version": behaviour.get("version"),
+        "runtime": selectors.training_run_serving_runtime(run=run),
+    }
+
+
+def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE) -> dict:
+    """Everything the promote page shows for ``run`` against the model served now. With ``CACHED_ONLY``
+    (the promote button itself, a restore from the serving history) a replay not already made is left out."""
+    served = selectors.served_model()
+    served_run = served.run if served else None
+    evidence = {
+        "candidate": training_run_figures(run=run),
+        "served": training_run_figures(run=served_run) if served_run else None,
+        "is_served": served_run is not None and served_run.pk == run.pk,
+        "regressions": behaviour_regressions(
+            (run.metrics or {}).get("behaviour"), (served_run.metrics or {}).get("behaviour") if served_run else None
+        ),
+        "replay": None,
+        "replay_error": "",
+    }
+    if served is not None and not evidence["is_served"]:
+        try:
+            evidence["replay"] = training_run_replay(
+                run=run, served_run=served_run, served_version=served.promotion_id, compute=replay == COMPUTE
+            )
+        except Exception as exc:  # a model that does not load: the page says so, promoting refuses it anyway
+            logger.warning("replay of %s failed", run, exc_info=True)
+            evidence["replay_error"] = f"The replay could not run: {exc}"
+    return evidence
+
+
+def training_run_replay(
+    *, run: TrainingRun, served_run: TrainingRun, served_version: int, compute: bool = True
+) -> dict | None:
+    """The replay of recent predictions with ``run``'s model against ``served_run``'s (cached, see above);
+    None when it is not cached and ``compute`` is False."""
+    newest = Prediction.objects.values_list("pk", flat=True).first()
+    key = f"replay:{run.pk}:{served_version}:{newest}:{settings.REPLAY_PREDICTIONS}:{settings.REPLAY_SECONDS}"
+    try:
+        cached = cache.get(key)
+    except Exception:  # the cache (Redis) is away: compute, and do not store
+        cached, key = None, None
+    if cached is not None or not compute:
+        return cached
+    replay = _replay(run, served_run)
+    if key:
+        try:
+            cache.set(key, replay, CACHE_SECONDS)
+        except Exception:
+            logger.warning("could not cache the replay of %s", run, exc_info=True)
+    return replay
+
+
+def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
+    started = time.perf_counter()
+    asked = settings.REPLAY_PREDICTIONS
+    recent = list(
+        Prediction.objects.order_by("-created_at", "-id").values("id", "text", "label", "probability", "run_id")[:asked]
+    )
+    candidate = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
+    served = None  # loaded only if some recent answers came from another model than the served one
+    replayed, agree, flipped = 0, 0, []
+    for start in range(0, len(recent), REPLAY_BATCH):
+        if start and time.perf_counter() - started > settings.REPLAY_SECONDS:
+            break  # the first batch always runs: a replay of nothing would say nothing
+        chunk = recent[start : start + REPLAY_BATCH]
+        with answering() as cores:
+            new = candidate.predict([p["text"] for p in chunk], batch_size=32, cores=cores)
+            other = [p for p in chunk if p["run_id"] != served_run.pk]
+            if other:
+                served = served or predictor_cache.get(
+                    served_run.model_dir, runtime=selectors.training_run_serving_runtime(run=served_run)
+                )
+                for p, answer in zip(other, served.predict([p["text"] for p in other], cores=cores), strict=True):
+                    p.update(label=answer.label, probability=answer.probability)
+        for p, answer in zip(chunk, new, strict=True):
+            replayed += 1
+            if answer.label == p["label"]:
+                agree += 1
+                continue
+            flipped.append(
+                {
+                    "prediction": p["id"],
+                    "text": p["text"][:600],
+                    "served_label": p["label"],
+                    "served_probability": round(p["probability"], 4),
+                    "candidate_label": answer.label,
+                    "candidate_probability": round(answer.probability, 4),
+                }
+            )
+    flipped.sort(key=lambda f: -f["candidate_probability"])
+    return {
+        "asked": asked,
+        "available": len(recent),
+        "replayed": replayed,
+        "flips": len(flipped),
+        "agreement": round(agree / replayed, 4) if replayed else None,
+        "flipped": flipped[:FLIPS_SHOWN],
+        "stopped_early": replayed < len(recent),
+        "seconds": round(time.perf_counter() - started, 2),
+        "runtime": candidate.runtime,
+        "served_run": served_run.pk,
+    }
+
+
+def replay_summary(replay: dict | None) -> dict | None:
+    """The replay's figures without the texts, to record with a promotion."""
+    if not replay:
+        return None
+    return {k: replay[k] for k in ("replayed", "flips", "agreement", "stopped_early", "served_run")}

@@ -1,0 +1,205 @@
+"""Staff pages (``sentiment.permissions``): a run live, its mistakes and behaviour, runs compared, the
+promote page with its evidence, and the serving history (the audit trail). Thin, like ``views``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+
+from ml.scored_reviews import CELLS, scored_reviews_cell
+from sentiment import comparison, evidence, selectors, services
+from sentiment.forms import PromoteForm
+from sentiment.models import Promotion, TrainingRun
+from sentiment.permissions import TrainingStaffRequiredMixin
+
+MISTAKES_PAGE_SIZE = 20
+CELL_NAMES = {
+    "fp": ("False positives", "negative reviews the model called positive"),
+    "fn": ("False negatives", "positive reviews the model called negative"),
+    "tp": ("True positives", "positive reviews called positive"),
+    "tn": ("True negatives", "negative reviews called negative"),
+}
+
+
+class RunDetailView(TrainingStaffRequiredMixin, View):
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        return render(
+            request,
+            "sentiment/run_detail.html",
+            {
+                "run": run,
+                "progress": selectors.training_run_progress(run=run),
+                "served": selectors.served_model(),
+                "serving_check": selectors.training_run_serving_check(run=run),
+                "behaviour": (run.metrics or {}).get("behaviour"),
+                "model_size": (run.metrics or {}).get("model"),
+                "resumable": selectors.training_run_resumable(run=run),
+            },
+        )
+
+
+class RunProgressView(TrainingStaffRequiredMixin, View):
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        return JsonResponse(selectors.training_run_progress(run=run))
+
+
+class RunMistakesView(TrainingStaffRequiredMixin, View):
+    """The test reviews of one cell of the confusion matrix, most confidently wrong first, searchable."""
+
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        cell = request.GET.get("cell", "fp")
+        if cell not in CELLS:
+            raise Http404("No such cell: fp, fn, tp or tn.")
+        query = request.GET.get("q", "").strip()[:200]
+        least_first = request.GET.get("order") == "least"
+        page_number = _page_number(request)
+        found = scored_reviews_cell(
+            run.output_dir,
+            cell=cell,
+            query=query,
+            least_confident_first=least_first,
+            offset=(page_number - 1) * MISTAKES_PAGE_SIZE,
+            limit=MISTAKES_PAGE_SIZE,
+        )
+        pages = Paginator(range(found.total), MISTAKES_PAGE_SIZE).get_page(page_number) if found else None
+        return render(
+            request,
+            "sentiment/run_mistakes.html",
+            {
+                "run": run,
+                "cell": cell,
+                "cells": [(c, *CELL_NAMES[c]) for c in ("fp", "fn", "tp", "tn")],
+                "cell_title": CELL_NAMES[cell],
+                "query": query,
+                "least_first": least_first,
+                "found": found,
+                "pages": pages,
+                "test": (run.metrics or {}).get("test"),
+            },
+        )
+
+
+def _page_number(request) -> int:
+    try:
+        return max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+class RunCompareView(TrainingStaffRequiredMixin, View):
+    """Two or more runs side by side: ``?run=3&run=5`` (the admin's "Compare" action sends here)."""
+
+    def get(self, request):
+        ids = []
+        for value in request.GET.getlist("run"):
+            if value.isdigit() and int(value) not in ids:
+                ids.append(int(value))
+        runs = {run.pk: run for run in TrainingRun.objects.filter(pk__in=ids[: comparison.MAX_COMPARED])}
+        chosen = [runs[i] for i in ids if i in runs]
+        if len(chosen) < 2:
+            messages.error(request, "Choose two or more runs to compare (tick them in the list of runs).")
+            return redirect("admin:sentiment_trainingrun_changelist")
+        if len(ids) > comparison.MAX_COMPARED:
+            messages.warning(request, f"Only the first {comparison.MAX_COMPARED} runs are compared.")
+        table = comparison.training_runs_comparison(runs=chosen)
+        return render(request, "sentiment/run_compare.html", {"table": table, "curves": table["curves"]})
+
+
+class RunBehaviourView(TrainingStaffRequiredMixin, View):
+    """Run the behavioural checks again, now (the run page's button)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        try:
+            result = services.training_run_check_behaviour(run=run)
+            messages.success(request, f"Behavioural checks: {result['passed']} of {result['total']} passed.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("sentiment:run_detail", args=[run.pk]) + "#behaviour-card")
+
+
+class RunPromoteView(TrainingStaffRequiredMixin, View):
+    """The promote page: the evidence (behavioural regressions first, then the replay and the figures)
+    and a reason to give. Restoring an earlier model from the serving history posts here too."""
+
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        return self.page(request, run, PromoteForm())
+
+    def post(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        form = PromoteForm(request.POST)
+        if form.is_valid():
+            try:
+                promotion = services.training_run_promote(
+                    run=run,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    evidence=evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY),
+                )
+                messages.success(request, f"{run} is now served ({promotion.get_action_display().lower()}).")
+                return redirect(form.cleaned_data["next"] or reverse("sentiment:serving_history"))
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        return self.page(request, run, form)
+
+    def page(self, request, run: TrainingRun, form: PromoteForm):
+        return render(
+            request,
+            "sentiment/run_promote.html",
+            {"run": run, "form": form, "evidence": evidence.promotion_evidence(run=run)},
+        )
+
+
+class ServingHistoryView(TrainingStaffRequiredMixin, View):
+    """The audit trail: every promotion and restore, newest first, each with a one-click restore."""
+
+    def get(self, request):
+        promotions = Promotion.objects.select_related("run", "promoted_by", "replaced")
+        page = Paginator(promotions, 25).get_page(request.GET.get("page"))
+        served = selectors.served_model()
+        previous = selectors.served_previous_run()
+        return render(
+            request,
+            "sentiment/serving_history.html",
+            {"page": page, "served": served, "previous": previous},
+        )
+
+
+class RunActionView(TrainingStaffRequiredMixin, View):
+    """A button on the run page: POST only; does one thing and goes back to the page, saying what happened."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        try:
+            messages.success(request, self.act(run))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("sentiment:run_detail", run_id=run.pk)
+
+    def act(self, run: TrainingRun) -> str:
+        raise NotImplementedError
+
+
+class RunCancelView(RunActionView):
+    def act(self, run: TrainingRun) -> str:
+        services.training_run_cancel(run=run)
+        return f"{run}: cancel requested."
+
+
+class RunResumeView(RunActionView):
+    def act(self, run: TrainingRun) -> str:
+        services.training_run_resume(run=run)
+        return f"{run} queued again: it goes on from its last checkpoint."

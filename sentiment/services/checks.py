@@ -1,0 +1,47 @@
+"""Behavioural checks (``ml.behaviour``) run again on a finished run's model, on demand.
+
+They run at the end of every training run; staff run them again from the run page or with
+``manage.py check_behaviour`` when the battery has a new version, or for a run trained before it
+existed. The model answers through the runtime that serves it, so the checks judge what users get.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from ml.behaviour import behaviour_check
+from ml.inference import predictor_cache
+from sentiment import selectors
+from sentiment.models import TrainingRun
+from sentiment.services.serving import answering
+
+logger = logging.getLogger(__name__)
+
+
+def training_run_check_behaviour(*, run: TrainingRun) -> dict:
+    """Run the battery on the run's model and store the result with the run (and in its metrics.json)."""
+    if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir or not Path(run.model_dir).is_dir():
+        raise ValidationError(f"{run} has no finished model to check.")
+    predictor = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
+
+    def score(texts):
+        with answering() as cores:
+            return predictor.positive_probabilities(texts, batch_size=32, cores=cores)
+
+    result = behaviour_check(score)
+    run.refresh_from_db(fields=["metrics"])
+    metrics = {**(run.metrics or {}), "behaviour": result}
+    TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
+    run.metrics = metrics
+    metrics_file = Path(run.output_dir) / "metrics.json" if run.output_dir else None
+    if metrics_file and metrics_file.is_file():
+        try:
+            metrics_file.write_text(json.dumps(metrics, indent=2, default=str))
+        except OSError:
+            logger.warning("could not update %s", metrics_file, exc_info=True)
+    logger.info("behavioural checks of %s: %s of %s passed", run, result["passed"], result["total"])
+    return result

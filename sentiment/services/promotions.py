@@ -1,0 +1,67 @@
+"""Serving a model, with a record: every promotion and restore says who, when, why and on what evidence.
+
+The newest ``Promotion`` names the served model; web processes notice it on their next request
+(``services.serving``). Restoring an earlier model is a promotion like any other (action "restore"), so
+the trail is complete and a roll-back can itself be rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from ml.errors import first_line
+from ml.inference import predictor_cache
+from sentiment import selectors
+from sentiment.evidence import replay_summary, training_run_figures
+from sentiment.models import Promotion, TrainingRun
+
+logger = logging.getLogger(__name__)
+
+MAX_REASON_CHARS = 500
+WHEN_DONE_REASON = "Promoted when its run finished, as asked when it was launched."
+
+
+def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict | None = None) -> Promotion:
+    """Serve this run's model from the next request of every web process on.
+
+    ``reason`` is required (the audit trail asks why); ``evidence`` is what the promote page showed
+    (``sentiment.evidence.promotion_evidence``), recorded with it; without it the runs' figures are.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why this model should answer users: the reason is kept in the audit trail.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ValidationError(f"Keep the reason under {MAX_REASON_CHARS} characters (it has {len(reason)}).")
+    if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir:
+        raise ValidationError(f"{run} has no finished model to serve (status: {run.get_status_display()}).")
+    if not Path(run.model_dir).is_dir():
+        raise ValidationError(f"The model folder of {run} is missing: {run.model_dir}")
+    try:  # loaded once here, so that a damaged model is refused with its reason instead of served
+        predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
+    except Exception as exc:
+        logger.warning("not promoting %s: its model does not load", run, exc_info=True)
+        raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None
+    served = selectors.served_model()
+    promotion = Promotion.objects.create(
+        run=run,
+        promoted_by=user,
+        action=Promotion.Action.RESTORE if run.promotions.exists() else Promotion.Action.PROMOTE,
+        reason=reason,
+        replaced=served.run if served else None,
+        figures=_figures(run, served.run if served else None, evidence),
+    )
+    logger.info("%s by %s: %s", promotion, user, reason)
+    return promotion
+
+
+def _figures(run: TrainingRun, served_run: TrainingRun | None, evidence: dict | None) -> dict:
+    evidence = evidence or {}
+    return {
+        "candidate": evidence.get("candidate") or training_run_figures(run=run),
+        "served": evidence.get("served") or (training_run_figures(run=served_run) if served_run else None),
+        "regressions": [r["title"] for r in evidence.get("regressions") or []],
+        "replay": replay_summary(evidence.get("replay")),
+    }

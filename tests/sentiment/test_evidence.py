@@ -1,0 +1,210 @@
+"""Knowing a model before serving it: its mistakes, its behaviour, runs compared, the promote page's
+replay and regressions, the audit trail with roll-back, and why one answer came out as it did."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from ml.inference import Predictor
+from sentiment import evidence, selectors, services
+from sentiment.models import Prediction, Promotion, TrainingRun
+from tests.conftest import synthetic_reviews
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def candidate_run(tiny_model_dir, tmp_path) -> TrainingRun:
+    """A finished run whose model is the untrained tiny BERT: it answers differently from the trained one."""
+    return TrainingRun.objects.create(
+        preset="smoke",
+        config={"base_model": "tiny", "learning_rate": 0.5, "num_train_epochs": 9},
+        status=TrainingRun.Status.SUCCEEDED,
+        output_dir=str(tmp_path),
+        model_dir=str(tiny_model_dir),
+        metrics={"test": {"accuracy": 0.5, "examples": 100}},
+    )
+
+
+@pytest.fixture
+def people_classified(served_run, person) -> list[Prediction]:
+    texts = synthetic_reviews(12, seed=5)["text"].tolist()
+    return [services.review_classify(user=person, text=text) for text in texts]
+
+
+def test_staff_read_the_mistakes_of_a_confusion_cell_most_confident_first(client, staff, finished_run):
+    client.force_login(staff)
+    url = reverse("sentiment:run_mistakes", args=[finished_run.pk])
+    [_, [_, tp]] = finished_run.metrics["test"]["confusion_matrix"]
+    page = client.get(url, {"cell": "tp"})
+    rows = page.context["found"].rows
+    assert page.status_code == 200 and page.context["found"].cell_size == tp
+    assert rows and all(r["label"] == 1 and r["predicted"] == 1 for r in rows)
+    assert [r["confidence"] for r in rows] == sorted((r["confidence"] for r in rows), reverse=True)
+    assert rows[0]["text"] in page.content.decode()
+    word = rows[0]["text"].split()[0]
+    searched = client.get(url, {"cell": "tp", "q": word.upper()}).context["found"]
+    assert searched.total >= 1 and all(word in r["text"].lower() for r in searched.rows)
+    least = client.get(url, {"cell": "tp", "order": "least"}).context["found"].rows
+    assert least[0]["confidence"] <= rows[-1]["confidence"]
+    assert client.get(url, {"cell": "nope"}).status_code == 404
+    run_page = client.get(reverse("sentiment:run_detail", args=[finished_run.pk])).content.decode()
+    assert f"{url}?cell=fp" in run_page and "calibration-chart" in run_page
+
+
+def test_a_run_that_kept_no_answers_says_so(client, staff, candidate_run):
+    client.force_login(staff)
+    page = client.get(reverse("sentiment:run_mistakes", args=[candidate_run.pk]), {"cell": "fp"})
+    assert page.status_code == 200 and "kept no answers" in page.content.decode()
+
+
+def test_every_run_is_checked_for_behaviour_and_staff_can_check_again(client, staff, finished_run):
+    checked = finished_run.metrics["behaviour"]
+    assert (
+        checked["version"]
+        and checked["total"] > 50
+        and {c["name"] for c in checked["capabilities"]}
+        >= {
+            "negation",
+            "contrast",
+            "typos",
+            "names_and_places",
+            "truncation",
+            "neutral_filler",
+            "intensity",
+        }
+    )
+    TrainingRun.objects.filter(pk=finished_run.pk).update(metrics={**finished_run.metrics, "behaviour": None})
+    client.force_login(staff)
+    response = client.post(reverse("sentiment:run_behaviour", args=[finished_run.pk]), follow=True)
+    finished_run.refresh_from_db()
+    again = finished_run.metrics["behaviour"]
+    assert again["total"] == checked["total"] and "Behavioural checks:" in response.content.decode()
+    page = response.content.decode()
+    assert "Negation" in page and "behaviour-card" in page
+    missing = TrainingRun.objects.create(preset="smoke", config={})
+    refused = client.post(reverse("sentiment:run_behaviour", args=[missing.pk]), follow=True)
+    assert "has no finished model to check" in refused.content.decode()
+
+
+def test_staff_compare_runs_side_by_side(client, staff, finished_run, candidate_run):
+    client.force_login(staff)
+    url = reverse("sentiment:run_compare")
+    page = client.get(url, {"run": [finished_run.pk, candidate_run.pk]})
+    table = page.context["table"]
+    assert [r.pk for r in table["runs"]] == [finished_run.pk, candidate_run.pk]
+    accuracy = next(row for row in table["figures"] if row.label == "Test accuracy")
+    assert accuracy.values == [finished_run.test_accuracy, 0.5] and accuracy.best == [True, False]
+    differing = [row.label for row in table["settings"] if row.differs]
+    assert "learning_rate" in differing and table["settings"][0].differs  # the differences first
+    assert table["curves"][0]["points"] and table["curves"][1]["points"] == []
+    assert "compare-chart" in page.content.decode() and 'class="differs"' in page.content.decode()
+    alone = client.get(url, {"run": [finished_run.pk, "x", "99999"]}, follow=True)
+    assert "Choose two or more runs" in alone.content.decode()
+
+
+def test_the_promote_page_replays_recent_reviews_with_the_candidate(
+    client, staff, candidate_run, people_classified, settings
+):
+    client.force_login(staff)
+    page = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk]))
+    replay = page.context["evidence"]["replay"]
+    texts = [p.text for p in reversed(people_classified)]  # newest first
+    candidate = [a.label for a in Predictor(candidate_run.model_dir).predict(texts)]
+    served = [p.label for p in reversed(people_classified)]
+    flips = sum(c != s for c, s in zip(candidate, served, strict=True))
+    assert replay["replayed"] == 12 and replay["flips"] == flips and not replay["stopped_early"]
+    assert replay["agreement"] == pytest.approx(1 - flips / 12, abs=1e-4)
+    assert {f["text"] for f in replay["flipped"]} == {
+        t for t, c, s in zip(texts, candidate, served, strict=True) if c != s
+    }
+    body = page.content.decode()
+    assert body.index('id="regressions"') < body.index('id="replay"')  # regressions come first
+    assert not Promotion.objects.filter(run=candidate_run).exists()  # looking changes nothing
+
+
+def test_a_replay_keeps_to_its_time_limit(client, staff, candidate_run, people_classified, settings):
+    settings.REPLAY_SECONDS = 0
+    evidence.REPLAY_BATCH, batch = 5, evidence.REPLAY_BATCH
+    try:
+        client.force_login(staff)
+        replay = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk])).context["evidence"]["replay"]
+    finally:
+        evidence.REPLAY_BATCH = batch
+    assert replay["replayed"] == 5 and replay["stopped_early"] and replay["available"] == 12
+
+
+def test_behaviour_regressions_against_the_served_model_come_first(client, staff, served_run, candidate_run):
+    worse = json.loads(json.dumps(served_run.metrics["behaviour"]))
+    negation = next(c for c in worse["capabilities"] if c["name"] == "negation")
+    negation["pass_rate"] = max(0.0, negation["pass_rate"] - 0.5)
+    TrainingRun.objects.filter(pk=candidate_run.pk).update(metrics={**candidate_run.metrics, "behaviour": worse})
+    client.force_login(staff)
+    page = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk]))
+    [regression] = page.context["evidence"]["regressions"]
+    assert regression["name"] == "negation" and regression["drop_points"] > 0
+    assert "Negation" in page.content.decode() and "alarm" in page.content.decode()
+
+
+def test_promoting_records_who_why_and_the_evidence_then_a_roll_back_restores(
+    client, staff, served_run, candidate_run, people_classified
+):
+    client.force_login(staff)
+    url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+    replay = client.get(url).context["evidence"]["replay"]
+    client.post(url, {"reason": "new data", "next": "https://elsewhere.example/"})
+    promotion = Promotion.objects.first()
+    assert selectors.served_model().run == candidate_run
+    assert (promotion.promoted_by, promotion.reason, promotion.replaced, promotion.action) == (
+        staff,
+        "new data",
+        served_run,
+        "promote",
+    )
+    assert promotion.figures["replay"]["flips"] == replay["flips"]  # the replay the page showed
+    assert promotion.figures["candidate"]["test_accuracy"] == 0.5
+    history = client.get(reverse("sentiment:serving_history"))
+    assert "new data" in history.content.decode() and history.context["previous"] == served_run
+    response = client.post(
+        reverse("sentiment:run_promote", args=[served_run.pk]),
+        {"reason": "users report wrong answers", "next": reverse("sentiment:serving_history")},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("sentiment:serving_history")
+    assert selectors.served_model().run == served_run
+    restored = Promotion.objects.first()
+    assert (restored.action, restored.replaced, restored.reason) == (
+        "restore",
+        candidate_run,
+        "users report wrong answers",
+    )
+    assert [p.action for p in Promotion.objects.all()] == ["restore", "promote", "promote"]
+
+
+def test_a_person_sees_why_their_answer_came_out_so(client, person, staff, people_classified):
+    prediction = people_classified[0]
+    client.force_login(person)
+    page = client.get(reverse("sentiment:prediction_why", args=[prediction.pk]))
+    explanation = page.context["explanation"]
+    assert "".join(p["text"] for p in explanation["pieces"]) == prediction.text
+    assert explanation["method"] == "occlusion" and explanation["evaluations"] <= 41
+    assert "<mark" in page.content.decode()
+    history = client.get(reverse("sentiment:history")).content.decode()
+    assert reverse("sentiment:prediction_why", args=[prediction.pk]) in history
+    client.force_login(staff)  # another person's answer is not theirs to read
+    assert client.get(reverse("sentiment:prediction_why", args=[prediction.pk])).status_code == 404
+
+
+def test_the_api_explains_an_answer_when_asked(client, person, served_run):
+    key = services.api_token_create(user=person, name="t")
+    url = reverse("sentiment:api_classify")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    text = "A superb, moving film; the ending was dull."
+    answer = client.post(url, {"text": text, "explain": True}, content_type="application/json", **auth).json()
+    assert "".join(p["text"] for p in answer["explanation"]["pieces"]) == text
+    assert set(answer["explanation"]["top"]) == {"positive", "negative"}
+    plain = client.post(url, {"text": text}, content_type="application/json", **auth).json()
+    assert "explanation" not in plain
+    refused = client.post(url, {"text": text, "explain": "yes"}, content_type="application/json", **auth)
+    assert refused.status_code == 400 and refused.json()["error"] == '"explain" must be true or false.'
