@@ -14,6 +14,7 @@ ONNX_FP32 = "onnx-fp32"
 ONNX_INT8 = "onnx-int8"
 PYTORCH_INT8 = "pytorch-int8"  # torch.ao's dynamic quantization, deprecated by PyTorch: only when forced
 AUTO = "auto"
+DEFAULT_MAX_LOSS_POINTS = 0.5  # the accuracy "auto" may give up for speed, unless the site says otherwise
 
 MEASURED = (PYTORCH, ONNX_FP32, ONNX_INT8)  # what the serving check scores, and what "auto" picks from
 RUNTIMES = (*MEASURED, PYTORCH_INT8)

@@ -50,11 +50,12 @@ from ml.config import CONFIG_FILE, TrainingConfig
 from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
 from ml.errors import ConfigError, MLError, first_line
 from ml.hardware import Hardware, detect_hardware, resolve_precision
-from ml.inference import WEIGHT_FILES, Predictor
+from ml.inference import WEIGHT_FILES, predictor_load
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.progress import TrainingObserver
 from ml.progress_callback import ObserverCallback
 from ml.scored_reviews import scored_reviews_write
+from ml.serving_choice import AUTO, DEFAULT_MAX_LOSS_POINTS, serving_runtime
 from ml.tokenization import tokenize_dataset
 
 logger = logging.getLogger(__name__)
@@ -324,12 +325,15 @@ def _score_and_save(
     if trainer.is_world_process_zero():
         (model_dir / CONFIG_FILE).write_text(config.to_json())
         test = splits.test
-        scored_reviews_write(
-            out, review_ids=splits.test_ids, labels=test["label"], positive_probs=probs, texts=test["text"]
-        )
-        metrics["model"] = _model_size(trainer.model, model_dir)
+        try:  # what helps read the model: a full disk here must not fail a run whose model is saved
+            scored_reviews_write(
+                out, review_ids=splits.test_ids, labels=test["label"], positive_probs=probs, texts=test["text"]
+            )
+            metrics["model"] = _model_size(trainer.model, model_dir)
+        except OSError as exc:
+            logger.warning("the test answers or the model's size were not recorded: %s", exc)
         metrics["serving"] = _serving_check(model_dir, test, config.serving_check_reviews)
-        metrics["behaviour"] = _behaviour_check(model_dir)
+        metrics["behaviour"] = _behaviour_check(model_dir, metrics["serving"])
     return str(model_dir)
 
 
@@ -387,17 +391,20 @@ def _serving_check(model_dir: Path, test, reviews: int) -> dict | None:
         return {"error": first_line(exc)}
 
 
-def _behaviour_check(model_dir: Path) -> dict:
-    """The behavioural checks (``ml.behaviour``) on the saved model, as PyTorch answers them. A check that
-    cannot run is recorded as such: it never fails a run that trained."""
+def _behaviour_check(model_dir: Path, serving: dict | None) -> dict:
+    """The behavioural checks (``ml.behaviour``) on the saved model, answered by the runtime that would serve
+    it by default (``ml.serving_choice``), as the checks run again later on the site are: their results
+    are comparable. A check that cannot run is recorded as such: it never fails a run that trained."""
     from ml.behaviour import behaviour_check
 
+    runtime = serving_runtime(serving, setting=AUTO, max_loss_points=DEFAULT_MAX_LOSS_POINTS)
     try:
-        predictor = Predictor(model_dir)
-        return behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32))
+        predictor = predictor_load(model_dir, runtime)
+        result = behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32))
     except (MLError, RuntimeError, OSError, ValueError) as exc:
         logger.warning("behavioural checks skipped: %s", exc)
         return {"error": first_line(exc)}
+    return {**result, "runtime": runtime}
 
 
 def _epoch_curve(log_history: list[dict]) -> list[dict]:

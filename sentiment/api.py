@@ -25,6 +25,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from sentiment import selectors, services
+from sentiment.limits import api_key_of, over_limit
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,24 @@ def classify(request):
             "runtime": prediction.runtime,
         }
         if body["explain"]:
-            answer["explanation"] = services.prediction_explain(prediction=prediction)
+            answer.update(_explanation(request, prediction))
     except ValidationError as exc:
         raise _Refusal(400, " ".join(exc.messages)) from None
     except services.NoModelServed as exc:
         raise _Refusal(503, str(exc)) from None
     return JsonResponse(answer)
+
+
+def _explanation(request, prediction) -> dict:
+    """The answer's explanation, or why there is none: the answer itself is already saved, so a limit
+    reached or a model that cannot explain is said in the answer, not by failing it."""
+    retry_after = over_limit(request, group="sentiment.api.explain", rate_setting="RATE_LIMIT_EXPLAIN", key=api_key_of)
+    if retry_after is not None:
+        return {"explanation_error": f"Too many explanations: try again in {retry_after} s."}
+    try:
+        return {"explanation": services.prediction_explain(prediction=prediction)}
+    except ValidationError as exc:
+        return {"explanation_error": " ".join(exc.messages)}
 
 
 def _review_body(request) -> dict:

@@ -128,16 +128,24 @@ def _mb(size):
 
 
 def _behaviour_rows(metrics: list[dict]) -> list[Row]:
-    """One row per capability of the behavioural checks, pass rates per run (runs of other versions: —)."""
+    """One row per capability of the behavioural checks, pass rates per run. Only results of one version of
+    the battery (the newest among the runs) are compared: a run checked with another shows —."""
+    versions = {_get(x, "behaviour", "version") for x in metrics} - {None}
+    newest = max(versions, key=_version_order, default=None)
     names: dict[str, str] = {}
     rates: list[dict] = []
     for x in metrics:
         found = {}
-        for capability in _get(x, "behaviour", "capabilities") or []:
-            names.setdefault(capability["name"], capability["title"])
-            found[capability["name"]] = capability["pass_rate"]
+        if _get(x, "behaviour", "version") == newest:
+            for capability in _get(x, "behaviour", "capabilities") or []:
+                names.setdefault(capability["name"], capability["title"])
+                found[capability["name"]] = capability["pass_rate"]
         rates.append(found)
     return [Row(title, [r.get(name) for r in rates], "", "high") for name, title in names.items()]
+
+
+def _version_order(version: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else 0 for part in str(version).split("."))
 
 
 def _settings_rows(runs: list[TrainingRun]) -> list[Row]:

@@ -9,14 +9,17 @@
   stored with each prediction when that model gave them, and computed again otherwise.
 
 A replay computes the candidate's answers here, in the web process that shows the page, through the runtime
-that would serve it; it stops after ``REPLAY_SECONDS`` (and says so) and is cached for ten minutes under
-what it depends on (candidate, served model, newest prediction), so the promote button does not pay again.
+that would serve it; it stops after ``REPLAY_SECONDS`` (and says so; the batch under way finishes first)
+and is cached for ten minutes under what it depends on (candidate and its runtime, served model, newest
+prediction). The evidence a page showed is kept under a token in its form, so that the promotion records
+exactly what the person read.
 Nothing here writes to the database.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 
 from django.conf import settings
@@ -31,7 +34,7 @@ from sentiment.services.serving import answering
 logger = logging.getLogger(__name__)
 
 COMPUTE, CACHED_ONLY = "compute", "cached only"  # a replay not cached yet: computed, or left out
-REPLAY_BATCH = 64  # reviews answered per call; the time budget is checked between calls
+REPLAY_BATCH = 32  # reviews answered per call; the time budget is checked between calls
 FLIPS_SHOWN = 100
 CACHE_SECONDS = 600
 
@@ -68,7 +71,9 @@ def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE) -> dict:
         "replay": None,
         "replay_error": "",
     }
-    if served is not None and not evidence["is_served"]:
+    if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir:
+        evidence["replay_error"] = f"{run} has no finished model: there is nothing to replay."
+    elif served is not None and not evidence["is_served"]:
         try:
             evidence["replay"] = training_run_replay(
                 run=run, served_run=served_run, served_version=served.promotion_id, compute=replay == COMPUTE
@@ -85,7 +90,8 @@ def training_run_replay(
     """The replay of recent predictions with ``run``'s model against ``served_run``'s (cached, see above);
     None when it is not cached and ``compute`` is False."""
     newest = Prediction.objects.values_list("pk", flat=True).first()
-    key = f"replay:{run.pk}:{served_version}:{newest}:{settings.REPLAY_PREDICTIONS}:{settings.REPLAY_SECONDS}"
+    runtime = selectors.training_run_serving_runtime(run=run)
+    key = f"replay:{run.pk}:{runtime}:{served_version}:{newest}:{settings.REPLAY_PREDICTIONS}:{settings.REPLAY_SECONDS}"
     try:
         cached = cache.get(key)
     except Exception:  # the cache (Redis) is away: compute, and do not store
@@ -110,13 +116,19 @@ def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
     candidate = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
     served = None  # loaded only if some recent answers came from another model than the served one
     replayed, agree, flipped = 0, 0, []
+
+    def out_of_time() -> bool:
+        return time.perf_counter() - started > settings.REPLAY_SECONDS
+
     for start in range(0, len(recent), REPLAY_BATCH):
-        if start and time.perf_counter() - started > settings.REPLAY_SECONDS:
+        if start and out_of_time():
             break  # the first batch always runs: a replay of nothing would say nothing
         chunk = recent[start : start + REPLAY_BATCH]
         with answering() as cores:
             new = candidate.predict([p["text"] for p in chunk], batch_size=32, cores=cores)
             other = [p for p in chunk if p["run_id"] != served_run.pk]
+            if other and start and out_of_time():
+                break
             if other:
                 served = served or predictor_cache.get(
                     served_run.model_dir, runtime=selectors.training_run_serving_runtime(run=served_run)
@@ -151,6 +163,28 @@ def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
         "runtime": candidate.runtime,
         "served_run": served_run.pk,
     }
+
+
+def evidence_keep(evidence: dict) -> str:
+    """Keep the evidence a promote page shows, for the promotion to record exactly that; its token."""
+    token = secrets.token_urlsafe(16)
+    try:
+        cache.set(f"shown-evidence:{token}", evidence, CACHE_SECONDS * 6)
+    except Exception:  # no cache: the promotion records the runs' own figures
+        logger.warning("could not keep the evidence shown", exc_info=True)
+        return ""
+    return token
+
+
+def evidence_kept(*, token: str, run: TrainingRun) -> dict | None:
+    """The evidence kept under ``token`` when it was about ``run``; None otherwise (expired, another run)."""
+    if not token:
+        return None
+    try:
+        kept = cache.get(f"shown-evidence:{token}")
+    except Exception:
+        return None
+    return kept if kept and kept["candidate"]["run"] == run.pk else None
 
 
 def replay_summary(replay: dict | None) -> dict | None:

@@ -26,6 +26,7 @@ class PromoteForm(forms.Form):
         help_text="Why this model should answer users. Kept in the serving history with the figures shown here.",
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput)
+    evidence = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)  # what the page showed
 
     def clean_next(self) -> str:
         """Only a path on this site (an open redirect would let a link send staff anywhere)."""

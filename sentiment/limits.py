@@ -1,5 +1,6 @@
 """How often one API key, person or address may ask for costly work: each classification runs the model
-and stores the review, each CSV upload queues work for the worker.
+and stores the review, each CSV upload queues work for the worker, each explanation reads a review again
+up to 41 times.
 
 Requests are counted with django-ratelimit in Django's cache, which is Redis, so a limit holds across
 every web process. A request past its limit is answered 429 Too Many Requests with ``Retry-After`` (the
@@ -47,17 +48,20 @@ def by_ip(group: str, request: HttpRequest) -> str:
     return client_ip(request)
 
 
-def rate_limited(*limits: tuple[str, Callable[[str, HttpRequest], str]], json: bool = False):
-    """A view decorator: each ``(rate setting name, key function)`` is a separate limit on POSTs."""
+def rate_limited(
+    *limits: tuple[str, Callable[[str, HttpRequest], str]], json: bool = False, methods: tuple[str, ...] = ("POST",)
+):
+    """A view decorator: each ``(rate setting name, key function)`` is a separate limit on the requests of
+    ``methods`` (POSTs: a page that costs work on GET, like an explanation, names GET too)."""
 
     def decorator(view):
         @wraps(view)
         def limited_view(request: HttpRequest, *args, **kwargs):
             for rate_setting, key in limits:
-                retry_after = _over_limit(request, group=f"{view.__module__}.{view.__name__}.{rate_setting}",
-                                          rate=getattr(settings, rate_setting), key=key)  # fmt: skip
+                retry_after = over_limit(request, group=f"{view.__module__}.{view.__name__}.{rate_setting}",
+                                         rate_setting=rate_setting, key=key, methods=methods)  # fmt: skip
                 if retry_after is not None:
-                    return _too_many_requests(request, retry_after=retry_after, json=json)
+                    return too_many_requests(request, retry_after=retry_after, json=json)
             return view(request, *args, **kwargs)
 
         return limited_view
@@ -65,10 +69,15 @@ def rate_limited(*limits: tuple[str, Callable[[str, HttpRequest], str]], json: b
     return decorator
 
 
-def _over_limit(request: HttpRequest, *, group: str, rate: str, key) -> int | None:
-    """Seconds to wait when this request is past the limit, else None (also when Redis is away)."""
+def over_limit(
+    request: HttpRequest, *, group: str, rate_setting: str, key, methods: tuple[str, ...] = ("POST",)
+) -> int | None:
+    """Counts this request; seconds to wait when it is past the limit, else None (also when Redis is away).
+    For a limit on part of a view (the API's ``explain``), with ``too_many_requests`` to answer."""
     try:
-        usage = get_usage(request, group=group, key=key, rate=rate, method=["POST"], increment=True)
+        usage = get_usage(
+            request, group=group, key=key, rate=getattr(settings, rate_setting), method=list(methods), increment=True
+        )
     except RedisError as exc:
         logger.warning("rate limits not counted, Redis does not answer: %s", exc)
         return None
@@ -77,7 +86,7 @@ def _over_limit(request: HttpRequest, *, group: str, rate: str, key) -> int | No
     return max(1, int(usage["time_left"]))
 
 
-def _too_many_requests(request: HttpRequest, *, retry_after: int, json: bool) -> HttpResponse:
+def too_many_requests(request: HttpRequest, *, retry_after: int, json: bool) -> HttpResponse:
     message = f"Too many requests: try again in {retry_after} s."
     if json:
         response = JsonResponse({"error": message}, status=429)

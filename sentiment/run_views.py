@@ -60,16 +60,22 @@ class RunMistakesView(TrainingStaffRequiredMixin, View):
             raise Http404("No such cell: fp, fn, tp or tn.")
         query = request.GET.get("q", "").strip()[:200]
         least_first = request.GET.get("order") == "least"
-        page_number = _page_number(request)
-        found = scored_reviews_cell(
-            run.output_dir,
-            cell=cell,
-            query=query,
-            least_confident_first=least_first,
-            offset=(page_number - 1) * MISTAKES_PAGE_SIZE,
-            limit=MISTAKES_PAGE_SIZE,
-        )
-        pages = Paginator(range(found.total), MISTAKES_PAGE_SIZE).get_page(page_number) if found else None
+
+        def cell_page(number: int):
+            return scored_reviews_cell(
+                run.output_dir,
+                cell=cell,
+                query=query,
+                least_confident_first=least_first,
+                offset=(number - 1) * MISTAKES_PAGE_SIZE,
+                limit=MISTAKES_PAGE_SIZE,
+            )
+
+        found, pages = cell_page(_page_number(request)), None
+        if found is not None:
+            pages = Paginator(range(found.total), MISTAKES_PAGE_SIZE).get_page(_page_number(request))
+            if pages.number != _page_number(request):  # past the end: the last page, as the pager says
+                found = cell_page(pages.number)
         return render(
             request,
             "sentiment/run_mistakes.html",
@@ -89,7 +95,7 @@ class RunMistakesView(TrainingStaffRequiredMixin, View):
 
 def _page_number(request) -> int:
     try:
-        return max(1, int(request.GET.get("page", 1)))
+        return max(1, int(request.GET.get("page", "1")[:9]))
     except ValueError:
         return 1
 
@@ -100,7 +106,7 @@ class RunCompareView(TrainingStaffRequiredMixin, View):
     def get(self, request):
         ids = []
         for value in request.GET.getlist("run"):
-            if value.isdigit() and int(value) not in ids:
+            if value.isascii() and value.isdigit() and int(value) not in ids:
                 ids.append(int(value))
         runs = {run.pk: run for run in TrainingRun.objects.filter(pk__in=ids[: comparison.MAX_COMPARED])}
         chosen = [runs[i] for i in ids if i in runs]
@@ -140,12 +146,13 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
         run = get_object_or_404(TrainingRun, pk=run_id)
         form = PromoteForm(request.POST)
         if form.is_valid():
+            shown = evidence.evidence_kept(token=form.cleaned_data["evidence"], run=run)
             try:
                 promotion = services.training_run_promote(
                     run=run,
                     user=request.user,
                     reason=form.cleaned_data["reason"],
-                    evidence=evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY),
+                    evidence=shown or evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY),
                 )
                 messages.success(request, f"{run} is now served ({promotion.get_action_display().lower()}).")
                 return redirect(form.cleaned_data["next"] or reverse("sentiment:serving_history"))
@@ -154,11 +161,9 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
         return self.page(request, run, form)
 
     def page(self, request, run: TrainingRun, form: PromoteForm):
-        return render(
-            request,
-            "sentiment/run_promote.html",
-            {"run": run, "form": form, "evidence": evidence.promotion_evidence(run=run)},
-        )
+        shown = evidence.promotion_evidence(run=run)
+        form.initial["evidence"] = evidence.evidence_keep(shown)  # what the promotion records if confirmed
+        return render(request, "sentiment/run_promote.html", {"run": run, "form": form, "evidence": shown})
 
 
 class ServingHistoryView(TrainingStaffRequiredMixin, View):

@@ -4,15 +4,17 @@ from sentiment import api, run_views, views
 from sentiment.limits import api_key_of, by_ip, person_or_ip, rate_limited
 
 # Costly requests are rate-limited (sentiment/limits.py): per API key and per address on the API, per
-# person on the pages.
+# person on the pages; explanations have their own limit (the API's too, in sentiment.api).
 per_person = rate_limited(("RATE_LIMIT_PERSON", person_or_ip))
 per_key_and_ip = rate_limited(("RATE_LIMIT_API_KEY", api_key_of), ("RATE_LIMIT_IP", by_ip), json=True)
+# An explanation reads a review again up to 41 times, on a GET: counted on its own, GETs included.
+explanations = rate_limited(("RATE_LIMIT_EXPLAIN", person_or_ip), methods=("GET", "POST"))
 
 app_name = "sentiment"
 urlpatterns = [
     path("", per_person(views.classify), name="classify"),
     path("history/", views.history, name="history"),
-    path("history/<int:prediction_id>/why/", per_person(views.prediction_why), name="prediction_why"),
+    path("history/<int:prediction_id>/why/", explanations(views.prediction_why), name="prediction_why"),
     path("api/", views.api_keys, name="api_keys"),
     path("api/keys/<int:token_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("api/classify", per_key_and_ip(api.classify), name="api_classify"),

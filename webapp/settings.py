@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from ml.serving_choice import AUTO, RUNTIMES
+from ml.serving_choice import AUTO, DEFAULT_MAX_LOSS_POINTS, RUNTIMES
 
 
 class Env(environ.Env):
@@ -153,7 +153,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
 SERVE_RUNTIME = env.str("SERVE_RUNTIME", default=AUTO).lower()
 if SERVE_RUNTIME not in {AUTO, *RUNTIMES}:
     raise ImproperlyConfigured(f"SERVE_RUNTIME must be one of auto, {', '.join(RUNTIMES)} (got {SERVE_RUNTIME!r})")
-INT8_MAX_ACCURACY_LOSS = env.float("INT8_MAX_ACCURACY_LOSS", default=0.5)
+INT8_MAX_ACCURACY_LOSS = env.float("INT8_MAX_ACCURACY_LOSS", default=DEFAULT_MAX_LOSS_POINTS)
 # Before a model is promoted, the last REPLAY_PREDICTIONS reviews people classified are scored again by it
 # (sentiment/evidence.py), for at most REPLAY_SECONDS: the promote page shows which answers would change.
 REPLAY_PREDICTIONS = env.int("REPLAY_PREDICTIONS", default=1000)
@@ -209,3 +209,4 @@ CACHES = {
 RATE_LIMIT_API_KEY = env.str("RATE_LIMIT_API_KEY", default="60/m")  # classifications per API key
 RATE_LIMIT_IP = env.str("RATE_LIMIT_IP", default="120/m")  # API requests per address, whatever the key
 RATE_LIMIT_PERSON = env.str("RATE_LIMIT_PERSON", default="30/m")  # form classifications and CSV uploads
+RATE_LIMIT_EXPLAIN = env.str("RATE_LIMIT_EXPLAIN", default="10/m")  # explanations, per person or API key

@@ -12,8 +12,10 @@ import logging
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from ml.behaviour import behaviour_check
+from ml.errors import first_line
 from ml.inference import predictor_cache
 from sentiment import selectors
 from sentiment.models import TrainingRun
@@ -23,24 +25,33 @@ logger = logging.getLogger(__name__)
 
 
 def training_run_check_behaviour(*, run: TrainingRun) -> dict:
-    """Run the battery on the run's model and store the result with the run (and in its metrics.json)."""
+    """Run the battery on the run's model and store the result with the run (and in its metrics.json).
+
+    A model that does not load is a ValidationError saying so. The result is written under a lock on the
+    run's row, so that a serving check recorded at the same time (``manage.py export_onnx``) is kept."""
     if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir or not Path(run.model_dir).is_dir():
         raise ValidationError(f"{run} has no finished model to check.")
-    predictor = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
+    runtime = selectors.training_run_serving_runtime(run=run)
+    try:
+        predictor = predictor_cache.get(run.model_dir, runtime=runtime)
 
-    def score(texts):
-        with answering() as cores:
-            return predictor.positive_probabilities(texts, batch_size=32, cores=cores)
+        def score(texts):
+            with answering() as cores:
+                return predictor.positive_probabilities(texts, batch_size=32, cores=cores)
 
-    result = behaviour_check(score)
-    run.refresh_from_db(fields=["metrics"])
-    metrics = {**(run.metrics or {}), "behaviour": result}
-    TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
-    run.metrics = metrics
+        result = {**behaviour_check(score), "runtime": runtime}
+    except Exception as exc:
+        logger.warning("behavioural checks of %s failed", run, exc_info=True)
+        raise ValidationError(f"The checks could not run on the model of {run}: {first_line(exc)}") from None
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        locked.metrics = {**(locked.metrics or {}), "behaviour": result}
+        locked.save(update_fields=["metrics"])
+    run.metrics = locked.metrics
     metrics_file = Path(run.output_dir) / "metrics.json" if run.output_dir else None
     if metrics_file and metrics_file.is_file():
         try:
-            metrics_file.write_text(json.dumps(metrics, indent=2, default=str))
+            metrics_file.write_text(json.dumps(run.metrics, indent=2, default=str))
         except OSError:
             logger.warning("could not update %s", metrics_file, exc_info=True)
     logger.info("behavioural checks of %s: %s of %s passed", run, result["passed"], result["total"])

@@ -7,12 +7,15 @@ noticed on the next request and the new model is loaded in the background, no re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from ml.errors import MLError, first_line
 from ml.explain import explain, top_words
 from ml.inference import predictor_cache
 from sentiment import selectors
@@ -20,6 +23,8 @@ from sentiment.models import Prediction
 from sentiment.services.serving import answering, serving_slot
 
 logger = logging.getLogger(__name__)
+
+EXPLANATION_CACHE_SECONDS = 24 * 3600
 
 
 def review_clean(text: str) -> str:
@@ -52,20 +57,32 @@ def review_classify(*, user, text: str) -> Prediction:
 
 def prediction_explain(*, prediction: Prediction) -> dict:
     """Which words pushed this answer towards positive or negative (``ml.explain``, occlusion), computed by
-    the model and runtime that gave it. Each piece also gets its ``strength`` (0 to 1, against the strongest
-    piece) and ``direction`` for the page's highlighting."""
+    the model and runtime that gave it, and kept a day in the cache (it never changes for the same model
+    files). Each piece also gets its ``strength`` (0 to 1, against the strongest piece) and ``direction``
+    for the page's highlighting. A model that is gone or does not load: a ValidationError saying so."""
     run = prediction.run
     if run is None or not run.model_dir or not Path(run.model_dir).is_dir():
         raise ValidationError("The model that gave this answer is no longer available, so it cannot be explained.")
-    predictor = predictor_cache.get(
-        run.model_dir, runtime=prediction.runtime or selectors.training_run_serving_runtime(run=run)
-    )
+    runtime = prediction.runtime or selectors.training_run_serving_runtime(run=run)
+    try:
+        predictor = predictor_cache.get(run.model_dir, runtime=runtime)
+    except Exception as exc:
+        logger.warning("cannot explain prediction %s: its model does not load", prediction.pk, exc_info=True)
+        raise ValidationError(f"The model that gave this answer does not load: {first_line(exc)}") from None
+    key = "explanation:" + hashlib.sha256(f"{prediction.pk}|{runtime}|{predictor.version}".encode()).hexdigest()
+    cached = _cache_get(key)
+    if cached is not None:
+        return cached
 
     def score(texts):
         with answering() as cores:
             return predictor.positive_probabilities(texts, cores=cores)
 
-    explanation = explain(score, prediction.text)
+    try:
+        explanation = explain(score, prediction.text)
+    except (MLError, RuntimeError, ValueError) as exc:
+        logger.warning("cannot explain prediction %s", prediction.pk, exc_info=True)
+        raise ValidationError(f"The explanation failed: {first_line(exc)}") from None
     result = explanation.to_dict()
     strongest = max((abs(p["weight"]) for p in result["pieces"]), default=0.0) or 1.0
     for piece in result["pieces"]:
@@ -73,4 +90,19 @@ def prediction_explain(*, prediction: Prediction) -> dict:
         piece["direction"] = "positive" if piece["weight"] > 0 else "negative" if piece["weight"] < 0 else ""
     result["top"] = top_words(explanation)
     result["milliseconds"] = round(1000 * explanation.seconds)
+    _cache_set(key, result, EXPLANATION_CACHE_SECONDS)
     return result
+
+
+def _cache_get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # the cache (Redis) is away: compute again
+        return None
+
+
+def _cache_set(key: str, value, seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception:
+        logger.warning("could not cache %s", key, exc_info=True)

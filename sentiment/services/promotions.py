@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from ml.errors import first_line
 from ml.inference import predictor_cache
@@ -44,24 +45,34 @@ def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict 
     except Exception as exc:
         logger.warning("not promoting %s: its model does not load", run, exc_info=True)
         raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None
-    served = selectors.served_model()
-    promotion = Promotion.objects.create(
-        run=run,
-        promoted_by=user,
-        action=Promotion.Action.RESTORE if run.promotions.exists() else Promotion.Action.PROMOTE,
-        reason=reason,
-        replaced=served.run if served else None,
-        figures=_figures(run, served.run if served else None, evidence),
-    )
+    with transaction.atomic():
+        # the newest promotion, locked: two promotions at once each record the model they really replaced
+        current = Promotion.objects.select_for_update().select_related("run").order_by("-promoted_at", "-id").first()
+        replaced = current.run if current else None
+        if replaced is not None and replaced.pk == run.pk:
+            raise ValidationError(f"{run} is already served.")
+        promotion = Promotion.objects.create(
+            run=run,
+            promoted_by=user,
+            action=Promotion.Action.RESTORE if run.promotions.exists() else Promotion.Action.PROMOTE,
+            reason=reason,
+            replaced=replaced,
+            figures=_figures(run, replaced, evidence),
+        )
     logger.info("%s by %s: %s", promotion, user, reason)
     return promotion
 
 
-def _figures(run: TrainingRun, served_run: TrainingRun | None, evidence: dict | None) -> dict:
+def _figures(run: TrainingRun, replaced: TrainingRun | None, evidence: dict | None) -> dict:
+    """What was known at that moment; evidence gathered against another served model than the one
+    replaced (someone promoted meanwhile) is not kept: the runs' own figures are."""
     evidence = evidence or {}
+    shown_against = (evidence.get("served") or {}).get("run")
+    if replaced is None or shown_against != replaced.pk:
+        evidence = {}
     return {
         "candidate": evidence.get("candidate") or training_run_figures(run=run),
-        "served": evidence.get("served") or (training_run_figures(run=served_run) if served_run else None),
+        "served": evidence.get("served") or (training_run_figures(run=replaced) if replaced else None),
         "regressions": [r["title"] for r in evidence.get("regressions") or []],
         "replay": replay_summary(evidence.get("replay")),
     }

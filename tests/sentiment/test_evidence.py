@@ -213,3 +213,88 @@ def test_the_api_explains_an_answer_when_asked(client, person, served_run):
     assert "explanation" not in plain
     refused = client.post(url, {"text": text, "explain": "yes"}, content_type="application/json", **auth)
     assert refused.status_code == 400 and refused.json()["error"] == '"explain" must be true or false.'
+
+
+def test_explanations_are_limited_per_person_on_every_method(client, person, people_classified, settings):
+    settings.RATE_LIMIT_EXPLAIN = "2/m"
+    client.force_login(person)
+    url = reverse("sentiment:prediction_why", args=[people_classified[0].pk])
+    assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_api_answers_without_the_explanation_past_its_limit(client, person, served_run, settings):
+    settings.RATE_LIMIT_EXPLAIN = "1/m"
+    key = services.api_token_create(user=person, name="t")
+    url, auth = reverse("sentiment:api_classify"), {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    body = {"text": "Superb.", "explain": True}
+    first = client.post(url, body, content_type="application/json", **auth).json()
+    second = client.post(url, body, content_type="application/json", **auth)
+    assert "explanation" in first and second.status_code == 200
+    assert second.json()["label"] and second.json()["explanation_error"].startswith("Too many explanations")
+
+
+def test_an_answer_whose_model_no_longer_loads_is_not_explained_and_says_why(
+    client, person, people_classified, tmp_path
+):
+    broken = tmp_path / "broken"
+    broken.mkdir()  # the folder is there, the model is not
+    run = people_classified[0].run
+    TrainingRun.objects.filter(pk=run.pk).update(model_dir=str(broken))
+    client.force_login(person)
+    page = client.get(reverse("sentiment:prediction_why", args=[people_classified[0].pk]))
+    assert page.status_code == 200 and "does not load" in page.content.decode()
+
+
+def test_the_served_model_cannot_be_promoted_again(client, staff, served_run):
+    client.force_login(staff)
+    response = client.post(reverse("sentiment:run_promote", args=[served_run.pk]), {"reason": "twice"})
+    assert "is already served" in response.content.decode() and served_run.promotions.count() == 1
+
+
+def test_the_promotion_records_the_replay_the_page_showed_even_if_people_classify_meanwhile(
+    client, staff, person, candidate_run, people_classified
+):
+    client.force_login(staff)
+    url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+    page = client.get(url)
+    shown, token = page.context["evidence"]["replay"], page.context["form"].initial["evidence"]
+    services.review_classify(user=person, text="Someone classifies another review meanwhile.")
+    client.post(url, {"reason": "as shown", "evidence": token})
+    recorded = Promotion.objects.first().figures["replay"]
+    assert recorded["replayed"] == shown["replayed"] == 12 and recorded["flips"] == shown["flips"]
+
+
+def test_an_unfinished_run_has_no_replay_and_cannot_be_promoted(client, staff, served_run):
+    client.force_login(staff)
+    queued = TrainingRun.objects.create(preset="smoke", config={})
+    page = client.get(reverse("sentiment:run_promote", args=[queued.pk]))
+    assert page.context["evidence"]["replay_error"].endswith("there is nothing to replay.")
+    refused = client.post(reverse("sentiment:run_promote", args=[queued.pk]), {"reason": "why not"})
+    assert "has no finished model to serve" in refused.content.decode()
+
+
+def test_odd_page_numbers_and_run_ids_get_a_page_not_an_error(client, staff, finished_run):
+    client.force_login(staff)
+    url = reverse("sentiment:run_mistakes", args=[finished_run.pk])
+    last = client.get(url, {"cell": "tp", "page": "999"})
+    assert last.status_code == 200 and last.context["found"].rows  # the last page, with its reviews
+    assert client.get(url, {"cell": "tp", "page": "²"}).status_code == 200
+    compare = client.get(reverse("sentiment:run_compare"), {"run": ["²", str(finished_run.pk)]}, follow=True)
+    assert compare.status_code == 200 and "Choose two or more runs" in compare.content.decode()
+
+
+def test_promotions_from_before_the_audit_trail_get_their_history(staff, finished_run, candidate_run):
+    import importlib
+
+    from django.apps import apps
+
+    first = Promotion.objects.create(run=finished_run, promoted_by=staff)
+    second = Promotion.objects.create(run=candidate_run, promoted_by=staff)
+    third = Promotion.objects.create(run=finished_run, promoted_by=staff)
+    importlib.import_module("sentiment.migrations.0007_promotion_audit_history").fill_history(apps, None)
+    rows = {p.pk: (p.action, p.replaced_id) for p in Promotion.objects.all()}
+    assert rows == {
+        first.pk: ("promote", None),
+        second.pk: ("promote", finished_run.pk),
+        third.pk: ("restore", candidate_run.pk),
+    }
