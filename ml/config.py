@@ -207,6 +207,17 @@ class TrainingConfig:
         "in 8-bit integers (int8: smaller and faster on a CPU, slightly less exact). The site serves the "
         "fastest that loses at most half a point of accuracy. 0 skips the check (PyTorch serves).",
     )
+    corrections_file: str = _field(
+        "",
+        "Corrections: a file of reviews people said the model got wrong, with the right label (the site saves "
+        "its accepted feedback there when a run is launched). Every run is scored on a fixed held-out part of "
+        "it (about 30%), so 'does this model fix what users reported?' is a number; empty: none.",
+    )
+    train_on_corrections: bool = _field(
+        False,
+        "Train on corrections: add the corrections (all but the held-out part) to the training reviews, so the "
+        "model learns from the mistakes users reported. Needs a corrections file.",
+    )
     output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
     resume: bool = _field(
         False,
@@ -334,6 +345,11 @@ def _problems(c: TrainingConfig) -> list[Problem]:
         value = getattr(c, name)
         need(value is None or value >= 2, name, f"{name} must be at least 2 when set (got {value})")
     need(c.serving_check_reviews >= 0, "serving_check_reviews", "serving_check_reviews cannot be negative")
+    need(
+        not c.train_on_corrections or bool(c.corrections_file),
+        "train_on_corrections",
+        "train_on_corrections needs corrections: no feedback has been accepted yet (or give corrections_file)",
+    )
     need(c.early_stopping_patience >= 0, "early_stopping_patience", "early_stopping_patience cannot be negative")
     if c.early_stopping_patience:
         need(

@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
 from transformers import (
     DataCollatorWithPadding,
@@ -47,6 +48,7 @@ from transformers import (
 from ml.base_models import freeze_lower_layers, load_for_classification, resolve_base_model
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
+from ml.corrections import Corrections, load_corrections
 from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
 from ml.errors import ConfigError, MLError, first_line
 from ml.hardware import Hardware, detect_hardware, resolve_precision
@@ -131,8 +133,9 @@ def train_model(
     )
     with args.main_process_first(desc="loading and tokenizing the reviews"):
         splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)  # 2
+        corrections = _add_corrections(config, splits)
         tokenizer, model = _pretrained_model(config)  # 3
-        tokenized = _tokenized_splits(config, splits, tokenizer)  # 4
+        tokenized = _tokenized_splits(config, splits, tokenizer, corrections)  # 4
     watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
     trainer = _trainer(config, args, model, tokenizer, tokenized, [*(callbacks or []), *filter(None, [watcher])])
     train_output = trainer.train(resume_from_checkpoint=resume_from)  # 5 and 6
@@ -140,6 +143,8 @@ def train_model(
     result.metrics = _run_metrics(config, trainer, train_output, hardware, precision, splits, resume_from)
     if not result.stopped:  # a stopped run saves no model
         result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, result.metrics)
+        if corrections is not None:
+            result.metrics["corrections"] = _score_corrections(config, trainer, tokenized, corrections)
     _write_metrics(result, started)
     return result
 
@@ -250,11 +255,37 @@ def _pretrained_model(config: TrainingConfig):
     return tokenizer, model
 
 
-def _tokenized_splits(config: TrainingConfig, splits: ReviewSplits, tokenizer) -> dict:
+def _add_corrections(config: TrainingConfig, splits: ReviewSplits) -> Corrections | None:
+    """The corrections set (``ml.corrections``), its training part added to the training reviews when asked."""
+    if not config.corrections_file:
+        return None
+    corrections = load_corrections(config.corrections_file)
+    if config.train_on_corrections and len(corrections.train):
+        added = corrections.train.cast(splits.train.features)
+        splits.train = datasets.concatenate_datasets([splits.train, added])
+        splits.notes.append(f"{len(added)} corrections from users added to the training reviews")
+    return corrections
+
+
+def _tokenized_splits(config: TrainingConfig, splits: ReviewSplits, tokenizer, corrections=None) -> dict:
+    named = [("train", splits.train), ("validation", splits.validation), ("test", splits.test)]
+    if corrections is not None and len(corrections.holdout):
+        named.append(("corrections", corrections.holdout))
     return {
         name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
-        for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
+        for name, split in named
     }
+
+
+def _score_corrections(config: TrainingConfig, trainer, tokenized: dict, corrections: Corrections) -> dict:
+    """The model's accuracy on the held-out corrections: does it fix what users reported?"""
+    scores = {**corrections.describe(), "trained_on": len(corrections.train) if config.train_on_corrections else 0}
+    held = tokenized.get("corrections")
+    if held is not None:
+        output = trainer.predict(held, metric_key_prefix="corrections")
+        right = (positive_probabilities(output.predictions) >= 0.5).astype(int) == output.label_ids
+        scores.update(right=int(right.sum()), accuracy=float(right.mean()))
+    return scores
 
 
 def _trainer(config: TrainingConfig, args, model, tokenizer, tokenized: dict, callbacks: list):

@@ -13,7 +13,7 @@ from django.utils.http import urlencode
 
 from sentiment import selectors, services
 from sentiment.forms import TrainingLaunchForm
-from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
+from sentiment.models import ApiToken, CsvClassification, Feedback, Prediction, Promotion, TrainingRun
 from sentiment.permissions import can_manage_training
 
 
@@ -140,6 +140,21 @@ class PredictionAdmin(admin.ModelAdmin):
     list_display = ("created_at", "user", "label", "probability", "model_name")
     list_filter = ("label",)
     search_fields = ("text",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """Read-only here: staff decide feedback on the feedback queue page, which shows the review in full."""
+
+    list_display = ("created_at", "prediction", "correct_label", "status", "reviewed_by")
+    list_filter = ("status", "correct_label")
+    search_fields = ("prediction__text", "comment")
 
     def has_add_permission(self, request):
         return False

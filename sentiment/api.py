@@ -1,7 +1,10 @@
-"""The JSON API: classify a review with the served model, authenticated by an API key.
+"""The JSON API: classify a review with the served model, and say an answer was wrong; authenticated by
+an API key.
 
     curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
          -d '{"text": "A moving, beautifully acted film."}' http://127.0.0.1:8000/api/classify
+    curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+         -d '{"correct_label": "negative"}' http://127.0.0.1:8000/api/predictions/42/feedback
 
 Thin like the pages: it parses the request, calls the same service as the form, and answers JSON.
 
@@ -36,6 +39,7 @@ BYTES_PER_CHAR, MARGIN_BYTES = 12, 4096
 MAX_DEPTH = 8
 TOO_DEEP = f"The JSON is nested too deeply: send one object, at most {MAX_DEPTH} levels deep."
 EXAMPLE = '{"text": "A moving film."}'
+FEEDBACK_EXAMPLE = '{"correct_label": "positive", "comment": "it is ironic"}'
 
 # Nesting is measured with linear regular expressions, never by recursion: escapes go first, so that
 # every string then ends at the next quote, and brackets inside strings do not count.
@@ -79,14 +83,10 @@ def _answers_json(view):
 def classify(request):
     if request.method != "POST":
         raise _Refusal(405, f"Use POST, with the review as JSON in the body, e.g. {EXAMPLE}.", Allow="POST")
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    check = selectors.api_token_check(key=key.strip() if scheme.lower() in {"bearer", "token"} else "")
-    if check.token is None:
-        raise _Refusal(401, check.refusal, **{"WWW-Authenticate": "Bearer"})
-    services.api_token_used(token=check.token)
+    user = _caller(request)
     body = _review_body(request)
     try:
-        prediction = services.review_classify(user=check.token.user, text=body["text"])
+        prediction = services.review_classify(user=user, text=body["text"])
         answer = {
             "id": prediction.pk,
             "label": prediction.label,
@@ -116,18 +116,60 @@ def _explanation(request, prediction) -> dict:
         return {"explanation_error": " ".join(exc.messages)}
 
 
+@csrf_exempt
+@_answers_json
+def prediction_feedback(request, prediction_id: int):
+    """The caller says one of their answers was wrong: {"correct_label": "positive", "comment": "..."}."""
+    if request.method != "POST":
+        raise _Refusal(405, f"Use POST, with JSON in the body, e.g. {FEEDBACK_EXAMPLE}.", Allow="POST")
+    user = _caller(request)
+    prediction = selectors.prediction_list(user=user).filter(pk=prediction_id).first()
+    if prediction is None:
+        raise _Refusal(404, f"You have no prediction #{prediction_id}.")
+    body = _json_object(request, cap=MARGIN_BYTES, example=FEEDBACK_EXAMPLE)
+    label, comment = body.get("correct_label"), body.get("comment", "")
+    if not isinstance(label, str) or not isinstance(comment, str):
+        raise _Refusal(400, f'Give "correct_label" (and optionally "comment") as strings, e.g. {FEEDBACK_EXAMPLE}.')
+    try:
+        feedback = services.prediction_feedback_give(prediction=prediction, correct_label=label, comment=comment)
+    except ValidationError as exc:
+        raise _Refusal(400, " ".join(exc.messages)) from None
+    return JsonResponse(
+        {"prediction": prediction.pk, "correct_label": feedback.correct_label, "status": feedback.status}, status=201
+    )
+
+
+def _caller(request):
+    """The user whose valid API key is in the Authorization header, or a 401 that says what is wrong."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    check = selectors.api_token_check(key=key.strip() if scheme.lower() in {"bearer", "token"} else "")
+    if check.token is None:
+        raise _Refusal(401, check.refusal, **{"WWW-Authenticate": "Bearer"})
+    services.api_token_used(token=check.token)
+    return check.token.user
+
+
 def _review_body(request) -> dict:
     """The "text" and "explain" of the JSON body, or a refusal that says what is wrong with the body."""
     cap = settings.MAX_REVIEW_CHARS * BYTES_PER_CHAR + MARGIN_BYTES
+    what = f"one review (at most {settings.MAX_REVIEW_CHARS:,} characters)"
+    data = _json_object(request, cap=cap, example=EXAMPLE, what=what)
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise _Refusal(400, 'Give the review as a string in "text".')
+    explain = data.get("explain", False)
+    if not isinstance(explain, bool):
+        raise _Refusal(400, '"explain" must be true or false.')
+    return {"text": text, "explain": explain}
+
+
+def _json_object(request, *, cap: int, example: str, what: str = "this request") -> dict:
+    """The JSON object in the body, at most ``cap`` bytes, or a refusal that says what is wrong with it."""
     size = _content_length(request)  # the announced size first: a huge body is never read
     if size <= cap:
         size = len(request.body)  # what arrived: under ASGI it can be more than announced
     if size > cap:
-        raise _Refusal(
-            413,
-            f"The body is {size:,} bytes; one review needs at most {cap:,} "
-            f"(a review is at most {settings.MAX_REVIEW_CHARS:,} characters).",
-        )
+        raise _Refusal(413, f"The body is {size:,} bytes; {what} needs at most {cap:,}.")
     if request.content_type != "application/json":
         got = f'"{request.content_type}"' if request.content_type else "none"
         raise _Refusal(415, f'Send the body as JSON with "Content-Type: application/json" (got {got}).')
@@ -140,18 +182,12 @@ def _review_body(request) -> dict:
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise _Refusal(400, f"The body must be JSON, e.g. {EXAMPLE} ({exc.msg} at character {exc.pos}).") from None
+        raise _Refusal(400, f"The body must be JSON, e.g. {example} ({exc.msg} at character {exc.pos}).") from None
     except RecursionError:  # not expected after the depth check: a last guard for the process
         raise _Refusal(400, TOO_DEEP) from None
     if not isinstance(data, dict):
-        raise _Refusal(400, f"The body must be a JSON object, e.g. {EXAMPLE}.")
-    text = data.get("text")
-    if not isinstance(text, str):
-        raise _Refusal(400, 'Give the review as a string in "text".')
-    explain = data.get("explain", False)
-    if not isinstance(explain, bool):
-        raise _Refusal(400, '"explain" must be true or false.')
-    return {"text": text, "explain": explain}
+        raise _Refusal(400, f"The body must be a JSON object, e.g. {example}.")
+    return data
 
 
 def _content_length(request) -> int:

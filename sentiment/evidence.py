@@ -3,6 +3,8 @@
 - **Figures** of a run: test accuracy and F1, calibration error, behavioural checks, the serving runtime.
 - **Behavioural regressions** (``ml.behaviour``): capabilities the candidate passes less often than the
   served model. Shown first: a model can gain a point of accuracy and lose its grip on negation.
+- **Corrections**: the held-out part of the reviews users corrected (``ml.corrections``), scored by the
+  candidate and by the served model: does the new model fix what users reported?
 - **Replay**: the last ``REPLAY_PREDICTIONS`` reviews people actually classified, answered again by the
   candidate. It shows how many answers would flip, which ones, and how often the two models agree: the
   test set is old, these are the reviews the product meets today. The served model's answers are those
@@ -26,6 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ml.behaviour import behaviour_regressions
+from ml.corrections import accuracy_on, held_out, held_out_rows
 from ml.inference import predictor_cache
 from sentiment import selectors
 from sentiment.models import Prediction, TrainingRun
@@ -151,6 +154,12 @@ def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
                 }
             )
     flipped.sort(key=lambda f: -f["candidate_probability"])
+    held = [row for row in selectors.corrections_set().rows if held_out(row["text"])]
+    corrections = {
+        "examples": len(held),
+        "candidate": corrections_accuracy(run=run, rows=held),
+        "served": corrections_accuracy(run=served_run, rows=held),
+    }
     return {
         "asked": asked,
         "available": len(recent),
@@ -162,6 +171,7 @@ def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
         "seconds": round(time.perf_counter() - started, 2),
         "runtime": candidate.runtime,
         "served_run": served_run.pk,
+        "corrections": corrections,
     }
 
 
@@ -187,8 +197,54 @@ def evidence_kept(*, token: str, run: TrainingRun) -> dict | None:
     return kept if kept and kept["candidate"]["run"] == run.pk else None
 
 
+def corrections_accuracy(*, run: TrainingRun, rows: list[dict]) -> float | None:
+    """How many of ``rows`` (held-out corrections) the run's model labels right, through its runtime."""
+    if not rows:
+        return None
+    predictor = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
+
+    def score(texts):
+        with answering() as cores:
+            return predictor.positive_probabilities(texts, batch_size=32, cores=cores)
+
+    return accuracy_on(score, rows)
+
+
+def training_run_corrections(*, run: TrainingRun) -> dict | None:
+    """The run's score on the corrections it held out (recorded when it ended) beside the served model's on
+    the same reviews (computed here, cached like a replay); None for a run launched without corrections."""
+    recorded = (run.metrics or {}).get("corrections")
+    if not recorded:
+        return None
+    served = selectors.served_model()
+    result = {**recorded, "served_accuracy": None, "served_run": served.run.pk if served else None, "error": ""}
+    if served is None or not recorded.get("held_out"):
+        return result
+    key = f"corrections:{run.pk}:{served.promotion_id}"
+    try:
+        cached = cache.get(key)
+    except Exception:
+        cached, key = None, None
+    if cached is not None:
+        return {**result, "served_accuracy": cached}
+    try:
+        rows = held_out_rows(run.config.get("corrections_file", ""))
+        result["served_accuracy"] = corrections_accuracy(run=served.run, rows=rows)
+    except Exception as exc:  # a missing file or model: the page says so
+        logger.warning("served model's corrections score for %s failed", run, exc_info=True)
+        result["error"] = str(exc)
+        return result
+    if key:
+        try:
+            cache.set(key, result["served_accuracy"], CACHE_SECONDS)
+        except Exception:
+            logger.warning("could not cache the corrections score of %s", run, exc_info=True)
+    return result
+
+
 def replay_summary(replay: dict | None) -> dict | None:
     """The replay's figures without the texts, to record with a promotion."""
     if not replay:
         return None
-    return {k: replay[k] for k in ("replayed", "flips", "agreement", "stopped_early", "served_run")}
+    summary = {k: replay[k] for k in ("replayed", "flips", "agreement", "stopped_early", "served_run")}
+    return {**summary, "corrections": replay.get("corrections")}

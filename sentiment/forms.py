@@ -7,6 +7,7 @@ from django import forms
 from ml.config import config_fields
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset
+from sentiment import selectors
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
 
@@ -19,6 +20,21 @@ class ReviewForm(forms.Form):
     )
 
 
+def local_path(target: str) -> str:
+    """``target`` when it is a path on this site, else "" (an open redirect would let a link send people
+    anywhere)."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else ""
+
+
+class FeedbackForm(forms.Form):
+    correct_label = forms.ChoiceField(choices=[("positive", "positive"), ("negative", "negative")])
+    comment = forms.CharField(max_length=500, required=False)
+    next = forms.CharField(required=False)
+
+    def clean_next(self) -> str:
+        return local_path(self.cleaned_data["next"])
+
+
 class PromoteForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
@@ -29,9 +45,7 @@ class PromoteForm(forms.Form):
     evidence = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)  # what the page showed
 
     def clean_next(self) -> str:
-        """Only a path on this site (an open redirect would let a link send staff anywhere)."""
-        target = self.cleaned_data["next"]
-        return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else ""
+        return local_path(self.cleaned_data["next"])
 
 
 class ApiKeyForm(forms.Form):
@@ -72,8 +86,8 @@ class TrainingLaunchForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for f in config_fields():
-            if f.name in {"output_dir", "resume"}:
-                continue  # the run decides these
+            if f.name in {"output_dir", "resume", "corrections_file"}:
+                continue  # the run decides these (the corrections: the site's accepted feedback)
             self.fields[f.name] = self._form_field(f)
         self.config = None
 
@@ -103,7 +117,9 @@ class TrainingLaunchForm(forms.Form):
         if self.errors:
             return cleaned
         try:
-            self.config = config_from_preset(cleaned["preset"], **self.overrides())
+            self.config = config_from_preset(
+                cleaned["preset"], **self.overrides(), corrections_file=selectors.corrections_file()
+            )
         except ConfigError as exc:
             for field, message in exc.problems:
                 self.add_error(field if field in self.fields else None, message)

@@ -156,6 +156,35 @@ class Prediction(models.Model):
         return f"{self.label} ({self.probability:.2f}): {self.text[:40]}"
 
 
+class Feedback(models.Model):
+    """A person saying one of their answers was wrong, and what is right. Staff accept or reject it; the
+    accepted ones are the *corrections set* (``selectors.corrections_set``) that the next runs can train
+    on and are scored on."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for staff"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    LABELS = ("negative", "positive")  # a label's index is its class: 0 negative, 1 positive
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="feedback")
+    correct_label = models.CharField(max_length=16, choices=[(label, label) for label in LABELS])
+    comment = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.prediction_id} should be {self.correct_label} ({self.status})"
+
+
 class CsvClassification(BackgroundJob):
     """A CSV of reviews classified by the worker; the result is the same CSV plus label and probability.
 

@@ -1,11 +1,13 @@
 """Staff pages (``sentiment.permissions``): a run live, its mistakes and behaviour, runs compared, the
-promote page with its evidence, and the serving history (the audit trail). Thin, like ``views``."""
+promote page with its evidence, the serving history (the audit trail) and the feedback queue. Thin, like
+``views``."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,7 +16,7 @@ from django.views import View
 from ml.scored_reviews import CELLS, scored_reviews_cell
 from sentiment import comparison, evidence, selectors, services
 from sentiment.forms import PromoteForm
-from sentiment.models import Promotion, TrainingRun
+from sentiment.models import Feedback, Promotion, TrainingRun
 from sentiment.permissions import TrainingStaffRequiredMixin
 
 MISTAKES_PAGE_SIZE = 20
@@ -39,6 +41,7 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "serving_check": selectors.training_run_serving_check(run=run),
                 "behaviour": (run.metrics or {}).get("behaviour"),
                 "model_size": (run.metrics or {}).get("model"),
+                "corrections": evidence.training_run_corrections(run=run),
                 "resumable": selectors.training_run_resumable(run=run),
             },
         )
@@ -164,6 +167,36 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
         shown = evidence.promotion_evidence(run=run)
         form.initial["evidence"] = evidence.evidence_keep(shown)  # what the promotion records if confirmed
         return render(request, "sentiment/run_promote.html", {"run": run, "form": form, "evidence": shown})
+
+
+class FeedbackQueueView(TrainingStaffRequiredMixin, View):
+    """People's corrections, waiting ones first: staff accept (into the corrections set) or reject them."""
+
+    def get(self, request):
+        status = request.GET.get("status", Feedback.Status.PENDING)
+        status = status if status in Feedback.Status.values else ""
+        page = Paginator(selectors.feedback_list(status=status), 50).get_page(request.GET.get("page"))
+        counts = dict(Feedback.objects.order_by().values_list("status").annotate(n=Count("id")))
+        return render(
+            request,
+            "sentiment/feedback_queue.html",
+            {
+                "page": page,
+                "status": status,
+                "statuses": [(value, label, counts.get(value, 0)) for value, label in Feedback.Status.choices],
+                "corrections": selectors.corrections_set(),
+            },
+        )
+
+    def post(self, request):
+        ids = [int(i) for i in request.POST.getlist("feedback") if i.isascii() and i.isdigit()]
+        decision = request.POST.get("decision", "")
+        try:
+            decided = services.feedback_review(feedback_ids=ids, status=decision, user=request.user)
+            messages.success(request, f"{decided} item{'s' if decided != 1 else ''} {decision}.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("sentiment:feedback_queue") + "?" + request.GET.urlencode())
 
 
 class ServingHistoryView(TrainingStaffRequiredMixin, View):

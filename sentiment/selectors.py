@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from django.utils import timezone
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import TrainingConfig
 from ml.serving_choice import AUTO, ONNX_FP32, ONNX_INT8, PYTORCH, PYTORCH_INT8, serving_runtime
-from sentiment.models import ApiToken, CsvClassification, Prediction, Promotion, TrainingRun
+from sentiment.models import ApiToken, CsvClassification, Feedback, Prediction, Promotion, TrainingRun
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,52 @@ def training_run_resumable(*, run: TrainingRun) -> bool:
 
 
 def prediction_list(*, user, query: str = "") -> QuerySet[Prediction]:
-    predictions = Prediction.objects.filter(user=user)
+    predictions = Prediction.objects.filter(user=user).select_related("feedback")
     if query:
         predictions = predictions.filter(text__icontains=query)
     return predictions
+
+
+@dataclass(frozen=True)
+class CorrectionsSet:
+    """The accepted corrections: reviews people said the model got wrong, with the right label."""
+
+    rows: list[dict]  # {"feedback": id, "text": ..., "label": 0 or 1}, oldest first
+    version: str  # changes whenever an accepted correction is added or changed: "<count>-<digest>"
+
+
+def corrections_set() -> CorrectionsSet:
+    accepted = (
+        Feedback.objects.filter(status=Feedback.Status.ACCEPTED)
+        .order_by("pk")
+        .values_list("pk", "prediction__text", "correct_label")
+    )
+    rows = [{"feedback": pk, "text": text, "label": Feedback.LABELS.index(label)} for pk, text, label in accepted]
+    digest = hashlib.sha256(json.dumps([[r["feedback"], r["label"]] for r in rows]).encode()).hexdigest()[:10]
+    return CorrectionsSet(rows=rows, version=f"{len(rows)}-{digest}")
+
+
+def corrections_folder() -> Path:
+    return Path(settings.MEDIA_ROOT) / "corrections"
+
+
+def corrections_path(*, version: str) -> Path:
+    """Where the corrections set of ``version`` is saved for the runs (``services.corrections_snapshot``)."""
+    return corrections_folder() / f"corrections-{version}.parquet"
+
+
+def corrections_file() -> str:
+    """The file a run launched now is given (saved when it is created); "" while nothing was accepted."""
+    current = corrections_set()
+    return str(corrections_path(version=current.version)) if current.rows else ""
+
+
+def feedback_list(*, status: str = "") -> QuerySet[Feedback]:
+    """The feedback queue: the waiting items first (oldest first, as a queue is read), then the rest."""
+    items = Feedback.objects.select_related("prediction", "prediction__user", "reviewed_by")
+    if status:
+        return items.filter(status=status).order_by("created_at", "id")
+    return items.order_by(F("reviewed_at").desc(nulls_first=True), "created_at", "id")
 
 
 def csv_classification_list(*, user) -> QuerySet[CsvClassification]:

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from sentiment import selectors, services
-from sentiment.forms import ApiKeyForm, CsvUploadForm, ReviewForm
+from sentiment.forms import ApiKeyForm, CsvUploadForm, FeedbackForm, ReviewForm
 
 HISTORY_PAGE_SIZE = 20
 
@@ -69,6 +69,27 @@ def prediction_why(request, prediction_id: int):
         "sentiment/prediction_why.html",
         {"prediction": prediction, "explanation": explanation, "problem": problem},
     )
+
+
+@require_POST
+@login_required
+def prediction_feedback(request, prediction_id: int):
+    """ "This answer is wrong": the right label (and a comment) for one of the person's own answers."""
+    prediction = get_object_or_404(selectors.prediction_list(user=request.user), pk=prediction_id)
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        try:
+            services.prediction_feedback_give(
+                prediction=prediction,
+                correct_label=form.cleaned_data["correct_label"],
+                comment=form.cleaned_data["comment"],
+            )
+            messages.success(request, "Thank you: staff will review it, and accepted corrections teach the next model.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect(form.cleaned_data["next"] or "sentiment:history")
+    messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+    return redirect("sentiment:history")
 
 
 NEW_KEY = "sentiment.new_api_key"  # session key: a new API key, until the page that shows it once

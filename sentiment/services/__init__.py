@@ -3,6 +3,7 @@
 - ``runs``: training runs, their lifecycle and promotion to serving;
 - ``classify``: single reviews classified with the served model;
 - ``csv_jobs``: CSV uploads classified by the worker, a slice at a time, under a lease;
+- ``feedback``: people's corrections of their answers, and staff's review of them;
 - ``checks``: behavioural checks of a finished model, run again on demand;
 - ``sweep``: jobs left behind by a dead worker or an absent broker, picked up again;
 - ``promotions``: serving a run's model, with who, why and the evidence, in the audit trail;
@@ -20,6 +21,7 @@ from sentiment.services.csv_jobs import (
     csv_classification_process,
     csv_classifications_recover,
 )
+from sentiment.services.feedback import corrections_snapshot, feedback_review, prediction_feedback_give
 from sentiment.services.promotions import training_run_promote
 from sentiment.services.runs import (
     first_model_ensure,
@@ -45,12 +47,15 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "api_token_used",
+    "corrections_snapshot",
     "csv_classification_create",
     "csv_classification_process",
     "csv_classifications_recover",
+    "feedback_review",
     "first_model_ensure",
     "jobs_sweep",
     "prediction_explain",
+    "prediction_feedback_give",
     "review_classify",
     "training_run_cancel",
     "training_run_check_behaviour",

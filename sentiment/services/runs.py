@@ -30,6 +30,7 @@ from ml.presets import config_from_preset
 from ml.progress import Progress
 from sentiment import jobs, selectors
 from sentiment.models import TrainingRun
+from sentiment.services.feedback import corrections_snapshot
 from sentiment.services.promotions import WHEN_DONE_REASON, training_run_promote
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def training_run_create(
     recorded for the admin's filter; ``enqueue=False`` leaves the run for the caller to train itself
     (``manage.py train``).
     """
+    if config.corrections_file and Path(config.corrections_file).parent == selectors.corrections_folder():
+        config = config.replace(corrections_file=corrections_snapshot())  # the site's set, saved now
     with transaction.atomic():
         run = TrainingRun.objects.create(
             preset=preset,

@@ -50,7 +50,7 @@ def test_brackets_and_escaped_quotes_inside_the_review_are_just_text(client, key
 
 def test_a_body_larger_than_any_review_needs_is_refused_unread(client, key):
     body = json.dumps({"text": "x" * 5 * 2**20})
-    refused(post(client, body, key), 413, "bytes; one review needs at most")
+    refused(post(client, body, key), 413, "bytes; one review (at most 20,000 characters) needs at most")
 
 
 def test_the_longest_review_written_as_escaped_emoji_still_fits(client, key, settings):

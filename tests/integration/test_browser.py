@@ -273,3 +273,37 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
     from sentiment import selectors
 
     assert selectors.served_model().run.pk == good
+
+
+def test_a_person_says_an_answer_is_wrong_and_staff_accept_it_into_the_corrections(
+    browser, live_server, django_user_model, trained_tiny_run, shots
+):
+    from playwright.sync_api import expect
+
+    from sentiment import selectors
+
+    serve(trained_tiny_run)
+    django_user_model.objects.create_user("cat", password="cat-password-1")
+    django_user_model.objects.create_user("dan", password="dan-password-1", is_staff=True)
+    page = sign_in(browser, live_server, "cat", "cat-password-1")
+    page.fill("#id_text", "A wonderful, brilliant film: I loved every superb minute. Not.")
+    page.get_by_role("button", name="Classify").click()
+    answer = page.locator("#result .verdict").inner_text().lower()
+    right = "negative" if answer == "positive" else "positive"
+    page.click("#wrong summary")
+    page.fill("#wrong input[name=comment]", "the last word turns it round")
+    page.click(f"#wrong button:has-text('It is {right}')")
+    expect(page.locator(".message.success")).to_contain_text("staff will review it")
+    shots(page, "16-feedback-given")
+    page.click("nav >> text=History")
+    expect(page.locator("table.predictions")).to_contain_text(f"you said {right}")
+
+    staff = sign_in(browser, live_server, "dan", "dan-password-1")
+    staff.click("nav >> text=Feedback")
+    expect(staff.locator("#feedback-queue")).to_contain_text("the last word turns it round")
+    shots(staff, "17-feedback-queue")
+    staff.check("input[name=feedback]")
+    staff.click("button[value=accepted]")
+    expect(staff.locator(".message.success")).to_contain_text("1 item accepted")
+    expect(staff.locator("#corrections-count")).to_have_text("1")
+    assert [row["label"] for row in selectors.corrections_set().rows] == [["negative", "positive"].index(right)]

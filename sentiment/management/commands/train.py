@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from ml.config import TrainingConfig
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset
-from sentiment import services
+from sentiment import selectors, services
 from sentiment.management.database import database_ready
 from sentiment.management.options import add_config_options, config_overrides, dump_json, reasons_not_tracebacks
 from sentiment.run_execution import training_run_execute
@@ -88,4 +88,5 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise ConfigError(f"cannot read {options['config']}: {exc.strerror}") from None
             return TrainingConfig.from_json(text).replace(**overrides)
+        overrides.setdefault("corrections_file", selectors.corrections_file())  # users' accepted corrections
         return config_from_preset(options["preset"], **overrides)
