@@ -218,6 +218,12 @@ class TrainingConfig:
         "Train on corrections: add the corrections (all but the held-out part) to the training reviews, so the "
         "model learns from the mistakes users reported. Needs a corrections file.",
     )
+    added_data: str = _field(
+        "",
+        "Added data: a folder of your own labelled reviews (a train and a test file, as the site saves an uploaded "
+        "data set) whose training reviews are added to the dataset's; its test reviews are scored on their own, "
+        "beside the main test set, so you see how the model does on your kind of reviews. Empty: none.",
+    )
     output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
     resume: bool = _field(
         False,
@@ -350,6 +356,7 @@ def _problems(c: TrainingConfig) -> list[Problem]:
         "train_on_corrections",
         "train_on_corrections needs corrections: no feedback has been accepted yet (or give corrections_file)",
     )
+    problems.extend(_added_data_problems(c))
     need(c.early_stopping_patience >= 0, "early_stopping_patience", "early_stopping_patience cannot be negative")
     if c.early_stopping_patience:
         need(
@@ -364,3 +371,19 @@ def _problems(c: TrainingConfig) -> list[Problem]:
             "(and save_steps be a multiple of eval_steps)",
         )
     return problems
+
+
+def _added_data_problems(c: TrainingConfig) -> list[Problem]:
+    """``added_data`` names a folder (whether it exists is checked when training starts, as for ``dataset``)."""
+    folder = c.added_data
+    if not isinstance(folder, str):
+        return [("added_data", f"added_data must be a folder path or empty (got {folder!r})")]
+    if folder and not folder.strip():
+        return [("added_data", "added_data is blank: leave it empty for none, or name a folder")]
+    if folder.strip() in ("imdb", "demo"):
+        message = f"added_data must be a folder of your own labelled reviews, not {folder.strip()!r}"
+        return [("added_data", f"{message}: choose {folder.strip()!r} as the dataset instead")]
+    if folder and folder.strip() == str(c.dataset).strip():
+        message = "added_data is the dataset itself: its reviews would be trained on twice"
+        return [("added_data", f"{message}; leave added_data empty to train on that folder alone")]
+    return []

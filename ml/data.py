@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +25,13 @@ import numpy as np
 
 from ml.errors import DataError, first_line
 from ml.hub import hub_unreachable_reason
+from ml.labelled_sets import HTML_BREAK
 
 logger = logging.getLogger(__name__)
 
 HUB_IMDB = "stanfordnlp/imdb"
 FILE_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
-_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_BREAK = HTML_BREAK
 
 
 @dataclass
@@ -42,6 +42,7 @@ class ReviewSplits:
     description: str
     notes: list[str] = field(default_factory=list)
     test_ids: list[int] = field(default_factory=list)  # each test review's row in the source's test split
+    source_sizes: dict[str, int] = field(default_factory=dict)  # train and test reviews before any limit
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
@@ -62,6 +63,7 @@ def load_reviews(source: str, *, limits: SplitLimits, imdb_dir: str | None = Non
     """Load ``source`` and return seeded train/validation/test splits, cleaned and checked."""
     train, test, description, notes = _load_source(source, imdb_dir=imdb_dir)
     train, test = _clean(train), _clean(test)
+    source_sizes = {"train": len(train), "test": len(test)}
 
     n_validation = max(1, round(len(train) * limits.validation_fraction))
     if limits.max_validation:
@@ -79,7 +81,7 @@ def load_reviews(source: str, *, limits: SplitLimits, imdb_dir: str | None = Non
         # the permutation ``Dataset.shuffle(seed=...)`` makes, kept so each sampled review has its id
         test_ids = np.random.default_rng(limits.seed).permutation(len(test))[: limits.max_test].tolist()
         test = test.select(test_ids)
-    return ReviewSplits(train, validation, test, description, notes, test_ids)
+    return ReviewSplits(train, validation, test, description, notes, test_ids, source_sizes)
 
 
 def resolve_data_source(source: str, *, imdb_dir: str | None = None) -> str | Path:
@@ -95,6 +97,39 @@ def resolve_data_source(source: str, *, imdb_dir: str | None = None) -> str | Pa
     if source.startswith((".", "/", "~")) or path.exists():
         raise DataError(f"data folder {source} does not exist (or is not a folder)")
     return source
+
+
+@dataclass(frozen=True)
+class AddedReviews:
+    """A folder of your own labelled reviews added to a run's data (``TrainingConfig.added_data``): its
+    training reviews join the run's, its test reviews are scored on their own, beside the main test set."""
+
+    folder: str
+    train: datasets.Dataset
+    test: datasets.Dataset
+
+
+def resolve_added_data(folder: str) -> Path | None:
+    """The added-data folder, or None when there is none. Cheap (nothing is read), so that a missing folder
+    is reported before anything slow starts."""
+    if not folder:
+        return None
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise DataError(
+            f"added data folder {folder} does not exist (or is not a folder): was its data set deleted on the site?"
+        )
+    return path
+
+
+def load_added_data(folder: str | Path) -> AddedReviews:
+    """The train and test reviews of an added-data folder (the layout ``ml.labelled_sets`` writes, or any
+    folder ``dataset`` accepts), cleaned and checked like every source's."""
+    path = resolve_added_data(str(folder))
+    if path is None:
+        raise DataError("no added data folder was given")
+    train, test = _load_folder(path)
+    return AddedReviews(folder=str(path), train=_clean(train), test=_clean(test))
 
 
 def _load_source(source: str, *, imdb_dir: str | None) -> tuple[datasets.Dataset, datasets.Dataset, str, list[str]]:

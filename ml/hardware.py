@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from ml.errors import ConfigError
 
@@ -60,3 +61,43 @@ def resolve_precision(requested: str, hardware: Hardware) -> str:
     if requested == "bf16" and hardware.kind == "cuda" and not hardware.bf16:
         raise ConfigError(f"this GPU ({hardware.name}) does not support bf16; use fp16 or auto")
     return requested
+
+
+def memory_bytes() -> int | None:
+    """The memory this process may use: the machine's, or its container's limit (cgroup v2 or v1) when lower."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return total
+
+
+def machine_profile(folder: str | None = None) -> dict:
+    """What a worker can give a run, for the launch form's estimate (``ml.estimate``): its device and that
+    device's memory, its cores and memory, and the free disk where runs are written (``folder``)."""
+    import shutil
+
+    import torch
+
+    hardware = detect_hardware()
+    profile = {**hardware.to_dict(), "cores": cpu_cores(), "memory_bytes": memory_bytes()}
+    if hardware.kind == "cuda":
+        profile["device_memory_bytes"] = torch.cuda.get_device_properties(0).total_memory
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        profile["disk_free_bytes"] = shutil.disk_usage(folder).free
+    return profile
+
+
+if __name__ == "__main__":  # the worker asks in a process of its own, so that it never sets up CUDA itself
+    import json
+    import sys
+
+    print(json.dumps(machine_profile(sys.argv[1] if len(sys.argv) > 1 else None)))

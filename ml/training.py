@@ -49,13 +49,22 @@ from ml.base_models import freeze_lower_layers, load_for_classification, resolve
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import CONFIG_FILE, TrainingConfig
 from ml.corrections import Corrections, load_corrections
-from ml.data import ReviewSplits, SplitLimits, load_reviews, resolve_data_source
+from ml.data import (
+    AddedReviews,
+    ReviewSplits,
+    SplitLimits,
+    load_added_data,
+    load_reviews,
+    resolve_added_data,
+    resolve_data_source,
+)
 from ml.errors import ConfigError, MLError, first_line
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.inference import WEIGHT_FILES, predictor_load
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.progress import TrainingObserver
 from ml.progress_callback import ObserverCallback
+from ml.run_measures import Laps, peak_memory, tokens_per_word, words_profile
 from ml.scored_reviews import scored_reviews_write
 from ml.serving_choice import AUTO, DEFAULT_MAX_LOSS_POINTS, serving_runtime
 from ml.tokenization import tokenize_dataset
@@ -120,10 +129,11 @@ def train_model(
 
     ``callbacks`` are extra ``TrainerCallback``s (the benchmarks time steps with one).
     """
-    started = time.monotonic()
+    laps = Laps()  # the seconds of each phase, for the next run's estimate (ml.estimate)
     # cheap checks first: a wrong model name or data folder is reported before anything slow starts
     resolve_base_model(config.base_model)
     resolve_data_source(config.dataset, imdb_dir=imdb_dir)
+    resolve_added_data(config.added_data)
     out, resume_from = _output_folder(config)
     hardware, precision = _device_and_precision(config)  # 1
     # Built before the data: under torchrun this joins the process group, so that the main process can
@@ -134,18 +144,27 @@ def train_model(
     with args.main_process_first(desc="loading and tokenizing the reviews"):
         splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)  # 2
         corrections = _add_corrections(config, splits)
+        added = _add_data(config, splits)
         tokenizer, model = _pretrained_model(config)  # 3
-        tokenized = _tokenized_splits(config, splits, tokenizer, corrections)  # 4
+        tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
     watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
     trainer = _trainer(config, args, model, tokenizer, tokenized, [*(callbacks or []), *filter(None, [watcher])])
+    laps.lap("prepare")
     train_output = trainer.train(resume_from_checkpoint=resume_from)  # 5 and 6
+    laps.lap("train")
+    training_memory = peak_memory()  # what the estimate models: the checks after it may read more
     result = _record_training(config, out, trainer, stopped=bool(watcher and watcher.stopped))  # 7
     result.metrics = _run_metrics(config, trainer, train_output, hardware, precision, splits, resume_from)
+    result.metrics["data"]["profile"] = _data_profile(config, splits, tokenized["train"])
     if not result.stopped:  # a stopped run saves no model
-        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, result.metrics)
+        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, result.metrics, laps)
         if corrections is not None:
             result.metrics["corrections"] = _score_corrections(config, trainer, tokenized, corrections)
-    _write_metrics(result, started)
+        if added is not None:
+            result.metrics["added_data"] = _score_added_data(trainer, tokenized, added)
+    result.metrics["seconds"] = laps.phases(trainer.state.log_history)
+    result.metrics["memory"] = {**peak_memory(), "training": training_memory}
+    _write_metrics(result, laps.started)
     return result
 
 
@@ -267,10 +286,27 @@ def _add_corrections(config: TrainingConfig, splits: ReviewSplits) -> Correction
     return corrections
 
 
-def _tokenized_splits(config: TrainingConfig, splits: ReviewSplits, tokenizer, corrections=None) -> dict:
+def _add_data(config: TrainingConfig, splits: ReviewSplits) -> AddedReviews | None:
+    """Your own labelled reviews (``config.added_data``): their training part added to the training reviews."""
+    if not config.added_data:
+        return None
+    added = load_added_data(config.added_data)
+    splits.train = datasets.concatenate_datasets([splits.train, added.train.cast(splits.train.features)])
+    splits.notes.append(
+        f"{len(added.train)} reviews of your own ({added.folder}) added to the training reviews; "
+        f"their {len(added.test)} test reviews are scored on their own"
+    )
+    return added
+
+
+def _tokenized_splits(
+    config: TrainingConfig, splits: ReviewSplits, tokenizer, corrections=None, added: AddedReviews | None = None
+) -> dict:
     named = [("train", splits.train), ("validation", splits.validation), ("test", splits.test)]
     if corrections is not None and len(corrections.holdout):
         named.append(("corrections", corrections.holdout))
+    if added is not None:
+        named.append(("added_data", added.test))
     return {
         name: tokenize_dataset(split, tokenizer, max_length=config.max_length, truncation=config.truncation)
         for name, split in named
@@ -286,6 +322,19 @@ def _score_corrections(config: TrainingConfig, trainer, tokenized: dict, correct
         right = (positive_probabilities(output.predictions) >= 0.5).astype(int) == output.label_ids
         scores.update(right=int(right.sum()), accuracy=float(right.mean()))
     return scores
+
+
+def _score_added_data(trainer, tokenized: dict, added: AddedReviews) -> dict:
+    """The model's accuracy on the added set's own test reviews: how it does on your kind of reviews."""
+    output = trainer.predict(tokenized["added_data"], metric_key_prefix="added_data")
+    right = (positive_probabilities(output.predictions) >= 0.5).astype(int) == output.label_ids
+    return {
+        "folder": added.folder,
+        "train": len(added.train),
+        "test": len(added.test),
+        "right": int(right.sum()),
+        "accuracy": float(right.mean()),
+    }
 
 
 def _trainer(config: TrainingConfig, args, model, tokenizer, tokenized: dict, callbacks: list):
@@ -342,11 +391,25 @@ def _run_metrics(
             "steps": trainer.state.global_step,
         },
         "epochs": _epoch_curve(trainer.state.log_history),
+        "model_shape": {
+            name: getattr(trainer.model.config, name, None)
+            for name in ("num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size")
+        },
+    }
+
+
+def _data_profile(config: TrainingConfig, splits: ReviewSplits, tokenized_train) -> dict:
+    """The reviews' lengths and how many there were before any limit: what the next estimate reads."""
+    texts = splits.train["text"]
+    return {
+        "source_sizes": splits.source_sizes,
+        "words": words_profile(texts),
+        "tokens_per_word": tokens_per_word(texts, tokenized_train["length"], max_length=config.max_length),
     }
 
 
 def _score_and_save(
-    config: TrainingConfig, trainer, out: Path, test_dataset, splits: ReviewSplits, metrics: dict
+    config: TrainingConfig, trainer, out: Path, test_dataset, splits: ReviewSplits, metrics: dict, laps: Laps
 ) -> str:
     """Score the test set (every process takes part), save the model and the test answers, and add the
     scores, the model's size, the serving check and the behavioural checks to ``metrics``."""
@@ -363,8 +426,10 @@ def _score_and_save(
             metrics["model"] = _model_size(trainer.model, model_dir)
         except OSError as exc:
             logger.warning("the test answers or the model's size were not recorded: %s", exc)
+        laps.lap("test")
         metrics["serving"] = _serving_check(model_dir, test, config.serving_check_reviews)
         metrics["behaviour"] = _behaviour_check(model_dir, metrics["serving"])
+        laps.lap("checks")
     return str(model_dir)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from sentiment import selectors, services
+from sentiment import estimates, selectors, services
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import ApiToken, CsvClassification, Feedback, Prediction, Promotion, TrainingRun
 from sentiment.permissions import can_manage_training
@@ -52,18 +53,24 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
 
     def get_urls(self):
         launch = path("launch/", self.admin_site.admin_view(self.launch_view), name="sentiment_trainingrun_launch")
-        return [launch, *super().get_urls()]
+        estimate = path(
+            "launch/estimate.json",
+            self.admin_site.admin_view(self.estimate_view),
+            name="sentiment_trainingrun_estimate",
+        )
+        return [launch, estimate, *super().get_urls()]
 
     def launch_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = TrainingLaunchForm(request.POST or None)
+        form = TrainingLaunchForm(request.POST or None, initial={"dataset": request.GET.get("data", "")})
         if request.method == "POST" and form.is_valid():
             run = services.training_run_create(
                 user=request.user,
                 config=form.config,
                 preset=form.cleaned_data["preset"],
                 promote_when_done=form.cleaned_data["promote_when_done"],
+                estimate=estimates.run_estimate(form.config),
             )
             run.refresh_from_db(fields=["dispatched_at"])  # sent as the transaction committed, or not
             if run.waiting_for_broker:
@@ -74,10 +81,21 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "form": form,
+            "preset_values": form.preset_values(),
             "title": "Launch a training run",
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/sentiment/trainingrun/launch.html", context)
+
+    def estimate_view(self, request):
+        """The launch form's estimate for the settings it holds now (JSON), or what is wrong with them."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = TrainingLaunchForm(request.GET)
+        if not form.is_valid():
+            problems = [str(message) for messages_ in form.errors.values() for message in messages_]
+            return JsonResponse({"unavailable": "Fix the settings first: " + " ".join(problems)})
+        return JsonResponse(estimates.run_estimate(form.config))
 
     @admin.display(description="status")
     def status_badge(self, run):

@@ -11,6 +11,9 @@ refused (not cut) because the model reads a long review's beginning and end, so 
 change the answer without saying so; a row past ``MAX_CSV_LINE_CHARS`` is refused because it cannot be
 a review the site accepts; a file with its own ``label`` or ``probability`` column is refused (not
 renamed) because the result adds those two, and the person should decide which column means what.
+
+Labelled data sets (``sentiment.dataset_files``) are read through the same code with other columns
+asked for: they need ``label``, refuse nothing and have their own row limit.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class CsvTable:
     columns: list[str]
     text_at: int  # index of the 'text' column in every row
     rows: Iterator[list[str]]  # each has len(columns) cells; blank lines are skipped, as csv.DictReader does
+    line: int = 0  # the line (as in the messages) of the row ``rows`` gave last, for the caller's own messages
 
 
 class _LineFeed:
@@ -87,18 +91,19 @@ def _row_next(reader) -> list[str] | None:
         raise ValidationError(f"The file is not a readable CSV: {exc}.") from None
 
 
-def _header_read(reader, feed: _LineFeed) -> list[str]:
+def _header_read(reader, feed: _LineFeed, *, needs: tuple[str, ...], refuses: tuple[str, ...]) -> list[str]:
     columns: list[str] = []
     while not columns and (row := _row_next(reader)) is not None:  # blank lines before the header are skipped
         feed.row_done()
         columns = row
     if len(columns) > settings.MAX_CSV_COLUMNS:
         raise ValidationError(f"The CSV has {len(columns):,} columns; the limit is {settings.MAX_CSV_COLUMNS:,}.")
-    if "text" not in columns:
+    missing = [f"a '{name}' column" for name in needs if name not in columns]
+    if missing:
         listed = ", ".join(columns) or "none"
         listed = listed if len(listed) <= 300 else listed[:300] + "…"
-        raise ValidationError(f"The CSV needs a 'text' column; its columns are: {listed}.")
-    clashing = [f"'{name}'" for name in ADDED_COLUMNS if name in columns]
+        raise ValidationError(f"The CSV needs {' and '.join(missing)}; its columns are: {listed}.")
+    clashing = [f"'{name}'" for name in refuses if name in columns]
     if clashing:
         raise ValidationError(
             f"The CSV already has {' and '.join(clashing)} column{'s' if len(clashing) > 1 else ''}; the result "
@@ -108,10 +113,10 @@ def _header_read(reader, feed: _LineFeed) -> list[str]:
     return columns
 
 
-def _rows_read(reader, feed: _LineFeed, columns: list[str]) -> Iterator[list[str]]:
-    text_at, count = columns.index("text"), 0
+def _rows_read(reader, feed: _LineFeed, table: CsvTable, *, max_rows: int) -> Iterator[list[str]]:
+    columns, text_at, count = table.columns, table.text_at, 0
     while (row := _row_next(reader)) is not None:
-        line = feed.line
+        line = table.line = feed.line
         feed.row_done()
         if not row:
             continue
@@ -121,10 +126,8 @@ def _rows_read(reader, feed: _LineFeed, columns: list[str]) -> Iterator[list[str
                 "(a review with a comma must be in double quotes)."
             )
         count += 1
-        if count > settings.MAX_CSV_ROWS:
-            raise ValidationError(
-                f"The CSV has more than {settings.MAX_CSV_ROWS:,} rows; the limit is {settings.MAX_CSV_ROWS:,}."
-            )
+        if count > max_rows:
+            raise ValidationError(f"The CSV has more than {max_rows:,} rows; the limit is {max_rows:,}.")
         if len(row[text_at]) > settings.MAX_REVIEW_CHARS:
             raise ValidationError(
                 f"Line {line} of the CSV has a review of {len(row[text_at]):,} characters; "
@@ -136,19 +139,29 @@ def _rows_read(reader, feed: _LineFeed, columns: list[str]) -> Iterator[list[str
 
 
 @contextmanager
-def csv_table_open(*, binary: IO[bytes]) -> Iterator[CsvTable]:
+def csv_table_open(
+    *,
+    binary: IO[bytes],
+    needs: tuple[str, ...] = ("text",),
+    refuses: tuple[str, ...] = ADDED_COLUMNS,
+    max_rows: int | None = None,
+) -> Iterator[CsvTable]:
     """Read ``binary`` (an upload, or the stored file) from its start as a CSV of reviews, checked as it is read.
 
-    Every limit is read from the settings on each call. The file is left open, at some position: Django
-    still stores an upload from it (and seeks back to its start to do so).
+    The defaults are a file to classify: a 'text' column, none of the columns the result adds, at most
+    ``MAX_CSV_ROWS`` rows; a labelled data set asks for 'text' and 'label' and its own row limit. Every
+    limit is read from the settings on each call. The file is left open, at some position: Django still
+    stores an upload from it (and seeks back to its start to do so).
     """
     binary.seek(0)
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")  # newline="": csv sees quoted breaks
     try:
         feed = _LineFeed(text, limit=settings.MAX_CSV_LINE_CHARS)
         reader = csv.reader(feed)
-        columns = _header_read(reader, feed)
-        yield CsvTable(columns=columns, text_at=columns.index("text"), rows=_rows_read(reader, feed, columns))
+        columns = _header_read(reader, feed, needs=needs, refuses=refuses)
+        table = CsvTable(columns=columns, text_at=columns.index("text"), rows=iter(()))
+        table.rows = _rows_read(reader, feed, table, max_rows=max_rows or settings.MAX_CSV_ROWS)
+        yield table
     finally:
         text.detach()  # closing the wrapper would close the caller's file
 

@@ -72,23 +72,99 @@ class CsvUploadForm(forms.Form):
     )
 
 
+class LabelledDatasetForm(forms.Form):
+    """An upload of your own labelled reviews; ``services.labelled_dataset_create`` checks the file."""
+
+    name = forms.CharField(
+        max_length=100, help_text="How the launch form lists it, e.g. 'support tickets 2024'. Unique."
+    )
+    description = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Where the reviews come from and how they were labelled (optional).",
+    )
+    file = forms.FileField(
+        label="Labelled reviews",
+        help_text="A CSV (UTF-8, a header row with a 'text' and a 'label' column; other columns are ignored) or a "
+        'JSON-lines file (.jsonl: one object per line, such as {"text": "A fine film.", "label": 1}). A label '
+        "is 0 or 1, or negative or positive. Reviews that appear twice with the same label are kept once; the same "
+        "review with both labels is refused. At least 20 reviews, of both labels.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.jsonl,.ndjson,.json,text/csv,application/jsonl"}),
+    )
+
+
 class TrainingLaunchForm(forms.Form):
-    """A preset plus any override; each field's help explains the term, as the tutorial did."""
+    """A preset plus any override; each field's help explains the term, as the tutorial did.
+
+    The basics come first (``BASICS``); every other setting is under "Advanced". Each field shows the value
+    the chosen preset gives it (``preset_values``, which the page updates when the preset changes), so an
+    empty field is never a mystery. The data choice lists the uploaded data sets, alone or added to IMDb.
+    """
+
+    BASICS = (
+        "preset",
+        "base_model",
+        "dataset",
+        "num_train_epochs",
+        "learning_rate",
+        "train_batch_size",
+        "train_on_corrections",
+        "promote_when_done",
+    )
+    ADVANCED_GROUPS = {
+        "Reading the reviews": ("max_length", "truncation", "padding", "pad_to_multiple_of", "group_by_length"),
+        "Learning": (
+            *("frozen_layers", "dropout", "weight_decay", "warmup_ratio", "lr_scheduler"),
+            *("gradient_accumulation_steps", "early_stopping_patience", "seed"),
+        ),
+        "Speed": (
+            *("precision", "attention", "optimizer", "eval_batch_size", "dataloader_workers"),
+            *("overlap_steps", "torch_compile"),
+        ),
+        "Validation, checkpoints and logs": (
+            *("eval_strategy", "eval_steps", "save_strategy", "save_steps", "save_total_limit", "logging_steps"),
+        ),
+        "How much data, and the checks": (
+            *("validation_fraction", "max_train_examples", "max_validation_examples", "max_test_examples"),
+            *("serving_check_reviews", "data_folder"),
+        ),
+    }
+    RUN_DECIDES = {"output_dir", "resume", "corrections_file", "added_data"}  # added_data: from the data choice
 
     preset = forms.ChoiceField(
         choices=[(name, name) for name in PRESETS],
         initial="smoke",
         help_text="Starting recipe: tutorial (the original, slow), fast (GPU), smoke (minutes on a CPU, offline). "
-        "Fields left empty keep the preset's value.",
+        "Every field shows the value the preset gives it; change only what you want different.",
     )
     promote_when_done = forms.BooleanField(required=False, help_text="Serve this run's model as soon as it succeeds.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for f in config_fields():
-            if f.name in {"output_dir", "resume", "corrections_file"}:
-                continue  # the run decides these (the corrections: the site's accepted feedback)
-            self.fields[f.name] = self._form_field(f)
+            if f.name not in self.RUN_DECIDES:
+                self.fields[f.name] = self._form_field(f)
+        self.data_choices = {choice.key: choice for choice in selectors.labelled_dataset_choices()}
+        self.fields["dataset"] = forms.ChoiceField(
+            label="Data",
+            required=False,
+            choices=[
+                ("", "(preset)"),
+                ("imdb", "IMDb: the official 25,000 + 25,000 reviews"),
+                ("demo", "demo: IMDb's training reviews, bundled (offline)"),
+                *[(key, choice.label) for key, choice in self.data_choices.items()],
+            ],
+            help_text=self.fields["dataset"].help_text
+            + " Your own data sets (uploaded on the data sets page) can be trained on alone or added to IMDb.",
+        )
+        self.fields["data_folder"] = forms.CharField(
+            required=False,
+            label="Data folder",
+            help_text="Instead of the data above: a folder the worker can read, with train and test files (parquet, "
+            "CSV or JSON lines, each with text and label columns) or the aclImdb layout.",
+        )
+        self.order_fields([*self.BASICS])
         self.config = None
 
     @staticmethod
@@ -105,12 +181,41 @@ class TrainingLaunchForm(forms.Form):
             return forms.FloatField(**common)
         return _FIELD_TYPES.get(f.type, forms.CharField)(**common)
 
+    def basic_fields(self) -> list:
+        return [self[name] for name in self.BASICS]
+
+    def advanced_fields(self) -> list:
+        return [field for field in self if field.name not in self.BASICS]
+
+    def advanced_groups(self) -> list[tuple[str, list]]:
+        """The advanced fields under headings; a setting added to the config later shows under "Other"."""
+        grouped = [(title, [self[name] for name in names if name in self.fields]) for title, names in
+                   self.ADVANCED_GROUPS.items()]  # fmt: skip
+        placed = {name for names in self.ADVANCED_GROUPS.values() for name in names}
+        rest = [field for field in self.advanced_fields() if field.name not in placed]
+        return grouped + ([("Other", rest)] if rest else [])
+
+    @staticmethod
+    def preset_values() -> dict[str, dict]:
+        """For each preset, the value it gives every field (its own settings over the defaults)."""
+        values = {}
+        for name in PRESETS:
+            config = config_from_preset(name, output_dir="-").to_dict()
+            values[name] = {key: value for key, value in config.items() if key not in TrainingLaunchForm.RUN_DECIDES}
+        return values
+
     def overrides(self) -> dict:
-        return {
+        chosen = {
             name: value
             for name, value in self.cleaned_data.items()
-            if name not in {"preset", "promote_when_done"} and value not in (None, "")
+            if name not in {"preset", "promote_when_done", "data_folder"} and value not in (None, "")
         }
+        data = self.data_choices.get(chosen.get("dataset", ""))
+        if data is not None:  # an uploaded data set: alone, or added to IMDb
+            chosen.update(dataset=data.dataset, added_data=data.added_data)
+        if self.cleaned_data.get("data_folder"):
+            chosen["dataset"] = self.cleaned_data["data_folder"]
+        return chosen
 
     def clean(self):
         cleaned = super().clean()

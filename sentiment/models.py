@@ -79,6 +79,9 @@ class TrainingRun(BackgroundJob):
     last_checkpoint = models.CharField(max_length=500, blank=True)
     model_dir = models.CharField(max_length=500, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    estimate = models.JSONField(
+        default=dict, blank=True, help_text="What the launch form expected: seconds, peak memory (ml.estimate)."
+    )
     error = models.TextField(blank=True)
 
     class Meta:
@@ -255,3 +258,40 @@ class ApiToken(models.Model):
     @staticmethod
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+class LabelledDataset(models.Model):
+    """Labelled reviews staff uploaded (CSV or JSON lines) to train on, alone or added to IMDb.
+
+    The checked reviews are saved as a folder of ``train.parquet`` and ``test.parquet`` (a fixed part of
+    the reviews, chosen by a hash of each text, is kept for testing), which is what a run's ``dataset`` or
+    ``added_data`` setting names; ``stats`` is what the preview page shows."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+    filename = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    folder = models.CharField(max_length=500, help_text="Where train.parquet and test.parquet are saved.")
+    rows = models.PositiveIntegerField(default=0, help_text="Reviews kept, after dropping exact duplicates.")
+    stats = models.JSONField(default=dict, blank=True, help_text="Size, balance, lengths, overlap with IMDb test.")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.rows:,} reviews)"
+
+
+class WorkerHost(models.Model):
+    """A training worker's hardware, as it said when it started: what the launch form's estimate is for."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    hardware = models.JSONField(default=dict, help_text="ml.hardware.machine_profile(): device, memory, cores, disk.")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.hostname

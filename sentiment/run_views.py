@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views import View
 
 from ml.scored_reviews import CELLS, scored_reviews_cell
-from sentiment import comparison, evidence, selectors, services
+from sentiment import comparison, estimates, evidence, selectors, services
 from sentiment.forms import PromoteForm
 from sentiment.models import Feedback, Promotion, TrainingRun
 from sentiment.permissions import TrainingStaffRequiredMixin
@@ -43,6 +43,7 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "model_size": (run.metrics or {}).get("model"),
                 "corrections": evidence.training_run_corrections(run=run),
                 "resumable": selectors.training_run_resumable(run=run),
+                "estimate": estimates.training_run_estimate_check(run=run),
             },
         )
 

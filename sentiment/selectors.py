@@ -10,13 +10,21 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from ml.checkpoints import latest_complete_checkpoint
 from ml.config import TrainingConfig
 from ml.serving_choice import AUTO, ONNX_FP32, ONNX_INT8, PYTORCH, PYTORCH_INT8, serving_runtime
-from sentiment.models import ApiToken, CsvClassification, Feedback, Prediction, Promotion, TrainingRun
+from sentiment.models import (
+    ApiToken,
+    CsvClassification,
+    Feedback,
+    LabelledDataset,
+    Prediction,
+    Promotion,
+    TrainingRun,
+)
 
 
 @dataclass(frozen=True)
@@ -224,3 +232,43 @@ def training_run_progress(*, run: TrainingRun) -> dict:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
+
+
+def labelled_datasets_folder() -> Path:
+    """Where uploaded labelled data sets are saved, one folder each (``services.labelled_dataset_create``)."""
+    return Path(settings.MEDIA_ROOT) / "datasets"
+
+
+def labelled_dataset_list() -> QuerySet[LabelledDataset]:
+    """The uploaded labelled data sets, newest first."""
+    return LabelledDataset.objects.select_related("uploaded_by")
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """One way to train on an uploaded data set, as the launch form offers it."""
+
+    key: str  # stable: "set:<id>" (alone) or "set:<id>+imdb" (added to IMDb)
+    label: str  # what the form shows
+    dataset: str  # the run's ``dataset``
+    added_data: str  # the run's ``added_data`` ("" for none)
+
+
+def labelled_dataset_choices() -> list[DataChoice]:
+    """Two choices per uploaded data set, newest first: trained on alone (its own test part is the run's test
+    set), or added to IMDb (IMDb's test set stays the run's test set; the set's test part is scored beside it)."""
+    choices = []
+    for data in LabelledDataset.objects.only("pk", "name", "rows", "folder", "stats"):
+        split = (data.stats or {}).get("split") or {}
+        added = f"{split['train']:,} training reviews" if "train" in split else f"{data.rows:,} reviews"
+        choices += [
+            DataChoice(f"set:{data.pk}", f"{data.name}: your {data.rows:,} reviews alone", data.folder, ""),
+            DataChoice(f"set:{data.pk}+imdb", f"IMDb + {data.name}: your {added} added", "imdb", data.folder),
+        ]
+    return choices
+
+
+def labelled_dataset_runs(*, dataset: LabelledDataset) -> QuerySet[TrainingRun]:
+    """The runs that trained on a data set, alone or added to another, newest first."""
+    folder = dataset.folder
+    return TrainingRun.objects.filter(Q(config__dataset=folder) | Q(config__added_data=folder)).order_by("-pk")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sentiment import api, run_views, views
+from sentiment import api, dataset_views, run_views, views
 from sentiment.limits import api_key_of, by_ip, person_or_ip, rate_limited
 
 # Costly requests are rate-limited (sentiment/limits.py): per API key and per address on the API, per
@@ -18,6 +18,9 @@ urlpatterns = [
     path("history/<int:prediction_id>/feedback/", views.prediction_feedback, name="prediction_feedback"),
     path("api/predictions/<int:prediction_id>/feedback", per_key_and_ip(api.prediction_feedback), name="api_feedback"),
     path("feedback/", run_views.FeedbackQueueView.as_view(), name="feedback_queue"),
+    path("datasets/", per_person(dataset_views.DatasetListView.as_view()), name="dataset_list"),
+    path("datasets/<int:dataset_id>/", dataset_views.DatasetDetailView.as_view(), name="dataset_detail"),
+    path("datasets/<int:dataset_id>/delete/", dataset_views.DatasetDeleteView.as_view(), name="dataset_delete"),
     path("api/", views.api_keys, name="api_keys"),
     path("api/keys/<int:token_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("api/classify", per_key_and_ip(api.classify), name="api_classify"),

@@ -145,6 +145,8 @@ MAX_QUEUED_CSV_ROWS = env.int("MAX_QUEUED_CSV_ROWS", default=200000)
 # A CSV's header may have this many columns, and one row (quoted line breaks included) this many characters.
 MAX_CSV_COLUMNS = env.int("MAX_CSV_COLUMNS", default=100)
 MAX_CSV_LINE_CHARS = env.int("MAX_CSV_LINE_CHARS", default=50000)
+# Reviews in one uploaded labelled data set (CSV or JSON lines), counted before duplicates are dropped.
+MAX_DATASET_ROWS = env.int("MAX_DATASET_ROWS", default=100_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
 # Which runtime answers (ml.serving_choice): "auto" serves the one the serving check made after training
 # measured to answer fastest while losing at most INT8_MAX_ACCURACY_LOSS points of accuracy against

@@ -4,12 +4,14 @@
 - ``classify``: single reviews classified with the served model;
 - ``csv_jobs``: CSV uploads classified by the worker, a slice at a time, under a lease;
 - ``feedback``: people's corrections of their answers, and staff's review of them;
+- ``datasets``: labelled data sets staff upload to train on, checked and saved as a folder a run reads;
 - ``checks``: behavioural checks of a finished model, run again on demand;
 - ``sweep``: jobs left behind by a dead worker or an absent broker, picked up again;
 - ``promotions``: serving a run's model, with who, why and the evidence, in the audit trail;
 - ``serving``: the model each process answers with, swapped in the background on promotion;
 - ``api_tokens``: keys for the JSON API;
-- ``accounts``: the first administrator of a new deployment.
+- ``accounts``: the first administrator of a new deployment;
+- ``workers``: the hardware each training worker reported when it started.
 """
 
 from sentiment.services.accounts import admin_user_ensure
@@ -21,6 +23,7 @@ from sentiment.services.csv_jobs import (
     csv_classification_process,
     csv_classifications_recover,
 )
+from sentiment.services.datasets import labelled_dataset_create, labelled_dataset_delete
 from sentiment.services.feedback import corrections_snapshot, feedback_review, prediction_feedback_give
 from sentiment.services.promotions import training_run_promote
 from sentiment.services.runs import (
@@ -40,6 +43,7 @@ from sentiment.services.runs import (
 )
 from sentiment.services.serving import NoModelServed
 from sentiment.services.sweep import jobs_sweep
+from sentiment.services.workers import worker_host_record
 
 __all__ = [
     "NoModelServed",
@@ -54,6 +58,8 @@ __all__ = [
     "feedback_review",
     "first_model_ensure",
     "jobs_sweep",
+    "labelled_dataset_create",
+    "labelled_dataset_delete",
     "prediction_explain",
     "prediction_feedback_give",
     "review_classify",
@@ -71,4 +77,5 @@ __all__ = [
     "training_run_resume",
     "training_runs_record_serving_check",
     "training_runs_recover",
+    "worker_host_record",
 ]

@@ -47,13 +47,15 @@ def training_run_create(
     launched_from: str = "admin",
     promote_when_done: bool = False,
     enqueue: bool = True,
+    estimate: dict | None = None,
 ) -> TrainingRun:
     """Store a QUEUED run and, once the transaction commits, queue it for a worker.
 
     Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>-<random>``: after the database
     is reset, a new run #1 must not resume the checkpoints of the old one. ``launched_from`` is
     recorded for the admin's filter; ``enqueue=False`` leaves the run for the caller to train itself
-    (``manage.py train``).
+    (``manage.py train``). ``estimate`` is what the launch form expected (``sentiment.estimates``), kept to set
+    beside what the run took.
     """
     if config.corrections_file and Path(config.corrections_file).parent == selectors.corrections_folder():
         config = config.replace(corrections_file=corrections_snapshot())  # the site's set, saved now
@@ -64,6 +66,7 @@ def training_run_create(
             created_by=user,
             launched_from=launched_from,
             promote_when_done=promote_when_done,
+            estimate=estimate or {},
         )
         run.output_dir = config.output_dir or str(Path(settings.RUNS_DIR) / f"run-{run.pk}-{uuid.uuid4().hex[:8]}")
         run.config = config.replace(output_dir=run.output_dir).to_dict()

@@ -45,3 +45,23 @@ def signed(value, digits: int = 3):
     if value is None:
         return "—"
     return f"{float(value):+.{int(digits)}f}".replace("-", "−")
+
+
+@register.filter
+def duration(seconds):
+    """Seconds as a person reads a duration: 45 s, 6 min 10 s, 2.5 h."""
+    if seconds is None or seconds == "":
+        return "—"
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@register.filter
+def gib(size):
+    """Bytes in GiB, one decimal."""
+    return "—" if size in (None, "") else f"{int(size) / 2**30:.1f} GiB"

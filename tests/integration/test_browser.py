@@ -151,8 +151,9 @@ def test_staff_launch_watch_promote_and_classify(
     page = sign_in(browser, live_server, "boss", "boss-password-1")
     expect(page.locator("main")).to_contain_text("No model is being served yet")
     page.click("text=Launch a training run")
+    page.click("details.advanced > summary")  # the settings past the basics are folded
     for field, value in {
-        "base_model": str(tiny_model_dir), "dataset": str(synthetic_folder), "max_length": "64",
+        "base_model": str(tiny_model_dir), "data_folder": str(synthetic_folder), "max_length": "64",
         "num_train_epochs": "4", "learning_rate": "0.003", "max_test_examples": "60", "logging_steps": "5",
     }.items():  # fmt: skip
         page.fill(f"#id_{field}", value)
@@ -190,6 +191,7 @@ def test_staff_launch_watch_promote_and_classify(
 def launch(page, live_server, settings_: dict) -> int:
     """Launch a run from the admin's launch form; its id."""
     page.goto(f"{live_server.url}/admin/sentiment/trainingrun/launch/")
+    page.click("details.advanced > summary")
     for field, value in settings_.items():
         page.fill(f"#id_{field}", value)
     page.click("input[type=submit]")
@@ -204,7 +206,7 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
 
     django_user_model.objects.create_user("eve", password="eve-password-1", is_staff=True)
     page = sign_in(browser, live_server, "eve", "eve-password-1")
-    common = {"base_model": str(tiny_model_dir), "dataset": str(synthetic_folder), "max_length": "64",
+    common = {"base_model": str(tiny_model_dir), "data_folder": str(synthetic_folder), "max_length": "64",
               "max_test_examples": "60", "logging_steps": "5"}  # fmt: skip
     good = launch(page, live_server, {**common, "num_train_epochs": "4", "learning_rate": "0.003"})
     weak = launch(page, live_server, {**common, "num_train_epochs": "1", "learning_rate": "0.0003"})
@@ -307,3 +309,99 @@ def test_a_person_says_an_answer_is_wrong_and_staff_accept_it_into_the_correctio
     expect(staff.locator(".message.success")).to_contain_text("1 item accepted")
     expect(staff.locator("#corrections-count")).to_have_text("1")
     assert [row["label"] for row in selectors.corrections_set().rows] == [["negative", "positive"].index(right)]
+
+
+def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corrections(
+    browser, live_server, worker, django_user_model, trained_tiny_run, tiny_model_dir, tmp_path, shots
+):
+    """Issue 16's loop: a person marks answers wrong on the page and through the API, staff accept them,
+    upload a labelled data set and read its statistics, launch a run on it with the corrections from the
+    form (basics, advanced, estimate), and read the new run's corrections score beside the served model's."""
+    import json
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from ml.corrections import held_out
+    from sentiment import services
+    from tests.conftest import synthetic_reviews
+
+    served = serve(trained_tiny_run)
+    person = django_user_model.objects.create_user("fay", password="fay-password-1")
+    django_user_model.objects.create_user("gus", password="gus-password-1", is_staff=True)
+    # one correction the next run may train on, one held out of every run (the hash of the text decides)
+    candidates = [f"A wonderful, brilliant film: the cast {n} was superb. Not." for n in range(40)]
+    trained_text = next(text for text in candidates if not held_out(text))
+    held_text = next(text for text in candidates if held_out(text))
+
+    page = sign_in(browser, live_server, "fay", "fay-password-1")
+    page.fill("#id_text", trained_text)
+    page.get_by_role("button", name="Classify").click()
+    answer = page.locator("#result .verdict").inner_text().lower()
+    page.click("#wrong summary")
+    page.click(f"#wrong button:has-text('It is {'negative' if answer == 'positive' else 'positive'}')")
+    expect(page.locator(".message.success")).to_contain_text("staff will review it")
+
+    key = services.api_token_create(user=person, name="loop")
+
+    def call(path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            f"{live_server.url}{path}", data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    given = call("/api/classify", {"text": held_text})
+    wrong = "negative" if given["label"] == "positive" else "positive"
+    assert call(f"/api/predictions/{given['id']}/feedback", {"correct_label": wrong})["status"] == "pending"
+
+    staff = sign_in(browser, live_server, "gus", "gus-password-1")
+    staff.click("nav >> text=Feedback")
+    expect(staff.locator("#feedback-queue tbody tr")).to_have_count(2)
+    for box in staff.locator("input[name=feedback]").all():
+        box.check()
+    staff.click("button[value=accepted]")
+    expect(staff.locator("#corrections-count")).to_have_text("2")
+
+    # staff upload their own labelled reviews and read the statistics
+    upload = tmp_path / "my-reviews.csv"
+    synthetic_reviews(300, seed=5).to_csv(upload, index=False)
+    staff.click("nav >> text=Data sets")
+    staff.fill("input[name=name]", "my reviews")
+    staff.set_input_files("input[name=file]", str(upload))
+    staff.click("#dataset-upload button[type=submit]")
+    expect(staff.locator("#rows")).to_contain_text("300")
+    assert staff.evaluate("Chart.getChart('length-chart').data.datasets[0].data.reduce((a, b) => a + b)") == 300
+    expect(staff.locator("#overlap-card")).to_be_visible()
+    shots(staff, "18-data-set-preview")
+
+    # train on it alone, with the corrections, from the launch form the preview links to
+    staff.click("#train-alone")
+    expect(staff.locator("#id_dataset")).to_have_value(re.compile(r"^set:\d+$"))
+    staff.fill("#id_base_model", str(tiny_model_dir))
+    staff.fill("#id_num_train_epochs", "4")
+    staff.fill("#id_learning_rate", "0.003")
+    staff.select_option("#id_train_on_corrections", "true")
+    expect(staff.locator("[data-preset-for=learning_rate]")).to_have_text("preset: 0.0001")
+    expect(staff.locator("[data-estimate=memory]")).to_contain_text("GiB", timeout=30_000)  # the worker reported
+    shots(staff, "19-launch-form-basics")
+    staff.click("details.advanced > summary")
+    staff.fill("#id_max_length", "64")
+    staff.fill("#id_logging_steps", "5")
+    staff.select_option("#id_preset", "tutorial")  # every field follows the preset it would take its value from
+    expect(staff.locator("[data-preset-for=max_length]")).to_have_text("preset: 512")
+    staff.select_option("#id_preset", "smoke")
+    expect(staff.locator("[data-estimate=reviews]")).to_contain_text("to train on")
+    expect(staff.locator("[data-estimate=time]")).to_contain_text("about")  # the served tiny run measured the speed
+    shots(staff, "20-launch-form-advanced-and-estimate")
+    staff.click("input[type=submit]")
+    staff.wait_for_url(re.compile(r"/runs/\d+/$"))
+    expect(staff.locator("#status")).to_have_text("Succeeded", timeout=240_000)
+    run = TrainingRun.objects.exclude(pk=served.pk).get()
+    assert run.metrics["corrections"]["trained_on"] == 1 and run.metrics["corrections"]["held_out"] == 1
+    staff.reload()
+    expect(staff.locator("#corrections-accuracy")).to_contain_text("right (")
+    expect(staff.locator("#corrections-served")).to_contain_text("right")
+    expect(staff.locator("#estimate")).to_contain_text("took")
+    shots(staff, "21-run-with-corrections-score")

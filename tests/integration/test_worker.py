@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from ml.config import TrainingConfig
 from sentiment import selectors
-from sentiment.models import CsvClassification, Prediction, TrainingRun
+from sentiment.models import CsvClassification, Prediction, TrainingRun, WorkerHost
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +22,7 @@ def launch(client, tiny_model_dir, synthetic_folder, **overrides) -> TrainingRun
     form = {
         "preset": "smoke",
         "base_model": str(tiny_model_dir),
-        "dataset": str(synthetic_folder),
+        "data_folder": str(synthetic_folder),
         "max_length": "64",
         "num_train_epochs": "4",
         "learning_rate": "0.003",
@@ -86,6 +86,17 @@ def test_launch_train_promote_classify(worker, staff_client, tiny_model_dir, syn
     prediction = Prediction.objects.get()
     assert prediction.run == run and prediction.label == "positive" and f"Run #{run.pk}" in prediction.model_name
     assert prediction.runtime == selectors.training_run_serving_runtime(run=run)  # what the check chose
+
+    # the worker said what hardware it has; the next launch is estimated from this run's measured speed
+    host = wait_for(lambda: WorkerHost.objects.filter(hostname=worker.name).first(), 30, "the worker's hardware")
+    assert host.hardware["kind"] == "cpu" and host.hardware["memory_bytes"] > 2**30 and host.hardware["disk_free_bytes"]
+    assert {"prepare", "train", "validation", "test", "checks", "total"} <= set(run.metrics["seconds"])
+    form = {"preset": "smoke", "base_model": str(tiny_model_dir), "data_folder": str(synthetic_folder),
+            "max_length": "64", "num_train_epochs": "4", "learning_rate": "0.003",
+            "max_test_examples": "60"}  # fmt: skip
+    found = staff_client.get(reverse("admin:sentiment_trainingrun_estimate"), form).json()
+    assert f"run #{run.pk}" in found["basis"] and found["seconds"] > 0, found
+    assert 0.5 < found["seconds"] / run.metrics["seconds"]["total"] < 2
 
 
 def test_cancel_stops_a_run_within_seconds_and_the_worker_takes_the_next(

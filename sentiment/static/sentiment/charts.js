@@ -235,9 +235,46 @@
     return chart;
   }
 
+  // Bars of counts by category (a histogram whose bins are named, e.g. "100–124" words): one series, no legend.
+  function bars(canvasOrId, { labels = [], values = [], name = "", xLabel = "", yLabel = "" } = {}) {
+    const empty = !values.some((v) => v > 0);
+    const accent = seriesStyle(0).color;
+    const x = axis(xLabel, { empty });
+    Object.assign(x, { type: "category", offset: true });
+    delete x.ticks.callback; // the bins' own names
+    Object.assign(x.ticks, { autoSkip: true, maxRotation: 50 });
+    x.grid.display = false;
+    const y = axis(yLabel, { empty });
+    Object.assign(y, { beginAtZero: true });
+    y.ticks.precision = 0;
+
+    const canvas = canvasElement(canvasOrId);
+    let chart = existing(canvas, "bars");
+    if (!chart) {
+      const options = baseOptions();
+      options.parsing = true; // plain numbers under named bins
+      options.plugins.legend.display = false;
+      chart = new Chart(canvas, { type: "bar", data: { labels: [], datasets: [] }, options, plugins: [emptyState] });
+    }
+    chart.$charts = { kind: "bars", empty };
+    chart.data.labels = labels;
+    setDatasets(chart, [{
+      label: name, data: values, backgroundColor: withAlpha(accent, 0.55), borderColor: accent, borderWidth: 1,
+      categoryPercentage: 1, barPercentage: 0.92,
+    }]);
+    const options = chart.config.options;
+    Object.assign(options.scales, { x, y });
+    options.plugins.tooltip.callbacks = {
+      title: (items) => (items.length ? `${items[0].label} ${xLabel}`.trim() : ""),
+      label: (item) => ` ${formatNumber(item.parsed.y)} ${name}`,
+    };
+    chart.update("none");
+    return chart;
+  }
+
   // The page's own font, for every chart (Chart.js's default is Helvetica).
   Chart.defaults.font.family = bodyFont();
   Chart.defaults.font.size = 11;
 
-  window.charts = { line, reliability, formatNumber, formatPercent };
+  window.charts = { line, reliability, bars, formatNumber, formatPercent };
 })();
