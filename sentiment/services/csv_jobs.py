@@ -100,14 +100,14 @@ def csv_classification_process(*, job_id: int, worker: str = "local") -> str:
         if not held.update(status=Status.SUCCEEDED, **finished):
             default_storage.delete(result)
             raise _LeaseLost()
-        _parts_delete(parts)
+        _parts_delete(job_id)
     except _LeaseLost:
         logger.warning("CSV classification %s is no longer held by %s: this copy stops", job_id, worker)
         return "lost"
     except Exception as exc:
         logger.exception("CSV classification %s failed", job_id)
         if held.update(status=Status.FAILED, error=_reason(exc)[:2000], finished_at=timezone.now()):
-            _parts_delete(job.parts)
+            _parts_delete(job_id)
         return "failed"
     return "succeeded"
 
@@ -130,7 +130,7 @@ def csv_classifications_recover(*, worker: str | None = None) -> list[int]:
             error=f"Its worker stopped {attempts} times while classifying it; gave up.",
         ):
             logger.error("CSV classification %s lost its worker %s times: failed", job.pk, attempts)
-            _parts_delete(job.parts)
+            _parts_delete(job.pk)
             continue
         done = _rows_in(job.parts)
         if lost.update(status=Status.QUEUED, worker="", faults=F("faults") + 1, done_rows=done, dispatched_at=None):
@@ -238,9 +238,16 @@ def _rows_in(parts: list[dict]) -> int:
     return sum(part["rows"] for part in parts)
 
 
-def _parts_delete(parts: list[dict]) -> None:
-    for part in parts:
-        default_storage.delete(part["file"])
+def _parts_delete(job_id: int) -> None:
+    """Every slice file of the job, recorded or not: a worker killed between saving a slice and recording it
+    leaves one that no job's ``parts`` names."""
+    folder = f"csv-parts/{job_id}"
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
 
 
 def _reason(exc: Exception) -> str:

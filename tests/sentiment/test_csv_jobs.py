@@ -100,6 +100,7 @@ def small_slices(monkeypatch, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.CSV_SLICE_ROWS = 40
     monkeypatch.setattr(csv_jobs, "CSV_PROGRESS_ROWS", 8)
+    return tmp_path  # MEDIA_ROOT
 
 
 def test_a_big_file_takes_turns_a_slice_at_a_time_and_every_row_is_in_the_result_once(
@@ -114,6 +115,9 @@ def test_a_big_file_takes_turns_a_slice_at_a_time_and_every_row_is_in_the_result
     assert queued_jobs("default") == [("worker.tasks.classify_csv", [job.pk])]  # behind whatever waits
 
     assert services.csv_classification_process(job_id=job.pk, worker="w") == "continued"
+    # a slice a killed worker saved but never recorded: not in the result, and deleted with the others
+    stray = Path(small_slices, "csv-parts", str(job.pk), "0000040-deadbeef.csv")
+    stray.write_text("40,killed,negative,0.9\n")
     assert services.csv_classification_process(job_id=job.pk, worker="w2") == "succeeded"
     assert result_ids(job) == list(range(100))
     assert job.parts == [] and not list((Path(job.result.path).parents[3] / "csv-parts" / str(job.pk)).iterdir())

@@ -58,7 +58,7 @@ def test_the_estimate_scales_the_speed_a_run_measured_on_the_same_hardware(clien
     assert found["worker"].startswith("celery@trainer: cpu") and found["memory_bytes"] == 8 * 2**30
     epochs = finished_run.config["num_train_epochs"]
     twice = client.get(ESTIMATE, tiny_settings(finished_run, num_train_epochs=2 * epochs)).json()
-    assert twice["phases"]["train"] == pytest.approx(2 * found["phases"]["train"], rel=0.02)
+    assert twice["phases"]["train"] == pytest.approx(2 * found["phases"]["train"], abs=0.15)  # to 0.1 s
 
 
 def test_a_run_that_does_not_fit_the_worker_is_warned_before_launch(client, staff, finished_run, worker):
