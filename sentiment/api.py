@@ -16,10 +16,8 @@ recurses into it (400; thousands of nested ``[`` exhaust Python's recursion limi
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import re
 from functools import wraps
 
 from django.conf import settings
@@ -28,25 +26,13 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from sentiment import selectors, services
+from sentiment.json_limits import BYTES_PER_CHAR, MARGIN_BYTES, MAX_DEPTH, TOO_DEEP, content_length, nesting_depth
 from sentiment.limits import api_key_of, over_limit
 
 logger = logging.getLogger(__name__)
 
-# The longest one character can be written in JSON is 12 bytes (an escaped emoji, "\ud83d\ude00"), so
-# a body within MAX_REVIEW_CHARS x 12 + the margin (braces, the key, a few small fields) always fits.
-BYTES_PER_CHAR, MARGIN_BYTES = 12, 4096
-# {"text": ...} is one level deep; a few more let clients send fields the API ignores.
-MAX_DEPTH = 8
-TOO_DEEP = f"The JSON is nested too deeply: send one object, at most {MAX_DEPTH} levels deep."
 EXAMPLE = '{"text": "A moving film."}'
 FEEDBACK_EXAMPLE = '{"correct_label": "positive", "comment": "it is ironic"}'
-
-# Nesting is measured with linear regular expressions, never by recursion: escapes go first, so that
-# every string then ends at the next quote, and brackets inside strings do not count.
-_ESCAPE = re.compile(r"\\.", re.DOTALL)
-_STRING = re.compile(r'"[^"]*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class _Refusal(Exception):
@@ -165,7 +151,7 @@ def _review_body(request) -> dict:
 
 def _json_object(request, *, cap: int, example: str, what: str = "this request") -> dict:
     """The JSON object in the body, at most ``cap`` bytes, or a refusal that says what is wrong with it."""
-    size = _content_length(request)  # the announced size first: a huge body is never read
+    size = content_length(request)  # the announced size first: a huge body is never read
     if size <= cap:
         size = len(request.body)  # what arrived: under ASGI it can be more than announced
     if size > cap:
@@ -177,7 +163,7 @@ def _json_object(request, *, cap: int, example: str, what: str = "this request")
         body = request.body.decode("utf-8-sig") or "{}"
     except UnicodeDecodeError as exc:
         raise _Refusal(400, f"The body must be UTF-8 encoded JSON (byte {exc.start} is not UTF-8).") from None
-    if _nesting_depth(body) > MAX_DEPTH:
+    if nesting_depth(body) > MAX_DEPTH:
         raise _Refusal(400, TOO_DEEP)
     try:
         data = json.loads(body)
@@ -188,17 +174,3 @@ def _json_object(request, *, cap: int, example: str, what: str = "this request")
     if not isinstance(data, dict):
         raise _Refusal(400, f"The body must be a JSON object, e.g. {example}.")
     return data
-
-
-def _content_length(request) -> int:
-    """The announced body size; like Django, an unreadable header counts as no body."""
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-def _nesting_depth(body: str) -> int:
-    """How deeply arrays and objects nest (exact for valid JSON, never less for the rest)."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", body)))
-    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)

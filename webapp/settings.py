@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "ninja",  # API v1's interactive docs: Swagger UI served from its bundled files, not a CDN
     "sentiment",
 ]
 
@@ -212,3 +213,5 @@ RATE_LIMIT_API_KEY = env.str("RATE_LIMIT_API_KEY", default="60/m")  # classifica
 RATE_LIMIT_IP = env.str("RATE_LIMIT_IP", default="120/m")  # API requests per address, whatever the key
 RATE_LIMIT_PERSON = env.str("RATE_LIMIT_PERSON", default="30/m")  # form classifications and CSV uploads
 RATE_LIMIT_EXPLAIN = env.str("RATE_LIMIT_EXPLAIN", default="10/m")  # explanations, per person or API key
+RATE_LIMIT_API_BATCH = env.str("RATE_LIMIT_API_BATCH", default="10/m")  # API v1 batches, per API key or person
+API_BATCH_MAX = env.int("API_BATCH_MAX", default=64)  # reviews in one API v1 batch

@@ -17,7 +17,7 @@
 from sentiment.services.accounts import admin_user_ensure
 from sentiment.services.api_tokens import api_token_create, api_token_revoke, api_token_used
 from sentiment.services.checks import training_run_check_behaviour
-from sentiment.services.classify import prediction_explain, review_classify
+from sentiment.services.classify import prediction_explain, review_classify, reviews_classify
 from sentiment.services.csv_jobs import (
     csv_classification_create,
     csv_classification_process,
@@ -63,6 +63,7 @@ __all__ = [
     "prediction_explain",
     "prediction_feedback_give",
     "review_classify",
+    "reviews_classify",
     "training_run_cancel",
     "training_run_check_behaviour",
     "training_run_claim",

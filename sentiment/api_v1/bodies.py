@@ -1,0 +1,43 @@
+"""The JSON parser of API v1: django-ninja's, with the same guards as the first API (``sentiment.json_limits``):
+a body larger than the largest request can need is refused unread (413), one nested too deeply is refused
+before the parser recurses into it, and one that is not UTF-8 or not JSON is said so (400)."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from ninja.parser import Parser
+
+from sentiment.api_v1.errors import ApiError
+from sentiment.json_limits import BYTES_PER_CHAR, MARGIN_BYTES, MAX_DEPTH, TOO_DEEP, content_length, nesting_depth
+
+
+def largest_body() -> int:
+    """A batch of the most reviews, each the longest one, each character at its longest in JSON."""
+    return settings.API_BATCH_MAX * (settings.MAX_REVIEW_CHARS * BYTES_PER_CHAR + 16) + MARGIN_BYTES
+
+
+class CheckedJson(Parser):
+    def parse_body(self, request):
+        cap = largest_body()
+        size = content_length(request)  # the announced size first: a huge body is never read
+        if size <= cap:
+            size = len(request.body)
+        if size > cap:
+            raise ApiError("too_large", f"The body is {size:,} bytes; the largest request needs at most {cap:,}.")
+        if request.body and request.content_type != "application/json":
+            got = f'"{request.content_type}"' if request.content_type else "none"
+            raise ApiError(
+                "unsupported_media_type", f'Send the body as JSON with "Content-Type: application/json" (got {got}).'
+            )
+        try:
+            body = request.body.decode("utf-8-sig") or "{}"
+        except UnicodeDecodeError as exc:
+            raise ApiError("invalid", f"The body must be UTF-8 encoded JSON (byte {exc.start} is not UTF-8).") from None
+        if nesting_depth(body) > MAX_DEPTH:
+            raise ApiError("invalid", TOO_DEEP)
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise ApiError("invalid", f"The body must be JSON ({exc.msg} at character {exc.pos}).") from None

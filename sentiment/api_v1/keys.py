@@ -1,0 +1,50 @@
+"""The caller: who they are, and their API keys (list, create, revoke)."""
+
+from ninja import Router
+
+from sentiment import selectors, services
+from sentiment.api_v1.auth import caller
+from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.schemas import KeyCreatedOut, KeyIn, KeyOut, MeOut, answers
+from sentiment.permissions import can_manage_training
+
+router = Router(tags=["you"])
+
+
+@router.get("/me", response=answers({200: MeOut}), summary="Who you are")
+def me(request):
+    user = caller(request)
+    return {
+        "username": user.get_username(),
+        "is_staff": can_manage_training(user),
+        "key": getattr(request, "api_token", None),
+    }
+
+
+@router.get("/keys", response=answers({200: list[KeyOut]}), summary="Your API keys, active ones first")
+def key_list(request):
+    return selectors.api_token_list(user=caller(request))
+
+
+@router.post("/keys", response=answers({201: KeyCreatedOut}, 413, 415), summary="Create an API key")
+def key_create(request, body: KeyIn):
+    """The new key is in this answer only: store it now (only its hash is kept)."""
+    user = caller(request)
+    key = services.api_token_create(user=user, name=body.name, expires_in_days=body.expires_in_days)
+    token = selectors.api_token_check(key=key).token
+    token.key = key
+    return 201, token
+
+
+@router.post("/keys/{key_id}/revoke", response=answers({200: KeyOut}, 404, 409), summary="Revoke one of your API keys")
+def key_revoke(request, key_id: int):
+    """Requests with it are refused at once. Revoking the key this request uses works too (it is its last)."""
+    user = caller(request)
+    token = selectors.api_token_list(user=user).filter(pk=key_id).first()
+    if token is None:
+        raise ApiError("not_found", f"You have no API key #{key_id}.")
+    if token.revoked_at is not None:
+        raise ApiError("conflict", f"API key #{key_id} was already revoked.")
+    services.api_token_revoke(user=user, token_id=key_id)
+    token.refresh_from_db()
+    return token

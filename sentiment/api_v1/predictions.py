@@ -1,0 +1,116 @@
+"""Classifying reviews, and the caller's own predictions: list, read one, say it was wrong."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from ninja.pagination import PageNumberPagination, paginate
+
+from sentiment import selectors, services
+from sentiment.api_v1.auth import caller
+from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.schemas import (
+    BatchIn,
+    BatchOut,
+    ClassifiedOut,
+    ClassifyIn,
+    FeedbackIn,
+    FeedbackOut,
+    Label,
+    PredictionOut,
+    answers,
+)
+from sentiment.api_v1.throttle import key_or_person, within_limits
+from sentiment.limits import over_limit
+from sentiment.models import Prediction
+
+router = Router(tags=["predictions"])
+
+
+def _classified(user, texts: list[str]) -> list[Prediction]:
+    try:
+        return services.reviews_classify(user=user, texts=texts)
+    except ValidationError as exc:
+        raise ApiError("invalid", " ".join(exc.messages), fields={"text": " ".join(exc.messages)}) from None
+    except services.NoModelServed as exc:
+        raise ApiError("no_model", str(exc)) from None
+
+
+@router.post("/classify", response=answers({200: ClassifiedOut}, 413, 415, 429, 503), summary="Classify one review")
+def classify(request, body: ClassifyIn):
+    """The served model's answer, saved in the caller's history. With ``explain``, the words that pushed it:
+    limited on its own (``RATE_LIMIT_EXPLAIN``); past it, or when the model cannot explain, the answer still
+    comes, with ``explanation_error``."""
+    within_limits(request, "RATE_LIMIT_API_KEY")
+    [prediction] = _classified(caller(request), [body.text])
+    if body.explain:
+        group = "sentiment.api.explain"  # one count with the first API's explanations
+        wait = over_limit(request, group=group, rate_setting="RATE_LIMIT_EXPLAIN", key=key_or_person)
+        try:
+            if wait is not None:
+                raise ValidationError(f"Too many explanations: try again in {wait} s.")
+            prediction.explanation = services.prediction_explain(prediction=prediction)
+        except ValidationError as exc:
+            prediction.explanation_error = " ".join(exc.messages)
+    return prediction
+
+
+@router.post(
+    "/classify/batch", response=answers({200: BatchOut}, 413, 415, 429, 503), summary="Classify several reviews at once"
+)
+def classify_batch(request, body: BatchIn):
+    """Up to ``API_BATCH_MAX`` reviews through the model as batches (much faster than one request each);
+    the answers in the same order, each saved in the caller's history. One bad review refuses them all."""
+    within_limits(request, "RATE_LIMIT_API_BATCH")
+    return {"answers": _classified(caller(request), body.reviews)}
+
+
+class PredictionFilters(Schema):
+    since: datetime | None = None
+    until: datetime | None = None
+    label: Label | None = None
+    q: str | None = None
+
+
+@router.get("/predictions", response=answers({200: list[PredictionOut]}), summary="Your predictions, newest first")
+@paginate(PageNumberPagination, page_size=50)
+def prediction_list(request, filters: Query[PredictionFilters]):
+    """Filter by date (``since``, ``until``: ISO 8601), ``label`` and ``q`` (text contained)."""
+    predictions = selectors.prediction_list(user=caller(request), query=(filters.q or "").strip()[:200])
+    if filters.since:
+        predictions = predictions.filter(created_at__gte=filters.since)
+    if filters.until:
+        predictions = predictions.filter(created_at__lt=filters.until)
+    if filters.label:
+        predictions = predictions.filter(label=filters.label)
+    return predictions
+
+
+def _own(request, prediction_id: int) -> Prediction:
+    return get_object_or_404(selectors.prediction_list(user=caller(request)), pk=prediction_id)
+
+
+@router.get(
+    "/predictions/{prediction_id}", response=answers({200: PredictionOut}, 404), summary="One of your predictions"
+)
+def prediction_detail(request, prediction_id: int):
+    return _own(request, prediction_id)
+
+
+@router.post(
+    "/predictions/{prediction_id}/feedback",
+    response=answers({201: FeedbackOut}, 404, 413, 415),
+    summary="Say an answer was wrong",
+)
+def prediction_feedback(request, prediction_id: int, body: FeedbackIn):
+    """What the right label is (and why, optionally). Staff review it; accepted corrections are trained on
+    and scored by the next runs. It can be changed until staff have reviewed it."""
+    prediction = _own(request, prediction_id)
+    try:
+        feedback = services.prediction_feedback_give(
+            prediction=prediction, correct_label=body.correct_label, comment=body.comment
+        )
+    except ValidationError as exc:
+        raise ApiError("invalid", " ".join(exc.messages)) from None
+    return 201, feedback

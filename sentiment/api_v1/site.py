@@ -1,0 +1,79 @@
+"""API v1: the NinjaAPI that holds every endpoint, its parser, its authentication and its error handlers.
+
+django-ninja was chosen over Django REST framework because the API is a thin layer over the services,
+and ninja gives exactly that: typed parameters and pydantic schemas that validate the requests and write
+the OpenAPI schema, with Swagger UI bundled (served by the site, no CDN), in a small dependency.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as RequestInvalid
+
+from sentiment.api_v1 import csv_jobs, keys, predictions
+from sentiment.api_v1.auth import NO_KEY, key_or_session
+from sentiment.api_v1.bodies import CheckedJson
+from sentiment.api_v1.errors import CODES, ApiError, answered, error_response
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Review sentiment API",
+    version="1",
+    description="Classify movie reviews with the served model, read your predictions and say when one is wrong, "
+    "manage your API keys; staff manage training runs and the served model. Authenticate with "
+    "'Authorization: Bearer <key>' (create a key on the site's API page), or be signed in on the site. "
+    'Every error is JSON: {"error": {"code", "message", "fields"}}.',
+    auth=key_or_session(),
+    parser=CheckedJson(),
+    urls_namespace="api-v1",
+)
+api.add_router("", predictions.router)
+api.add_router("", csv_jobs.router)
+api.add_router("", keys.router)
+api.add_exception_handler(ApiError, answered)
+
+
+@api.exception_handler(RequestInvalid)
+def _invalid(request, exc: RequestInvalid):
+    """A request that does not match its schema: each field with what is wrong."""
+    fields = {}
+    for problem in exc.errors:
+        where = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path", "filters")]
+        fields[".".join(where) or "body"] = problem.get("msg", "invalid")
+    listed = "; ".join(f"{name}: {message}" for name, message in fields.items())
+    return error_response(ApiError("invalid", f"The request is not valid: {listed}.", fields=fields))
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    return error_response(ApiError("unauthorized", NO_KEY, **{"WWW-Authenticate": "Bearer"}))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return error_response(ApiError("not_found", "There is no such thing, or it is not yours."))
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return error_response(ApiError("forbidden", str(exc) or "You may not do this."))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, ApiError):  # ninja wraps what the parser raises ("Cannot parse request body")
+        return error_response(exc.__cause__)
+    known = {status: code for code, status in CODES.items()}
+    return error_response(ApiError(known.get(exc.status_code, "invalid"), str(exc)))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc):
+    logger.exception("API v1 failed on %s %s", request.method, request.path)
+    return error_response(ApiError("internal", "Something went wrong on our side (it is logged); try again later."))
