@@ -372,6 +372,7 @@ def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corr
     staff.set_input_files("input[name=file]", str(upload))
     staff.click("#dataset-upload button[type=submit]")
     expect(staff.locator("#rows")).to_contain_text("300")
+    staff.wait_for_function("window.Chart && Chart.getChart('length-chart')")  # drawn once its scripts ran
     assert staff.evaluate("Chart.getChart('length-chart').data.datasets[0].data.reduce((a, b) => a + b)") == 300
     expect(staff.locator("#overlap-card")).to_be_visible()
     shots(staff, "18-data-set-preview")
