@@ -67,9 +67,19 @@ def sign_in(browser, live_server, username: str, password: str):
     return page
 
 
+def drawn_chart(page, canvas_id: str, expression: str):
+    """Evaluate `expression` on the chart `c` once Chart.js has drawn it.
+
+    The page's chart scripts run after the page has loaded, and on a busy machine after the test has
+    moved on: reading `Chart.getChart` at once sometimes finds no chart yet.
+    """
+    page.wait_for_function("id => window.Chart && Chart.getChart(id)", arg=canvas_id)
+    return page.evaluate(f"id => {{ const c = Chart.getChart(id); return {expression}; }}", canvas_id)
+
+
 def chart_points(page, canvas_id: str) -> list[int]:
     """How many points each series of a chart holds, as Chart.js itself has them."""
-    return page.evaluate("id => Chart.getChart(id).data.datasets.map(d => d.data.length)", canvas_id)
+    return drawn_chart(page, canvas_id, "c.data.datasets.map(d => d.data.length)")
 
 
 def serve(trained) -> TrainingRun:
@@ -236,7 +246,7 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
     page.select_option("select[name=action]", "compare_runs")
     page.click("button[name=index]")
     expect(page.locator("h1")).to_have_text("Compare 2 runs")
-    assert page.evaluate("Chart.getChart('compare-chart').data.datasets.length") == 2
+    assert drawn_chart(page, "compare-chart", "c.data.datasets.length") == 2
     expect(page.locator("#compare-settings tr.differs")).to_contain_text(["learning_rate", "num_train_epochs"])
     expect(page.locator("#compare-behaviour")).to_contain_text("Negation")
     shots(page, "11-compare")
@@ -244,7 +254,7 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
     # the weak run: its behaviour, then the reviews of its worst confusion cell
     page.goto(f"{live_server.url}/runs/{weak}/")
     expect(page.locator("#behaviour-card")).to_contain_text("Negation")
-    assert page.evaluate("Chart.getChart('calibration-chart') !== undefined")
+    assert drawn_chart(page, "calibration-chart", "c.data.datasets.length") > 0
     [[_, fp], [fn, _]] = TrainingRun.objects.get(pk=weak).metrics["test"]["confusion_matrix"]
     worst = "fp" if fp >= fn else "fn"
     assert max(fp, fn) > 0, "the weak run was expected to make mistakes"
@@ -372,8 +382,7 @@ def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corr
     staff.set_input_files("input[name=file]", str(upload))
     staff.click("#dataset-upload button[type=submit]")
     expect(staff.locator("#rows")).to_contain_text("300")
-    staff.wait_for_function("window.Chart && Chart.getChart('length-chart')")  # drawn once its scripts ran
-    assert staff.evaluate("Chart.getChart('length-chart').data.datasets[0].data.reduce((a, b) => a + b)") == 300
+    assert drawn_chart(staff, "length-chart", "c.data.datasets[0].data.reduce((a, b) => a + b)") == 300
     expect(staff.locator("#overlap-card")).to_be_visible()
     shots(staff, "18-data-set-preview")
 
