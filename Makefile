@@ -40,7 +40,7 @@ test: lint
 	@. tests/services.sh && $(PY) -m pytest \
 		&& if [ -n "$${POSTGRES_TEST_URL:-}" ]; then \
 			echo "== again on PostgreSQL ($${POSTGRES_TEST_URL}) =="; \
-			DATABASE_URL=$${POSTGRES_TEST_URL} $(PY) -m pytest tests/sentiment tests/integration tests/webapp tests/faults; \
+			DATABASE_URL=$${POSTGRES_TEST_URL} $(PY) -m pytest tests/sentiment tests/api_v1 tests/integration tests/webapp tests/faults; \
 		fi
 
 train: $(INSTALLED)

@@ -295,3 +295,26 @@ class WorkerHost(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class IdempotentRequest(models.Model):
+    """An API request sent with an ``Idempotency-Key`` header that created something (a run, a CSV job).
+
+    A client that did not hear the answer (a timeout, a dropped connection) sends the same request with
+    the same key again and gets the first answer, about the same object, instead of a second run. The key
+    is one per user; the fingerprint of the request tells a retry from a different request reusing a key.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=50, help_text="Which endpoint: e.g. runs.launch, csv.upload.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request's body.")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    object_id = models.PositiveBigIntegerField(null=True, help_text="The run or CSV job the request created.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_request_per_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key!r} of {self.user_id}"

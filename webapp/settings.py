@@ -215,3 +215,4 @@ RATE_LIMIT_PERSON = env.str("RATE_LIMIT_PERSON", default="30/m")  # form classif
 RATE_LIMIT_EXPLAIN = env.str("RATE_LIMIT_EXPLAIN", default="10/m")  # explanations, per person or API key
 RATE_LIMIT_API_BATCH = env.str("RATE_LIMIT_API_BATCH", default="10/m")  # API v1 batches, per API key or person
 API_BATCH_MAX = env.int("API_BATCH_MAX", default=64)  # reviews in one API v1 batch
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)  # how long an Idempotency-Key is remembered

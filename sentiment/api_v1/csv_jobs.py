@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Field, File, Router, Schema
@@ -12,6 +12,7 @@ from ninja.files import UploadedFile
 from sentiment import selectors, services
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.idempotency import KEY_HEADER, created_once, file_fingerprint
 from sentiment.api_v1.schemas import answers
 from sentiment.api_v1.throttle import within_limits
 
@@ -47,17 +48,28 @@ class CsvJobOut(Schema):
         return reverse("api-v1:csv_result", args=[job.pk]) if job.result else None
 
 
-@router.post("/csv", response=answers({201: CsvJobOut}, 413, 429, 503), summary="Classify a CSV of reviews")
-def csv_upload(request, file: File[UploadedFile]):
+@router.post("/csv", response=answers({201: CsvJobOut}, 409, 413, 429, 503), summary="Classify a CSV of reviews")
+def csv_upload(request, response: HttpResponse, file: File[UploadedFile], idempotency_key: str | None = KEY_HEADER):
     """A UTF-8 CSV with a header and a ``text`` column (the checks and limits of the site's upload); the
-    worker classifies it. Follow it with ``GET /csv/{id}``."""
+    worker classifies it. Follow it with ``GET /csv/{id}``. With an ``Idempotency-Key``, the same file sent
+    again is not classified twice."""
     within_limits(request, "RATE_LIMIT_PERSON")
-    try:
-        return 201, services.csv_classification_create(user=caller(request), upload=file)
-    except ValidationError as exc:
-        raise ApiError("invalid", " ".join(exc.messages), fields={"file": " ".join(exc.messages)}) from None
-    except services.NoModelServed as exc:
-        raise ApiError("no_model", str(exc)) from None
+
+    def create():
+        try:
+            return services.csv_classification_create(user=caller(request), upload=file)
+        except ValidationError as exc:
+            raise ApiError("invalid", " ".join(exc.messages), fields={"file": " ".join(exc.messages)}) from None
+        except services.NoModelServed as exc:
+            raise ApiError("no_model", str(exc)) from None
+
+    return created_once(
+        request, response, idempotency_key,
+        operation="csv.upload",
+        fingerprint=lambda: file_fingerprint(file.name, file.chunks()),
+        create=create,
+        load=lambda job_id: _own(request, job_id),
+    )  # fmt: skip
 
 
 def _own(request, job_id: int):

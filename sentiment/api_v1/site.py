@@ -21,6 +21,7 @@ from sentiment.api_v1.bodies import CheckedJson
 from sentiment.api_v1.errors import CODES, ApiError, answered, error_response
 
 logger = logging.getLogger(__name__)
+REQUEST_PARTS = {"body", "query", "path", "header", "filters"}  # where a field is, left out of its name
 
 api = NinjaAPI(
     title="Review sentiment API",
@@ -44,7 +45,7 @@ def _invalid(request, exc: RequestInvalid):
     """A request that does not match its schema: each field with what is wrong."""
     fields = {}
     for problem in exc.errors:
-        where = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path", "filters")]
+        where = [str(part) for part in problem.get("loc", ()) if part not in REQUEST_PARTS]
         fields[".".join(where) or "body"] = problem.get("msg", "invalid")
     listed = "; ".join(f"{name}: {message}" for name, message in fields.items())
     return error_response(ApiError("invalid", f"The request is not valid: {listed}.", fields=fields))

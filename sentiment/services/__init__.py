@@ -10,6 +10,7 @@
 - ``promotions``: serving a run's model, with who, why and the evidence, in the audit trail;
 - ``serving``: the model each process answers with, swapped in the background on promotion;
 - ``api_tokens``: keys for the JSON API;
+- ``idempotency``: API requests sent again with the same ``Idempotency-Key`` create nothing new;
 - ``accounts``: the first administrator of a new deployment;
 - ``workers``: the hardware each training worker reported when it started.
 """
@@ -25,6 +26,7 @@ from sentiment.services.csv_jobs import (
 )
 from sentiment.services.datasets import labelled_dataset_create, labelled_dataset_delete
 from sentiment.services.feedback import corrections_snapshot, feedback_review, prediction_feedback_give
+from sentiment.services.idempotency import IdempotencyKeyReused, request_once
 from sentiment.services.promotions import training_run_promote
 from sentiment.services.runs import (
     first_model_ensure,
@@ -46,6 +48,7 @@ from sentiment.services.sweep import jobs_sweep
 from sentiment.services.workers import worker_host_record
 
 __all__ = [
+    "IdempotencyKeyReused",
     "NoModelServed",
     "admin_user_ensure",
     "api_token_create",
@@ -62,6 +65,7 @@ __all__ = [
     "labelled_dataset_delete",
     "prediction_explain",
     "prediction_feedback_give",
+    "request_once",
     "review_classify",
     "reviews_classify",
     "training_run_cancel",
