@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 
 from sentiment import estimates, selectors, services
 from sentiment.forms import TrainingLaunchForm
+from sentiment.launch import run_launch
 from sentiment.models import ApiToken, CsvClassification, Feedback, Prediction, Promotion, TrainingRun
 from sentiment.permissions import can_manage_training
 
@@ -65,14 +66,7 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = TrainingLaunchForm(request.POST or None, initial={"dataset": request.GET.get("data", "")})
         if request.method == "POST" and form.is_valid():
-            run = services.training_run_create(
-                user=request.user,
-                config=form.config,
-                preset=form.cleaned_data["preset"],
-                promote_when_done=form.cleaned_data["promote_when_done"],
-                estimate=estimates.run_estimate(form.config),
-            )
-            run.refresh_from_db(fields=["dispatched_at"])  # sent as the transaction committed, or not
+            run = run_launch(user=request.user, form=form, launched_from="admin")
             if run.waiting_for_broker:
                 messages.warning(request, f"{run}: {run.BROKER_AWAY}")
             else:

@@ -46,9 +46,10 @@ def created_once(
     create: Callable[[], Model],
     load: Callable[[int], Model],
 ) -> Status:
-    """201 and the object: created by ``create``, or by the first request sent with this key."""
+    """201 and the object (``load``-ed once committed): created by ``create``, or by the first request sent
+    with this key."""
     if key is None:
-        return Status(201, create())
+        return Status(201, load(create().pk))
     if not key.strip() or not key.isascii() or not key.isprintable():
         raise ApiError("invalid", f"{HEADER} must be printable ASCII, not blank.", fields={HEADER: "not valid"})
     try:
@@ -59,5 +60,4 @@ def created_once(
         raise ApiError("conflict", str(exc), fields={HEADER: "used for a different request"}) from None
     if once.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-        return Status(once.status_code, load(once.object_id))
-    return Status(once.status_code, once.created)
+    return Status(once.status_code, load(once.object_id))  # read after the commit: as it is now

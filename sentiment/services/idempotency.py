@@ -35,7 +35,6 @@ class Once:
     object_id: int
     status_code: int
     replayed: bool  # True when an earlier request with this key created the object
-    created: Model | None = None  # the object, when this request created it
 
 
 def request_once(
@@ -60,7 +59,7 @@ def request_once(
         created = create()
         record.object_id, record.status_code = created.pk, status_code
         record.save(update_fields=["object_id", "status_code"])
-    return Once(object_id=created.pk, status_code=status_code, replayed=False, created=created)
+    return Once(object_id=created.pk, status_code=status_code, replayed=False)
 
 
 def _replayed(*, user, key: str, operation: str, fingerprint: str) -> Once:

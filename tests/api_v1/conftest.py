@@ -1,7 +1,7 @@
 import pytest
 
 from sentiment import services
-from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
+from tests.sentiment.conftest import finished_run, person, queued_jobs, served_run, staff  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -1,0 +1,229 @@
+"""Staff only: training runs listed, followed, launched (any setting of the launch form, checked by the
+form itself, so the messages are the page's), cancelled, resumed and promoted to serving."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import PageNumberPagination, paginate
+
+from ml.config import config_fields
+from sentiment import evidence, selectors, services
+from sentiment.api_v1.auth import caller, staff_only
+from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.idempotency import KEY_HEADER, body_fingerprint, created_once
+from sentiment.api_v1.schemas import answers
+from sentiment.forms import TrainingLaunchForm
+from sentiment.launch import run_launch
+from sentiment.models import TrainingRun
+
+router = Router(tags=["runs"])
+RunStatus = Literal["queued", "running", "interrupted", "succeeded", "failed", "cancelled"]
+FORM_ONLY = {"preset", "promote_when_done", "data_folder"}  # the form's fields that are not config settings
+
+
+class RunOut(Schema):
+    id: int
+    preset: str
+    base_model: str
+    status: RunStatus
+    status_display: str
+    percent: float = Field(description="Progress, 0 to 100.")
+    test_accuracy: float | None
+    served: bool = Field(description="Whether this run's model answers users now.")
+    created_by: str | None
+    launched_from: str = Field(description="admin, api, command, ...")
+    promote_when_done: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_base_model(run) -> str:
+        return run.config.get("base_model", "")
+
+    @staticmethod
+    def resolve_percent(run) -> float:
+        return run.progress_percent
+
+    @staticmethod
+    def resolve_created_by(run) -> str | None:
+        return run.created_by.username if run.created_by else None
+
+
+class RunDetailOut(RunOut):
+    config: dict[str, Any] = Field(description="Every setting the run trains with (ml/config.py).")
+    progress: dict[str, Any] = Field(description="What the run page draws: step, epoch, loss, ETA, curves, log tail.")
+    metrics: dict[str, Any] = Field(description="Test scores, calibration, behavioural and serving checks, timings.")
+    estimate: dict[str, Any] = Field(description="The time and peak memory expected when it was launched.")
+    error: str
+    resumable: bool = Field(description="A failed run with a complete checkpoint: POST .../resume goes on from it.")
+    notice: str | None = Field(description="Set while the run waits for the worker's message broker.")
+
+    @staticmethod
+    def resolve_notice(run) -> str | None:
+        return run.BROKER_AWAY if run.waiting_for_broker else None
+
+
+class LaunchIn(Schema):
+    preset: str = Field(examples=["smoke"], description="The starting recipe: smoke, tutorial, fast, ...")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any setting of the launch form, by name, over the preset's: e.g. num_train_epochs, "
+        "learning_rate, dataset ('imdb', 'demo', or an uploaded set's 'set:<id>' / 'set:<id>+imdb').",
+        examples=[{"num_train_epochs": 1, "learning_rate": 3e-5}],
+    )
+    data_folder: str = Field("", description="Instead of `dataset`: a folder the worker can read.")
+    promote_when_done: bool = Field(False, description="Serve the model as soon as the run succeeds.")
+
+
+class ReasonIn(Schema):
+    reason: str = Field(description="Why: kept in the audit trail.", examples=["Better on negation, same accuracy."])
+
+
+class RunFilters(Schema):
+    status: RunStatus | None = None
+    preset: str | None = None
+    launched_from: str | None = None
+    since: datetime | None = Field(None, description="Created at or after (ISO 8601).")
+    until: datetime | None = Field(None, description="Created before (ISO 8601).")
+
+
+def with_served_flag(runs):
+    served = selectors.served_model()
+    flag = Q(pk=served.run.pk) if served else Q(pk__in=[])
+    return runs.annotate(served=ExpressionWrapper(flag, output_field=BooleanField()))
+
+
+def _run(run_id: int) -> TrainingRun:
+    return get_object_or_404(with_served_flag(TrainingRun.objects.select_related("created_by")), pk=run_id)
+
+
+def _detailed(run: TrainingRun) -> TrainingRun:
+    """The run with what its detail shows beside its columns."""
+    run.progress = selectors.training_run_progress(run=run)
+    run.resumable = selectors.training_run_resumable(run=run)
+    return run
+
+
+@router.get("/runs", response=answers({200: list[RunOut]}, 403), summary="Training runs, newest first")
+@paginate(PageNumberPagination, page_size=50)
+def run_list(request, filters: Query[RunFilters]):
+    staff_only(request)
+    runs = with_served_flag(TrainingRun.objects.select_related("created_by"))
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    if filters.preset:
+        runs = runs.filter(preset=filters.preset)
+    if filters.launched_from:
+        runs = runs.filter(launched_from=filters.launched_from)
+    if filters.since:
+        runs = runs.filter(created_at__gte=filters.since)
+    if filters.until:
+        runs = runs.filter(created_at__lt=filters.until)
+    return runs
+
+
+@router.get("/runs/{run_id}", response=answers({200: RunDetailOut}, 403, 404), summary="One run, live")
+def run_detail(request, run_id: int):
+    staff_only(request)
+    return _detailed(_run(run_id))
+
+
+def launch_form(body: LaunchIn) -> TrainingLaunchForm:
+    """The launch form filled from the request (JSON values as the form's text), validated by the form."""
+    data = {"preset": body.preset, "data_folder": body.data_folder}
+    if body.promote_when_done:
+        data["promote_when_done"] = "on"
+    form_fields = set(TrainingLaunchForm.base_fields) | {f.name for f in config_fields()}
+    for name, value in body.config.items():
+        if name in TrainingLaunchForm.RUN_DECIDES:
+            raise ApiError("invalid", f"{name} is set by the run itself.", fields={f"config.{name}": "not settable"})
+        if name not in form_fields or name in FORM_ONLY:
+            raise ApiError("invalid", f"There is no setting {name!r}.", fields={f"config.{name}": "unknown setting"})
+        if isinstance(value, (dict, list)):
+            raise ApiError("invalid", f"{name} takes one value.", fields={f"config.{name}": "one value"})
+        data[name] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    form = TrainingLaunchForm(data)
+    if not form.is_valid():
+        fields = {
+            (name if name in FORM_ONLY else f"config.{name}" if name != "__all__" else "config"): " ".join(messages)
+            for name, messages in form.errors.items()
+        }
+        listed = " ".join(f"{name}: {message}" for name, message in fields.items())
+        raise ApiError("invalid", f"The settings are not valid. {listed}", fields=fields)
+    return form
+
+
+@router.post("/runs", response=answers({201: RunDetailOut}, 403, 409, 413, 415, 429), summary="Launch a run")
+def run_launch_endpoint(request, response: HttpResponse, body: LaunchIn, idempotency_key: str | None = KEY_HEADER):
+    """A preset plus any setting of the launch form; refused with the form's own messages, each under its
+    field (``config.<name>``). With an ``Idempotency-Key``, sending it again launches nothing new."""
+    staff_only(request)
+    form = launch_form(body)
+    return created_once(
+        request, response, idempotency_key,
+        operation="runs.launch",
+        fingerprint=lambda: body_fingerprint(body.dict()),
+        create=lambda: run_launch(user=caller(request), form=form, launched_from="api"),
+        load=lambda run_id: _detailed(_run(run_id)),
+    )  # fmt: skip
+
+
+@router.post("/runs/{run_id}/cancel", response=answers({200: RunDetailOut}, 403, 404, 409), summary="Cancel a run")
+def run_cancel(request, run_id: int):
+    """A queued run ends at once; a running one is asked to stop and ends within seconds."""
+    staff_only(request)
+    run = _run(run_id)
+    if not run.is_active:
+        raise ApiError("conflict", f"{run} has already ended ({run.get_status_display().lower()}).")
+    services.training_run_cancel(run=run)
+    return _detailed(_run(run_id))
+
+
+@router.post("/runs/{run_id}/resume", response=answers({200: RunDetailOut}, 403, 404, 409), summary="Resume a run")
+def run_resume(request, run_id: int):
+    """Queue a failed run again, from its last complete checkpoint (once what broke it is fixed)."""
+    staff_only(request)
+    run = _run(run_id)
+    try:
+        services.training_run_resume(run=run)
+    except ValidationError as exc:
+        raise ApiError("conflict", " ".join(exc.messages)) from None
+    return _detailed(_run(run_id))
+
+
+def serve(request, run: TrainingRun, reason: str):
+    """Promote or restore ``run`` with the evidence the promote page would record; what cannot be served is
+    a conflict, a missing or overlong reason is invalid."""
+    if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir:
+        raise ApiError("conflict", f"{run} has no finished model to serve (status: {run.get_status_display()}).")
+    served = selectors.served_model()
+    if served is not None and served.run.pk == run.pk:
+        raise ApiError("conflict", f"{run} is already served.")
+    try:
+        return services.training_run_promote(
+            run=run,
+            user=caller(request),
+            reason=reason,
+            evidence=evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY),
+        )
+    except ValidationError as exc:
+        message = " ".join(exc.messages)
+        raise ApiError("invalid", message, fields={"reason": message} if "reason" in message else {}) from None
+
+
+@router.post(
+    "/runs/{run_id}/promote", response=answers({200: RunDetailOut}, 403, 404, 409), summary="Serve a run's model"
+)
+def run_promote(request, run_id: int, body: ReasonIn):
+    """Every web process answers with this run's model from its next request on; the promotion records who,
+    why and the evidence (test scores, behavioural checks) in the serving history. 409 unless the run
+    succeeded and is not already served."""
+    staff_only(request)
+    serve(request, _run(run_id), body.reason)
+    return _detailed(_run(run_id))
