@@ -1,6 +1,6 @@
 """The caller: who they are, and their API keys (list, create, revoke)."""
 
-from ninja import Router
+from ninja import Router, Status
 
 from sentiment import selectors, services
 from sentiment.api_v1.auth import caller
@@ -33,7 +33,7 @@ def key_create(request, body: KeyIn):
     key = services.api_token_create(user=user, name=body.name, expires_in_days=body.expires_in_days)
     token = selectors.api_token_check(key=key).token
     token.key = key
-    return 201, token
+    return Status(201, token)
 
 
 @router.post("/keys/{key_id}/revoke", response=answers({200: KeyOut}, 404, 409), summary="Revoke one of your API keys")

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
 from sentiment import selectors, services
@@ -113,4 +113,4 @@ def prediction_feedback(request, prediction_id: int, body: FeedbackIn):
         )
     except ValidationError as exc:
         raise ApiError("invalid", " ".join(exc.messages)) from None
-    return 201, feedback
+    return Status(201, feedback)
