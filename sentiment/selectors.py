@@ -158,15 +158,20 @@ class CorrectionsSet:
     version: str  # changes whenever an accepted correction is added or changed: "<count>-<digest>"
 
 
+def _accepted_corrections(*fields: str):
+    return Feedback.objects.filter(status=Feedback.Status.ACCEPTED).order_by("pk").values_list(*fields)
+
+
+def _corrections_version(labelled: list[tuple[int, int]]) -> str:
+    """``<count>-<digest>`` of the accepted corrections' (feedback id, label) pairs."""
+    digest = hashlib.sha256(json.dumps([list(pair) for pair in labelled]).encode()).hexdigest()[:10]
+    return f"{len(labelled)}-{digest}"
+
+
 def corrections_set() -> CorrectionsSet:
-    accepted = (
-        Feedback.objects.filter(status=Feedback.Status.ACCEPTED)
-        .order_by("pk")
-        .values_list("pk", "prediction__text", "correct_label")
-    )
+    accepted = _accepted_corrections("pk", "prediction__text", "correct_label")
     rows = [{"feedback": pk, "text": text, "label": Feedback.LABELS.index(label)} for pk, text, label in accepted]
-    digest = hashlib.sha256(json.dumps([[r["feedback"], r["label"]] for r in rows]).encode()).hexdigest()[:10]
-    return CorrectionsSet(rows=rows, version=f"{len(rows)}-{digest}")
+    return CorrectionsSet(rows=rows, version=_corrections_version([(r["feedback"], r["label"]) for r in rows]))
 
 
 def corrections_folder() -> Path:
@@ -179,9 +184,11 @@ def corrections_path(*, version: str) -> Path:
 
 
 def corrections_file() -> str:
-    """The file a run launched now is given (saved when it is created); "" while nothing was accepted."""
-    current = corrections_set()
-    return str(corrections_path(version=current.version)) if current.rows else ""
+    """The file a run launched now is given (saved when it is created); "" while nothing was accepted.
+
+    Only the ids and labels are read, not the texts: the launch form asks on each estimate it shows."""
+    labelled = [(pk, Feedback.LABELS.index(label)) for pk, label in _accepted_corrections("pk", "correct_label")]
+    return str(corrections_path(version=_corrections_version(labelled))) if labelled else ""
 
 
 def feedback_list(*, status: str = "") -> QuerySet[Feedback]:
