@@ -12,13 +12,12 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
 from ml.config import config_fields
-from sentiment import evidence, selectors, services
+from sentiment import evidence, launch, selectors, services
 from sentiment.api_v1.auth import caller, staff_only
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.idempotency import KEY_HEADER, body_fingerprint, created_once
 from sentiment.api_v1.schemas import answers
 from sentiment.forms import TrainingLaunchForm
-from sentiment.launch import run_launch
 from sentiment.models import TrainingRun
 
 router = Router(tags=["runs"])
@@ -160,7 +159,7 @@ def launch_form(body: LaunchIn) -> TrainingLaunchForm:
 
 
 @router.post("/runs", response=answers({201: RunDetailOut}, 403, 409, 413, 415, 429), summary="Launch a run")
-def run_launch_endpoint(request, response: HttpResponse, body: LaunchIn, idempotency_key: str | None = KEY_HEADER):
+def run_launch(request, response: HttpResponse, body: LaunchIn, idempotency_key: str | None = KEY_HEADER):
     """A preset plus any setting of the launch form; refused with the form's own messages, each under its
     field (``config.<name>``). With an ``Idempotency-Key``, sending it again launches nothing new."""
     staff_only(request)
@@ -169,7 +168,7 @@ def run_launch_endpoint(request, response: HttpResponse, body: LaunchIn, idempot
         request, response, idempotency_key,
         operation="runs.launch",
         fingerprint=lambda: body_fingerprint(body.dict()),
-        create=lambda: run_launch(user=caller(request), form=form, launched_from="api"),
+        create=lambda: launch.run_launch(user=caller(request), form=form, launched_from="api"),
         load=lambda run_id: _detailed(_run(run_id)),
     )  # fmt: skip
 

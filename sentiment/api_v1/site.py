@@ -23,7 +23,15 @@ from sentiment.api_v1.errors import CODES, ApiError, answered, error_response
 logger = logging.getLogger(__name__)
 REQUEST_PARTS = {"body", "query", "path", "header", "filters"}  # where a field is, left out of its name
 
-api = NinjaAPI(
+
+class ReviewApi(NinjaAPI):
+    def get_openapi_operation_id(self, operation) -> str:
+        """The endpoint's function name (``classify``, ``run_launch``): what a generated client names its
+        calls, so a short, stable name rather than ninja's module path."""
+        return operation.view_func.__name__
+
+
+api = ReviewApi(
     title="Review sentiment API",
     version="1",
     description="Classify movie reviews with the served model, read your predictions and say when one is wrong, "
