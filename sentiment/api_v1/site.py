@@ -36,8 +36,8 @@ api = ReviewApi(
     version="1",
     description="Classify movie reviews with the served model, read your predictions and say when one is wrong, "
     "manage your API keys; staff manage training runs and the served model. Authenticate with "
-    "'Authorization: Bearer <key>' (create a key on the site's API page), or be signed in on the site. "
-    'Every error is JSON: {"error": {"code", "message", "fields"}}.',
+    "`Authorization: Bearer <key>` (create a key on the site's API page, or **Authorize** here with it), or be "
+    'signed in on the site. Every error is JSON: `{"error": {"code", "message", "fields"}}`.',
     auth=key_or_session(),
     parser=CheckedJson(),
     urls_namespace="api-v1",

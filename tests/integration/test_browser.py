@@ -1,7 +1,7 @@
 """End to end in headless Chromium (Debian's chromium, driven by Playwright): a person classifies and
 reads their history; staff launch a run, watch it finish, promote it and classify with it; staff train two
 runs, compare them, read one's mistakes, behaviour and an explanation, promote it on the evidence of the
-replay, and roll back.
+replay, and roll back; the API's interactive docs classify a review with "Try it out".
 
 Screenshots of every page go to $SCREENSHOT_DIR when it is set (to look at them), else to a temporary
 folder.
@@ -49,9 +49,13 @@ def shots(tmp_path):
     folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path / "shots")
     folder.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, element=None) -> Path:
+        """The whole page, or only ``element`` (a locator) where the page is too long to read as one."""
         path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        if element is not None:
+            element.screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=True)
         return path
 
     return take
@@ -150,6 +154,61 @@ def test_a_person_makes_an_api_key_in_the_browser_and_a_program_uses_it(
     assert classify("fine", "rs_wrong")[0] == 401
     page.click("nav >> text=History")
     expect(page.locator("table.predictions")).to_contain_text("wonderful, brilliant film")
+
+
+def try_classify_in_the_docs(page, review: str) -> None:
+    """Swagger UI: open ``POST /classify``, "Try it out" with ``review``, Execute."""
+    operation = page.locator("#operations-predictions-classify")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.locator("textarea.body-param__text").fill(f'{{"text": "{review}", "explain": false}}')
+    operation.get_by_role("button", name="Execute").click()
+
+
+def test_the_interactive_docs_try_it_out_classifies_a_review(
+    browser, live_server, django_user_model, trained_tiny_run, shots
+):
+    """Signed in on the site (the session, with its CSRF token) and then with an API key ("Authorize"),
+    as a script's author would; every file of the page comes from the site itself."""
+    from playwright.sync_api import expect
+
+    from sentiment import services
+
+    serve(trained_tiny_run)
+    cid = django_user_model.objects.create_user("cid", password="cid-password-1")
+    page = sign_in(browser, live_server, "cid", "cid-password-1")
+    hosts = set()
+    page.on("request", lambda request: hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", request.url)))
+    page.goto(f"{live_server.url}/api/v1/docs")
+    expect(page.locator(".info .title")).to_contain_text("Review sentiment API")
+    shots(page, "22-api-docs", page.locator(".swagger-ui .information-container"))
+
+    try_classify_in_the_docs(page, "A moving, beautifully acted film.")
+    response = page.locator("#operations-predictions-classify .live-responses-table .response").first
+    expect(response.locator(".response-col_status")).to_contain_text("200")
+    expect(response.locator(".response-col_description")).to_contain_text('"label"')
+    shots(page, "23-api-docs-try-it-out", page.locator("#operations-predictions-classify .live-responses-table"))
+    assert Prediction.objects.get().text == "A moving, beautifully acted film."
+
+    # a visitor who is not signed in authorizes with an API key
+    key = services.api_token_create(user=cid, name="docs")
+    visitor = browser.new_page(viewport={"width": 1200, "height": 900})
+    visitor.on("request", lambda request: hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", request.url)))
+    visitor.goto(f"{live_server.url}/api/v1/docs")
+    visitor.get_by_role("button", name="Authorize").first.click()
+    dialog = visitor.locator(".dialog-ux .modal-ux")
+    shots(visitor, "24-api-docs-authorize", dialog)
+    dialog.locator("input[type=text], input[type=password]").first.fill(key)
+    dialog.locator(".auth-btn-wrapper button.authorize").first.click()
+    shots(visitor, "25-api-docs-authorized", dialog)
+    expect(dialog.locator(".auth-container").first).to_contain_text("Authorized")
+    dialog.locator("button.btn-done").first.click()
+    try_classify_in_the_docs(visitor, "Dull, slow and far too long.")
+    answered = visitor.locator("#operations-predictions-classify .live-responses-table .response").first
+    expect(answered.locator(".response-col_status")).to_contain_text("200")
+    shots(visitor, "26-api-docs-with-a-key", answered)
+    assert Prediction.objects.filter(user=cid).count() == 2
+    assert hosts == {live_server.url.split("://", 1)[1]}, hosts  # no CDN: the page works offline
 
 
 def test_staff_launch_watch_promote_and_classify(
