@@ -13,14 +13,14 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from ml.config import config_fields
 from sentiment import evidence, launch, selectors, services
-from sentiment.api_v1.auth import caller, staff_only
+from sentiment.api_v1.auth import caller, key_or_session
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.idempotency import KEY_HEADER, body_fingerprint, created_once
 from sentiment.api_v1.schemas import answers
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import TrainingRun
 
-router = Router(tags=["runs"])
+router = Router(tags=["runs"], auth=key_or_session(staff=True))
 RunStatus = Literal["queued", "running", "interrupted", "succeeded", "failed", "cancelled"]
 FORM_ONLY = {"preset", "promote_when_done", "data_folder"}  # the form's fields that are not config settings
 
@@ -112,7 +112,6 @@ def _detailed(run: TrainingRun) -> TrainingRun:
 @router.get("/runs", response=answers({200: list[RunOut]}, 403), summary="Training runs, newest first")
 @paginate(PageNumberPagination, page_size=50)
 def run_list(request, filters: Query[RunFilters]):
-    staff_only(request)
     runs = with_served_flag(TrainingRun.objects.select_related("created_by"))
     if filters.status:
         runs = runs.filter(status=filters.status)
@@ -129,7 +128,6 @@ def run_list(request, filters: Query[RunFilters]):
 
 @router.get("/runs/{run_id}", response=answers({200: RunDetailOut}, 403, 404), summary="One run, live")
 def run_detail(request, run_id: int):
-    staff_only(request)
     return _detailed(_run(run_id))
 
 
@@ -162,7 +160,6 @@ def launch_form(body: LaunchIn) -> TrainingLaunchForm:
 def run_launch(request, response: HttpResponse, body: LaunchIn, idempotency_key: str | None = KEY_HEADER):
     """A preset plus any setting of the launch form; refused with the form's own messages, each under its
     field (``config.<name>``). With an ``Idempotency-Key``, sending it again launches nothing new."""
-    staff_only(request)
     form = launch_form(body)
     return created_once(
         request, response, idempotency_key,
@@ -176,7 +173,6 @@ def run_launch(request, response: HttpResponse, body: LaunchIn, idempotency_key:
 @router.post("/runs/{run_id}/cancel", response=answers({200: RunDetailOut}, 403, 404, 409), summary="Cancel a run")
 def run_cancel(request, run_id: int):
     """A queued run ends at once; a running one is asked to stop and ends within seconds."""
-    staff_only(request)
     run = _run(run_id)
     if not run.is_active:
         raise ApiError("conflict", f"{run} has already ended ({run.get_status_display().lower()}).")
@@ -187,7 +183,6 @@ def run_cancel(request, run_id: int):
 @router.post("/runs/{run_id}/resume", response=answers({200: RunDetailOut}, 403, 404, 409), summary="Resume a run")
 def run_resume(request, run_id: int):
     """Queue a failed run again, from its last complete checkpoint (once what broke it is fixed)."""
-    staff_only(request)
     run = _run(run_id)
     try:
         services.training_run_resume(run=run)
@@ -223,6 +218,5 @@ def run_promote(request, run_id: int, body: ReasonIn):
     """Every web process answers with this run's model from its next request on; the promotion records who,
     why and the evidence (test scores, behavioural checks) in the serving history. 409 unless the run
     succeeded and is not already served."""
-    staff_only(request)
     serve(request, _run(run_id), body.reason)
     return _detailed(_run(run_id))

@@ -8,13 +8,13 @@ from ninja import Field, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
 from sentiment import selectors
-from sentiment.api_v1.auth import staff_only
+from sentiment.api_v1.auth import key_or_session
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.runs import RunOut, serve, with_served_flag
 from sentiment.api_v1.schemas import answers
 from sentiment.models import Promotion, TrainingRun
 
-router = Router(tags=["serving"])
+router = Router(tags=["serving"], auth=key_or_session(staff=True))
 
 
 class PromotionOut(Schema):
@@ -61,7 +61,6 @@ def _serving() -> dict:
 
 @router.get("/serving", response=answers({200: ServingOut}, 403, 503), summary="The served model")
 def serving(request):
-    staff_only(request)
     return _serving()
 
 
@@ -70,7 +69,6 @@ def serving(request):
 )
 @paginate(PageNumberPagination, page_size=50)
 def promotion_list(request):
-    staff_only(request)
     return Promotion.objects.select_related("promoted_by")
 
 
@@ -78,7 +76,6 @@ def promotion_list(request):
 def serving_restore(request, body: RestoreIn):
     """Roll back to the model served before the current one, or serve again any run that was served once;
     recorded in the history as a restore. 409 when there is nothing to restore."""
-    staff_only(request)
     if body.run is None:
         run = selectors.served_previous_run()
         if run is None:

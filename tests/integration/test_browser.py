@@ -189,6 +189,10 @@ def test_the_interactive_docs_try_it_out_classifies_a_review(
     expect(response.locator(".response-col_description")).to_contain_text('"label"')
     shots(page, "23-api-docs-try-it-out", page.locator("#operations-predictions-classify .live-responses-table"))
     assert Prediction.objects.get().text == "A moving, beautifully acted film."
+    forged = page.request.post(  # the session's cookie without the page's CSRF token: another site's form
+        f"{live_server.url}/api/v1/classify", data='{"text": "forged"}', headers={"Content-Type": "application/json"}
+    )
+    assert forged.status == 403 and Prediction.objects.count() == 1
 
     # a visitor who is not signed in authorizes with an API key
     key = services.api_token_create(user=cid, name="docs")
