@@ -12,8 +12,11 @@ from ml.progress import Progress, TrainingObserver
 class ObserverCallback(TrainerCallback):
     """Bridges the Trainer's events to a ``TrainingObserver`` at a bounded rate."""
 
-    def __init__(self, observer: TrainingObserver, *, min_interval: float = 2.0):
+    def __init__(self, observer: TrainingObserver, *, min_interval: float = 2.0, after_steps: float = 0.0):
+        """``after_steps``: the work after the last step (scoring, checks) in steps' worth, which the time
+        left includes (``ml.estimate.scoring_in_training_steps``)."""
         self.observer = observer
+        self.after_steps = after_steps
         self.min_interval = min_interval
         self.stopped = False
         self._last_report = 0.0
@@ -48,7 +51,7 @@ class ObserverCallback(TrainerCallback):
         elapsed = self._last_report - self._started
         done = state.global_step - self._first_step
         remaining = max(state.max_steps - state.global_step, 0)
-        eta = elapsed / done * remaining if done > 0 else None
+        eta = elapsed / done * (remaining + self.after_steps) if done > 0 else None
         progress = Progress(
             step=state.global_step,
             max_steps=state.max_steps,

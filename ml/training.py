@@ -59,6 +59,7 @@ from ml.data import (
     resolve_data_source,
 )
 from ml.errors import ConfigError, MLError, first_line
+from ml.estimate import DataShape, ModelShape, scoring_in_training_steps
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.inference import WEIGHT_FILES, predictor_load
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
@@ -147,7 +148,12 @@ def train_model(
         added = _add_data(config, splits)
         tokenizer, model = _pretrained_model(config)  # 3
         tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
-    watcher = ObserverCallback(observer, min_interval=observer_interval) if observer else None
+    profile = _data_profile(config, splits, tokenized["train"])
+    watcher = (
+        ObserverCallback(observer, min_interval=observer_interval, after_steps=_scoring_steps(config, profile, model))
+        if observer
+        else None
+    )
     trainer = _trainer(config, args, model, tokenizer, tokenized, [*(callbacks or []), *filter(None, [watcher])])
     laps.lap("prepare")
     train_output = trainer.train(resume_from_checkpoint=resume_from)  # 5 and 6
@@ -155,7 +161,7 @@ def train_model(
     training_memory = peak_memory()  # what the estimate models: the checks after it may read more
     result = _record_training(config, out, trainer, stopped=bool(watcher and watcher.stopped))  # 7
     result.metrics = _run_metrics(config, trainer, train_output, hardware, precision, splits, resume_from)
-    result.metrics["data"]["profile"] = _data_profile(config, splits, tokenized["train"])
+    result.metrics["data"]["profile"] = profile
     if not result.stopped:  # a stopped run saves no model
         result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, result.metrics, laps)
         if corrections is not None:
@@ -406,6 +412,16 @@ def _data_profile(config: TrainingConfig, splits: ReviewSplits, tokenized_train)
         "words": words_profile(texts),
         "tokens_per_word": tokens_per_word(texts, tokenized_train["length"], max_length=config.max_length),
     }
+
+
+def _scoring_steps(config: TrainingConfig, profile: dict, model) -> float:
+    """What follows the last step, in steps' worth, for the live time left (0 when the lengths are unknown)."""
+    data = DataShape.from_profile(profile)
+    try:
+        shape = ModelShape.from_config(model.config.to_dict())
+    except (TypeError, ValueError):  # an architecture whose config names its sizes otherwise
+        return 0.0
+    return scoring_in_training_steps(config, data=data, model=shape) if data else 0.0
 
 
 def _score_and_save(

@@ -8,6 +8,7 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class BackgroundJob(models.Model):
@@ -69,6 +70,7 @@ class TrainingRun(BackgroundJob):
     loss = models.FloatField(null=True, blank=True)
     learning_rate = models.FloatField(null=True, blank=True)
     eta_seconds = models.FloatField(null=True, blank=True)
+    eta_at = models.DateTimeField(null=True, blank=True, help_text="When eta_seconds was reported.")
     history = models.JSONField(default=list, blank=True, help_text="Trainer log entries: loss, lr, evaluations.")
     log_tail = models.TextField(blank=True)
 
@@ -93,6 +95,14 @@ class TrainingRun(BackgroundJob):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The time left as reported, counted down since: after its last step a run reports nothing while it
+        scores the test reviews and checks the model, and the page should not stand still meanwhile."""
+        if self.eta_seconds is None or self.eta_at is None or not self.is_active:
+            return self.eta_seconds
+        return max(self.eta_seconds - (timezone.now() - self.eta_at).total_seconds(), 0.0)
 
     @property
     def progress_percent(self) -> float:

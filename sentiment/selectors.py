@@ -219,7 +219,7 @@ def training_run_progress(*, run: TrainingRun) -> dict:
         "num_epochs": run.config.get("num_train_epochs"),
         "loss": run.loss,
         "learning_rate": run.learning_rate,
-        "eta_seconds": run.eta_seconds,
+        "eta_seconds": run.seconds_left,
         "device": run.device,
         "precision": run.precision,
         "interruptions": run.interruptions,

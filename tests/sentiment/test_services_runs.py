@@ -62,6 +62,7 @@ def test_progress_is_recorded_and_reports_a_cancel(staff):
     assert services.training_run_record_progress(run_id=run.pk, worker="w", progress=progress, device="cpu") is False
     run.refresh_from_db()
     assert (run.step, run.max_steps, run.progress_percent, run.loss, run.device) == (5, 20, 25.0, 0.6, "cpu")
+    assert run.eta_seconds == 9 and run.eta_at is not None
     assert run.history == [{"step": 5, "loss": 0.6, "learning_rate": 1e-4}]
     services.training_run_cancel(run=run)
     assert services.training_run_record_progress(run_id=run.pk, worker="w", progress=progress) is True
@@ -118,3 +119,12 @@ def test_an_interrupted_run_nobody_claims_is_queued_again_once_per_timeout(staff
     assert len(queued) == 1  # one message for the run whose message may have been lost
     assert services.training_runs_recover(stale_after=timedelta(minutes=1)) == []  # not again at once
     assert services.training_run_claim(run_id=waiting.pk, worker="back")
+
+
+def test_the_time_left_counts_down_between_reports_while_the_run_is_active():
+    reported = timezone.now() - timedelta(seconds=30)
+    run = TrainingRun(status=TrainingRun.Status.RUNNING, config={}, eta_seconds=100.0, eta_at=reported)
+    assert 69 <= run.seconds_left <= 70.5  # scoring the test reviews reports nothing: the page still moves
+    overdue = TrainingRun(status=TrainingRun.Status.RUNNING, config={}, eta_seconds=10.0, eta_at=reported)
+    ended = TrainingRun(status=TrainingRun.Status.SUCCEEDED, config={}, eta_seconds=9.0, eta_at=reported)
+    assert overdue.seconds_left == 0 and ended.seconds_left == 9

@@ -70,8 +70,8 @@ class Command(BaseCommand):
         while time.monotonic() < deadline:
             run.refresh_from_db()
             line = f"{run}: {run.get_status_display()}, {run.progress_percent:.0f}%"
-            if run.status == TrainingRun.Status.RUNNING and run.eta_seconds:
-                line += f", about {run.eta_seconds / 60:.0f} min left"
+            if run.status == TrainingRun.Status.RUNNING and run.seconds_left:
+                line += f", about {run.seconds_left / 60:.0f} min left"
             if line != shown:
                 self.stdout.write(line)
                 shown = line
