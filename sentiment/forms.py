@@ -6,7 +6,7 @@ from django import forms
 
 from ml.config import config_fields
 from ml.errors import ConfigError
-from ml.presets import PRESETS, config_from_preset
+from ml.presets import PRESETS, config_from_preset, presets_described
 from sentiment import selectors
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
@@ -135,7 +135,7 @@ class TrainingLaunchForm(forms.Form):
     preset = forms.ChoiceField(
         choices=[(name, name) for name in PRESETS],
         initial="smoke",
-        help_text="Starting recipe: tutorial (the original, slow), fast (GPU), smoke (minutes on a CPU, offline). "
+        help_text=f"Starting recipe: {presets_described()}. "
         "Every field shows the value the preset gives it; change only what you want different.",
     )
     promote_when_done = forms.BooleanField(required=False, help_text="Serve this run's model as soon as it succeeds.")

@@ -4,7 +4,7 @@ import pytest
 
 from ml.config import TrainingConfig, config_fields
 from ml.errors import ConfigError
-from ml.presets import PRESETS, config_from_preset
+from ml.presets import PRESET_SUMMARIES, PRESETS, config_from_preset, presets_described
 
 
 def test_every_field_explains_itself():
@@ -84,6 +84,19 @@ def test_fast_preset_is_tuned_for_a_gpu():
 def test_smoke_preset_is_offline():
     c = config_from_preset("smoke")
     assert c.base_model == "minilm" and c.dataset == "demo" and c.max_test_examples >= 1000
+
+
+def test_cpu_preset_is_the_half_hour_cpu_recipe_and_validates():
+    c = config_from_preset("cpu", output_dir="/tmp/x")
+    assert (c.base_model, c.dataset, c.precision) == ("minilm", "imdb", "fp32")  # official IMDb; bf16 is opt-in
+    assert (c.max_length, c.truncation, c.frozen_layers, c.dropout) == (256, "head_tail", 2, 0.0)
+    assert c.max_test_examples == 5000 and c.save_strategy == "steps"  # the seeded 5,000 of the README's table
+    assert TrainingConfig.from_json(c.to_json()) == c
+
+
+def test_every_preset_is_described_for_the_help_texts():
+    assert set(PRESET_SUMMARIES) == set(PRESETS)
+    assert "cpu (the best model a CPU trains in about half an hour" in presets_described()
 
 
 def test_any_field_overrides_a_preset_and_none_keeps_it():

@@ -93,3 +93,16 @@ def test_a_launch_while_the_broker_is_away_is_kept_and_sent_by_the_sweep_once_it
         assert services.jobs_sweep()["resent"] == [run.pk]
     assert queued_jobs("training") == [("worker.tasks.train_run", [run.pk])]
     assert services.training_run_claim(run_id=run.pk, worker="w")
+
+
+def test_staff_launch_the_cpu_preset_from_the_admin_with_its_estimate(
+    client, staff, queued_jobs, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.RUNS_DIR = str(tmp_path)
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:sentiment_trainingrun_launch"), {"preset": "cpu"}, follow=True)
+    run = TrainingRun.objects.get()
+    assert response.status_code == 200 and run.preset == "cpu" and run.estimate
+    assert (run.config["dataset"], run.config["max_length"], run.config["frozen_layers"]) == ("imdb", 256, 2)
+    assert queued_jobs("training") == [("worker.tasks.train_run", [run.pk])]

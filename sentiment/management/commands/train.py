@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 
 from ml.config import TrainingConfig
 from ml.errors import ConfigError
-from ml.presets import PRESETS, config_from_preset
+from ml.presets import PRESETS, config_from_preset, presets_described
 from sentiment import selectors, services
 from sentiment.management.database import database_ready
 from sentiment.management.options import add_config_options, config_overrides, dump_json, reasons_not_tracebacks
@@ -25,7 +25,7 @@ from sentiment.run_execution import training_run_execute
 class Command(BaseCommand):
     help = (
         "Fine-tune a BERT-family model on movie reviews with the Hugging Face Trainer. Start from a "
-        "preset (tutorial, fast, smoke) and override any setting. Writes the model, its tokenizer, the "
+        "preset and override any setting. Writes the model, its tokenizer, the "
         "config, the log history and metrics.json into the output folder, and records the run in the "
         "database."
     )
@@ -35,8 +35,7 @@ class Command(BaseCommand):
             "--preset",
             choices=sorted(PRESETS),
             default="smoke",
-            help="Starting recipe: 'tutorial' (the original, slow), 'fast' (GPU), 'smoke' (minutes on a CPU, "
-            "offline). Default: smoke.",
+            help=f"Starting recipe: {presets_described()}. Default: smoke.",
         )
         parser.add_argument(
             "--config",
