@@ -118,7 +118,8 @@ def training_run_record_progress(
     run = TrainingRun.objects.only("history", "cancel_requested").get(pk=run_id)
     history = (run.history + [_plain(entry) for entry in progress.history])[-HISTORY_LIMIT:]
     fields = {name: getattr(progress, name) for name in PROGRESS_FIELDS}
-    fields.update(history=history, heartbeat_at=timezone.now(), eta_at=timezone.now())
+    now = timezone.now()
+    fields.update(history=history, heartbeat_at=now, eta_at=now)
     if device:
         fields.update(device=device, precision=precision)
     held = _held(run_id=run_id, worker=worker).update(**fields)
