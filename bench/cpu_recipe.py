@@ -28,6 +28,8 @@ VARIANTS = {
     "embeddings and 2 lowest layers frozen": {"frozen_layers": 2},
     "batch 32": {"train_batch_size": 32},
     "dropout 0.1 (the model's own)": {"dropout": 0.1},
+    "bf16 autocast, 2 lowest layers frozen": {"precision": "bf16", "frozen_layers": 2},
+    "bf16 autocast, 2 frozen, batch 32": {"precision": "bf16", "frozen_layers": 2, "train_batch_size": 32},
 }
 
 

@@ -135,7 +135,8 @@ class TrainingConfig:
         "auto",
         "Numeric precision. fp32 is full 32-bit floating point; mixed precision (bf16 or fp16) does "
         "most arithmetic in 16 bits, about twice as fast on a GPU. 'auto' picks bf16 on GPUs that "
-        "support it, else fp16 on a GPU, and fp32 on a CPU.",
+        "support it, else fp16 on a GPU; on a CPU bf16 where the CPU computes it in hardware (AVX-512 BF16 "
+        "or AMX), else fp32.",
         PRECISIONS,
     )
     attention: str = _field(
