@@ -92,8 +92,8 @@ def main() -> None:
 def summary(rows: list[dict], seconds: float) -> dict:
     """The worst error of the page and of the naive guess after the first 5% of the steps and before the
     last 5% of the run's time, and the page's worst error in seconds after the first 5% of the steps."""
-    for row in rows:  # again, for readings saved before a 0 s shown counted as an error
-        row["shown_error"] = _error(row["shown_seconds_left"], row["actual_seconds_left"])
+    # the page's error is worked out here, so that readings saved before a 0 s shown counted are read alike
+    rows = [{**row, "shown_error": _error(row["shown_seconds_left"], row["actual_seconds_left"])} for row in rows]
     after = [row for row in rows if row["done"] >= 0.05 and row["shown_error"] is not None]
     judged = [row for row in after if row["actual_seconds_left"] >= 0.05 * seconds]
     worst = max((abs(row["shown_error"]) for row in judged), default=None)

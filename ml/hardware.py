@@ -70,7 +70,7 @@ def resolve_precision(requested: str, hardware: Hardware) -> str:
     if requested == "auto":
         if hardware.kind == "cuda":
             return "bf16" if hardware.bf16 else "fp16"
-        return "bf16" if hardware.kind == "cpu" and hardware.bf16 else "fp32"
+        return "bf16" if hardware.bf16 else "fp32"  # a CPU with bf16 in hardware; MPS reports none
     if requested == "fp16" and hardware.kind == "cpu":
         raise ConfigError("precision fp16 needs a GPU; on a CPU use fp32 (or bf16 on recent CPUs)")
     if requested == "bf16" and hardware.kind == "cuda" and not hardware.bf16:
