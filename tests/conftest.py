@@ -14,8 +14,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tests talk to a Redis database of their own, which they may empty.
 TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
-# ... and rate-limit counters in another database of the same Redis, emptied before each test.
-os.environ["CACHE_URL"] = TEST_BROKER_URL.rsplit("/", 1)[0] + "/14"
+# ... and rate-limit counters in another database of the same Redis, emptied before each test
+# (TEST_CACHE_URL moves it, so that two suites can run side by side on one Redis).
+os.environ["CACHE_URL"] = os.environ.get("TEST_CACHE_URL", TEST_BROKER_URL.rsplit("/", 1)[0] + "/14")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
