@@ -83,6 +83,27 @@ def scored_reviews_cell(
     return CellPage(rows=chosen, total=rows.num_rows, cell_size=cell_size)
 
 
+def scored_reviews_agree(output_dir: str | Path, *, confusion_matrix: list[list[int]]) -> bool | None:
+    """Whether the saved answers give the run's own confusion matrix; None when there is nothing to compare.
+
+    Runs trained with length grouping before the fix in ``ml.training.ReviewTrainer`` saved their answers
+    shuffled against their reviews: their files count differently from their metrics, and their cells
+    would list other reviews than the ones the model got wrong.
+    """
+    import pyarrow.compute as pc
+
+    table = _read(str(Path(output_dir) / FILE))
+    if table is None or not confusion_matrix:
+        return None
+    predicted = pc.cast(pc.greater_equal(table.column("positive_probability"), 0.5), "int8")
+    labels = table.column("label")
+    for label, answer in CELLS.values():
+        in_cell = pc.and_(pc.equal(labels, label), pc.equal(predicted, answer))
+        if pc.sum(pc.cast(in_cell, "int64")).as_py() != confusion_matrix[label][answer]:
+            return False
+    return True
+
+
 @lru_cache(maxsize=4)
 def _read_cached(path: str, mtime_ns: int):
     import pyarrow.parquet as pq

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from torch.utils.data import SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
@@ -44,6 +45,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_utils import has_length
 
 from ml.base_models import freeze_lower_layers, load_for_classification, resolve_base_model
 from ml.checkpoints import latest_complete_checkpoint
@@ -115,6 +117,22 @@ class ReviewCollator:
             if not mask.all():
                 batch["attention_mask"] = mask[:, None, None, :].bool()
         return batch
+
+
+class ReviewTrainer(Trainer):
+    """The ``Trainer``, evaluating and predicting in the order it is given.
+
+    With length grouping on, transformers 5 also groups (and so shuffles) the *evaluation* batches. The
+    scores do not mind, since labels come back in the same shuffled order, but the answers on the test
+    reviews are saved one per review, by position: in a shuffled order each answer would be kept with
+    another review's text. A sequential sampler keeps them in place; with several processes no sampler
+    (``None``) lets Accelerate split the reviews in order and gather them back in order.
+    """
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or not has_length(eval_dataset) or self.args.world_size > 1:
+            return None
+        return SequentialSampler(eval_dataset)
 
 
 def train_model(
@@ -347,7 +365,7 @@ def _trainer(config: TrainingConfig, args, model, tokenizer, tokenized: dict, ca
     """The ``Trainer`` that runs steps 5 and 6; early stopping, if asked for, comes after ``callbacks``."""
     if config.early_stopping_patience:
         callbacks = [*callbacks, EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
-    return Trainer(
+    return ReviewTrainer(
         model=model,
         args=args,
         train_dataset=tokenized["train"],
@@ -478,6 +496,9 @@ def _score_test(trainer, test_dataset) -> tuple[dict, np.ndarray]:
     length, batches need almost no padding; the answers are put back in order afterwards."""
     order = np.argsort(np.asarray(test_dataset["length"]), kind="stable")
     output = trainer.predict(test_dataset.select(order), metric_key_prefix="test")
+    if not np.array_equal(output.label_ids, np.asarray(test_dataset["label"])[order]):
+        # answers out of order would be saved beside the wrong reviews (see ReviewTrainer)
+        raise RuntimeError("the test answers came back in another order than the reviews were given")
     probs = np.empty(len(order))
     probs[order] = positive_probabilities(output.predictions)
     labels = np.empty(len(order), dtype=np.int64)

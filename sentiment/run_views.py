@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
-from ml.scored_reviews import CELLS, scored_reviews_cell
+from ml.scored_reviews import CELLS, scored_reviews_agree, scored_reviews_cell
 from sentiment import comparison, estimates, evidence, selectors, services
 from sentiment.forms import PromoteForm
 from sentiment.models import Feedback, Promotion, TrainingRun
@@ -75,7 +75,11 @@ class RunMistakesView(TrainingStaffRequiredMixin, View):
                 limit=MISTAKES_PAGE_SIZE,
             )
 
+        test = (run.metrics or {}).get("test") or {}
         found, pages = cell_page(_page_number(request)), None
+        agree = scored_reviews_agree(run.output_dir, confusion_matrix=test.get("confusion_matrix"))
+        if agree is False:
+            found = None
         if found is not None:
             pages = Paginator(range(found.total), MISTAKES_PAGE_SIZE).get_page(_page_number(request))
             if pages.number != _page_number(request):  # past the end: the last page, as the pager says
@@ -92,7 +96,8 @@ class RunMistakesView(TrainingStaffRequiredMixin, View):
                 "least_first": least_first,
                 "found": found,
                 "pages": pages,
-                "test": (run.metrics or {}).get("test"),
+                "test": test,
+                "answers_disagree": agree is False,
             },
         )
 
@@ -144,30 +149,34 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
 
     def get(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
-        return self.page(request, run, PromoteForm())
+        shown = evidence.promotion_evidence(run=run)
+        return self.page(request, run, PromoteForm(regressions=evidence.regression_titles(shown)), shown)
 
     def post(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
-        form = PromoteForm(request.POST)
+        kept = evidence.evidence_kept(token=request.POST.get("evidence", ""), run=run)
+        shown = kept or evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY)
+        form = PromoteForm(request.POST, regressions=evidence.regression_titles(shown))
         if form.is_valid():
-            shown = evidence.evidence_kept(token=form.cleaned_data["evidence"], run=run)
             try:
                 promotion = services.training_run_promote(
-                    run=run,
-                    user=request.user,
-                    reason=form.cleaned_data["reason"],
-                    evidence=shown or evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY),
+                    run=run, user=request.user, reason=form.cleaned_data["reason"], evidence=shown
                 )
                 messages.success(request, f"{run} is now served ({promotion.get_action_display().lower()}).")
                 return redirect(form.cleaned_data["next"] or reverse("sentiment:serving_history"))
             except ValidationError as exc:
                 form.add_error(None, exc)
-        return self.page(request, run, form)
+        return self.page(request, run, form, evidence.promotion_evidence(run=run))
 
-    def page(self, request, run: TrainingRun, form: PromoteForm):
-        shown = evidence.promotion_evidence(run=run)
-        form.initial["evidence"] = evidence.evidence_keep(shown)  # what the promotion records if confirmed
-        return render(request, "sentiment/run_promote.html", {"run": run, "form": form, "evidence": shown})
+    def page(self, request, run: TrainingRun, form: PromoteForm, shown: dict):
+        context = {
+            "run": run,
+            "form": form,
+            "evidence": shown,
+            "regressions": evidence.regression_titles(shown),
+            "evidence_token": evidence.evidence_keep(shown),  # what the promotion records if confirmed
+        }
+        return render(request, "sentiment/run_promote.html", context)
 
 
 class FeedbackQueueView(TrainingStaffRequiredMixin, View):

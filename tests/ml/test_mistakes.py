@@ -100,3 +100,30 @@ def test_a_training_run_keeps_every_test_answer_in_order(trained_tiny_run):
     assert test["calibration"]["ece"] is not None
     size = trained_tiny_run.metrics["model"]
     assert size["parameters"] == size["trainable_parameters"] > 0 and size["bytes"] > size["parameters"] * 3
+
+
+def test_saved_answers_line_up_with_their_reviews_when_batches_are_grouped_by_length(
+    tmp_path, tiny_model_dir, synthetic_folder
+):
+    """With length grouping, the Trainer's evaluation sampler shuffles batches: the saved answers must
+    still be each review's own, so the accuracy recomputed from the file is the run's accuracy."""
+    from ml.training import train_model
+    from tests.conftest import tiny_config
+
+    config = tiny_config(
+        tiny_model_dir,
+        synthetic_folder,
+        tmp_path / "grouped",
+        group_by_length=True,
+        eval_batch_size=8,
+        num_train_epochs=2,
+    )
+    run = train_model(config, progress_bar=False)
+    saved = pd.read_parquet(Path(run.output_dir) / "test_predictions.parquet")
+    source = pd.read_parquet(synthetic_folder / "test.parquet")
+    assert list(saved.label) == [source.label[i] for i in saved.review_id]
+    recomputed = ((saved.positive_probability >= 0.5).astype(int) == saved.label).mean()
+    assert recomputed == pytest.approx(run.metrics["test"]["accuracy"])
+    [[tn, fp], [fn, tp]] = run.metrics["test"]["confusion_matrix"]
+    sizes = {cell: scored_reviews_cell(run.output_dir, cell=cell).cell_size for cell in ("tn", "fp", "fn", "tp")}
+    assert sizes == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
