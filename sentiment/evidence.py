@@ -5,9 +5,12 @@
   served model. Shown first: a model can gain a point of accuracy and lose its grip on negation.
 - **Corrections**: the held-out part of the reviews users corrected (``ml.corrections``), scored by the
   candidate and by the served model: does the new model fix what users reported?
-- **Replay**: the last ``REPLAY_PREDICTIONS`` reviews people actually classified, answered again by the
-  candidate. It shows how many answers would flip, which ones, and how often the two models agree: the
-  test set is old, these are the reviews the product meets today. The served model's answers are those
+- **Figure regressions**: the test accuracy, and the accuracy on the held-out corrections, lower than
+  the served model's by more than chance (``ml.metrics.accuracy_drop``), flagged like a behavioural one.
+- **Replay**: the last ``REPLAY_PREDICTIONS`` predictions people actually made, each distinct review
+  answered again by the candidate (a review sent five times is one review, and flips at most once). It
+  shows how many answers would flip, which ones, and how often the two models agree: the test set is
+  old, these are the reviews the product meets today. The served model's answers are those
   stored with each prediction when that model gave them, and computed again otherwise.
 
 A replay computes the candidate's answers here, in the web process that shows the page, through the runtime
@@ -30,6 +33,7 @@ from django.core.cache import cache
 from ml.behaviour import behaviour_regressions
 from ml.corrections import accuracy_on, held_out, held_out_rows
 from ml.inference import predictor_cache
+from ml.metrics import accuracy_drop
 from sentiment import selectors
 from sentiment.models import Prediction, TrainingRun
 from sentiment.services.serving import answering
@@ -52,6 +56,7 @@ def training_run_figures(*, run: TrainingRun) -> dict:
         "test_accuracy": test.get("accuracy"),
         "f1": test.get("f1"),
         "test_examples": test.get("examples"),
+        "test_source": (metrics.get("data") or {}).get("source"),
         "ece": (test.get("calibration") or {}).get("ece"),
         "behaviour_pass_rate": behaviour.get("pass_rate"),
         "behaviour_version": behaviour.get("version"),
@@ -84,7 +89,39 @@ def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE) -> dict:
         except Exception as exc:  # a model that does not load: the page says so, promoting refuses it anyway
             logger.warning("replay of %s failed", run, exc_info=True)
             evidence["replay_error"] = f"The replay could not run: {exc}"
+    evidence["figure_regressions"] = figure_regressions(
+        candidate=evidence["candidate"], served=evidence["served"], replay=evidence["replay"]
+    )
     return evidence
+
+
+def figure_regressions(*, candidate: dict, served: dict | None, replay: dict | None) -> list[dict]:
+    """The figures where the candidate is worse than the served model by more than chance: test accuracy
+    (when both were tested on the same reviews) and the held-out corrections (scored by both in the replay)."""
+    if not served:
+        return []
+    found = []
+    same_test = candidate["test_examples"] == served["test_examples"] and candidate.get("test_source") == served.get(
+        "test_source"
+    )
+    if same_test:
+        n = candidate["test_examples"]
+        drop = accuracy_drop(
+            candidate=candidate["test_accuracy"], served=served["test_accuracy"], candidate_n=n, served_n=n
+        )
+        found.append(drop and {"name": "test_accuracy", "title": f"Test accuracy ({n:,} reviews)", **drop})
+    corrections = (replay or {}).get("corrections") or {}
+    n = corrections.get("examples")
+    drop = accuracy_drop(
+        candidate=corrections.get("candidate"), served=corrections.get("served"), candidate_n=n, served_n=n
+    )
+    found.append(drop and {"name": "corrections", "title": f"Held-out corrections ({n} reviews)", **drop})
+    return [f for f in found if f]
+
+
+def regression_titles(evidence: dict) -> list[str]:
+    """Every regression the evidence shows, behavioural and in the figures: what a promotion must confirm."""
+    return [r["title"] for r in [*(evidence.get("regressions") or []), *(evidence.get("figure_regressions") or [])]]
 
 
 def training_run_replay(
@@ -113,9 +150,13 @@ def training_run_replay(
 def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
     started = time.perf_counter()
     asked = settings.REPLAY_PREDICTIONS
-    recent = list(
+    predictions = list(
         Prediction.objects.order_by("-created_at", "-id").values("id", "text", "label", "probability", "run_id")[:asked]
     )
+    newest_of_each_text: dict[str, dict] = {}
+    for p in predictions:  # newest first: a review sent again is replayed once, against its newest answer
+        newest_of_each_text.setdefault(p["text"], p)
+    recent = list(newest_of_each_text.values())
     candidate = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
     served = None  # loaded only if some recent answers came from another model than the served one
     replayed, agree, flipped = 0, 0, []
@@ -162,6 +203,7 @@ def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
     }
     return {
         "asked": asked,
+        "predictions": len(predictions),
         "available": len(recent),
         "replayed": replayed,
         "flips": len(flipped),

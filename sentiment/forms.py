@@ -8,6 +8,7 @@ from ml.config import config_fields
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset, presets_described
 from sentiment import selectors
+from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
 
@@ -36,16 +37,37 @@ class FeedbackForm(forms.Form):
 
 
 class PromoteForm(forms.Form):
+    """The reason (kept in the audit trail) and, when the page showed regressions, a confirmation that
+    the person read them: a worse model is never served by a click that did not mean it."""
+
     reason = forms.CharField(
-        max_length=500,
+        min_length=MIN_REASON_CHARS,
+        max_length=MAX_REASON_CHARS,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. +1.2 points on the test set, no check regressed"}),
         help_text="Why this model should answer users. Kept in the serving history with the figures shown here.",
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput)
     evidence = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)  # what the page showed
+    accept_regressions = forms.BooleanField(
+        required=False, label="I have read the regressions above and still want this model to answer users"
+    )
+
+    def __init__(self, *args, regressions: list[str] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.regressions = list(regressions)
 
     def clean_next(self) -> str:
         return local_path(self.cleaned_data["next"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.regressions and not cleaned.get("accept_regressions"):
+            self.add_error(
+                "accept_regressions",
+                f"This model is worse than the served one on: {', '.join(self.regressions)}. "
+                "Tick the box to serve it anyway.",
+            )
+        return cleaned
 
 
 class ApiKeyForm(forms.Form):

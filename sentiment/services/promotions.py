@@ -16,12 +16,12 @@ from django.db import transaction
 from ml.errors import first_line
 from ml.inference import predictor_cache
 from sentiment import selectors
-from sentiment.evidence import replay_summary, training_run_figures
+from sentiment.evidence import regression_titles, replay_summary, training_run_figures
 from sentiment.models import Promotion, TrainingRun
 
 logger = logging.getLogger(__name__)
 
-MAX_REASON_CHARS = 500
+MIN_REASON_CHARS, MAX_REASON_CHARS = 10, 500  # a reason is a few words a later reader can act on
 WHEN_DONE_REASON = "Promoted when its run finished, as asked when it was launched."
 
 
@@ -32,8 +32,11 @@ def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict 
     (``sentiment.evidence.promotion_evidence``), recorded with it; without it the runs' figures are.
     """
     reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError("Say why this model should answer users: the reason is kept in the audit trail.")
+    if len(reason) < MIN_REASON_CHARS:
+        raise ValidationError(
+            f"Say why this model should answer users, in a few words (at least {MIN_REASON_CHARS} characters): "
+            "the reason is kept in the audit trail."
+        )
     if len(reason) > MAX_REASON_CHARS:
         raise ValidationError(f"Keep the reason under {MAX_REASON_CHARS} characters (it has {len(reason)}).")
     if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir:
@@ -73,6 +76,6 @@ def _figures(run: TrainingRun, replaced: TrainingRun | None, evidence: dict | No
     return {
         "candidate": evidence.get("candidate") or training_run_figures(run=run),
         "served": evidence.get("served") or (training_run_figures(run=replaced) if replaced else None),
-        "regressions": [r["title"] for r in evidence.get("regressions") or []],
+        "regressions": regression_titles(evidence),
         "replay": replay_summary(evidence.get("replay")),
     }

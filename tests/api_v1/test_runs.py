@@ -34,10 +34,10 @@ STAFF_ENDPOINTS = [
     ("POST", "/runs", {"preset": "smoke"}),
     ("POST", "/runs/{run}/cancel", None),
     ("POST", "/runs/{run}/resume", None),
-    ("POST", "/runs/{run}/promote", {"reason": "better"}),
+    ("POST", "/runs/{run}/promote", {"reason": "better on the test set"}),
     ("GET", "/serving", None),
     ("GET", "/serving/promotions", None),
-    ("POST", "/serving/restore", {"reason": "roll back"}),
+    ("POST", "/serving/restore", {"reason": "roll back to the earlier model"}),
 ]
 
 
@@ -156,14 +156,16 @@ def test_promote_serves_the_run_with_the_reason_in_the_history(call, staff, staf
     promotion = Promotion.objects.get()
     assert (promotion.reason, promotion.promoted_by, promotion.action) == ("the first model", staff, "promote")
     assert promotion.figures  # the evidence, as the promote page records it
-    again = error_of(call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "x"}), 409)
+    again = error_of(
+        call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "serve it again"}), 409
+    )
     assert "already served" in again["message"] and Promotion.objects.count() == 1
 
 
 @pytest.mark.parametrize("status", [Status.QUEUED, Status.RUNNING, Status.FAILED, Status.CANCELLED])
 def test_promoting_a_run_that_has_not_succeeded_is_a_conflict(call, staff_key, finished_run, status):
     run = a_run(finished_run, status=status)
-    error = error_of(call("POST", f"/runs/{run.pk}/promote", key=staff_key, json={"reason": "why not"}), 409)
+    error = error_of(call("POST", f"/runs/{run.pk}/promote", key=staff_key, json={"reason": "why not serve it"}), 409)
     assert "no finished model" in error["message"] and not Promotion.objects.exists()
 
 
@@ -176,10 +178,10 @@ def test_promote_without_a_reason_is_invalid(call, staff_key, finished_run):
 def test_the_served_model_and_the_history(call, staff_key, finished_run):
     assert error_of(call("GET", "/serving", key=staff_key), 503)["code"] == "no_model"
     newer = a_run(finished_run)
-    call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "first"})
-    call("POST", f"/runs/{newer.pk}/promote", key=staff_key, json={"reason": "second"})
+    call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "the first model"})
+    call("POST", f"/runs/{newer.pk}/promote", key=staff_key, json={"reason": "the second model"})
     served = call("GET", "/serving", key=staff_key).json()
-    assert served["run"]["id"] == newer.pk and served["promotion"]["reason"] == "second"
+    assert served["run"]["id"] == newer.pk and served["promotion"]["reason"] == "the second model"
     assert served["promotion"]["replaced"] == finished_run.pk and served["runtime"]
     history = call("GET", "/serving/promotions", key=staff_key).json()
     assert [(p["run"], p["action"]) for p in history["items"]] == [(newer.pk, "promote"), (finished_run.pk, "promote")]
@@ -189,13 +191,13 @@ def test_restore_rolls_back_to_the_model_served_before(call, staff_key, finished
     newer = a_run(finished_run)
     assert (
         "nothing to restore"
-        in error_of(call("POST", "/serving/restore", key=staff_key, json={"reason": "x"}), 409)["message"]
+        in error_of(call("POST", "/serving/restore", key=staff_key, json={"reason": "serve it again"}), 409)["message"]
     )
-    call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "first"})
+    call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "the first model"})
     never_served = a_run(finished_run)
-    refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "x", "run": never_served.pk})
+    refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "serve it again", "run": never_served.pk})
     assert "never served" in error_of(refused, 409)["message"]
-    call("POST", f"/runs/{newer.pk}/promote", key=staff_key, json={"reason": "second"})
+    call("POST", f"/runs/{newer.pk}/promote", key=staff_key, json={"reason": "the second model"})
     restored = call("POST", "/serving/restore", key=staff_key, json={"reason": "the new one fails on negation"})
     assert restored.status_code == 200 and restored.json()["run"]["id"] == finished_run.pk
     latest = Promotion.objects.first()

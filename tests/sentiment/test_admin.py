@@ -71,7 +71,9 @@ def test_restoring_a_model_whose_folder_is_gone_says_so(client, staff, finished_
     gone.save()
     Promotion.objects.create(run=gone, promoted_by=staff)  # promoted before its folder was deleted
     Promotion.objects.create(run=finished_run, promoted_by=staff)
-    response = client.post(reverse("sentiment:run_promote", args=[gone.pk]), {"reason": "roll back"})
+    response = client.post(
+        reverse("sentiment:run_promote", args=[gone.pk]), {"reason": "roll back to the earlier model"}
+    )
     assert "is missing" in response.content.decode()
     assert selectors.served_model().run == finished_run and Promotion.objects.count() == 2
 

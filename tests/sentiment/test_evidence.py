@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from ml.inference import Predictor
@@ -158,12 +159,12 @@ def test_promoting_records_who_why_and_the_evidence_then_a_roll_back_restores(
     client.force_login(staff)
     url = reverse("sentiment:run_promote", args=[candidate_run.pk])
     replay = client.get(url).context["evidence"]["replay"]
-    client.post(url, {"reason": "new data", "next": "https://elsewhere.example/"})
+    client.post(url, {"reason": "trained on new data", "next": "https://elsewhere.example/"})
     promotion = Promotion.objects.first()
     assert selectors.served_model().run == candidate_run
     assert (promotion.promoted_by, promotion.reason, promotion.replaced, promotion.action) == (
         staff,
-        "new data",
+        "trained on new data",
         served_run,
         "promote",
     )
@@ -247,7 +248,7 @@ def test_an_answer_whose_model_no_longer_loads_is_not_explained_and_says_why(
 
 def test_the_served_model_cannot_be_promoted_again(client, staff, served_run):
     client.force_login(staff)
-    response = client.post(reverse("sentiment:run_promote", args=[served_run.pk]), {"reason": "twice"})
+    response = client.post(reverse("sentiment:run_promote", args=[served_run.pk]), {"reason": "serve it twice"})
     assert "is already served" in response.content.decode() and served_run.promotions.count() == 1
 
 
@@ -257,9 +258,9 @@ def test_the_promotion_records_the_replay_the_page_showed_even_if_people_classif
     client.force_login(staff)
     url = reverse("sentiment:run_promote", args=[candidate_run.pk])
     page = client.get(url)
-    shown, token = page.context["evidence"]["replay"], page.context["form"].initial["evidence"]
+    shown, token = page.context["evidence"]["replay"], page.context["evidence_token"]
     services.review_classify(user=person, text="Someone classifies another review meanwhile.")
-    client.post(url, {"reason": "as shown", "evidence": token})
+    client.post(url, {"reason": "as the page showed", "evidence": token})
     recorded = Promotion.objects.first().figures["replay"]
     assert recorded["replayed"] == shown["replayed"] == 12 and recorded["flips"] == shown["flips"]
 
@@ -269,7 +270,7 @@ def test_an_unfinished_run_has_no_replay_and_cannot_be_promoted(client, staff, s
     queued = TrainingRun.objects.create(preset="smoke", config={})
     page = client.get(reverse("sentiment:run_promote", args=[queued.pk]))
     assert page.context["evidence"]["replay_error"].endswith("there is nothing to replay.")
-    refused = client.post(reverse("sentiment:run_promote", args=[queued.pk]), {"reason": "why not"})
+    refused = client.post(reverse("sentiment:run_promote", args=[queued.pk]), {"reason": "why not serve it"})
     assert "has no finished model to serve" in refused.content.decode()
 
 
@@ -298,3 +299,59 @@ def test_promotions_from_before_the_audit_trail_get_their_history(staff, finishe
         second.pk: ("promote", finished_run.pk),
         third.pk: ("restore", candidate_run.pk),
     }
+
+
+def test_a_review_sent_again_is_replayed_once_and_flips_at_most_once(client, staff, served_run, candidate_run, person):
+    texts = synthetic_reviews(2, seed=8)["text"].tolist()
+    for text in [*texts, *texts]:  # two reviews, each sent twice: four predictions
+        services.review_classify(user=person, text=text)
+    client.force_login(staff)
+    replay = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk])).context["evidence"]["replay"]
+    candidate = Predictor(candidate_run.model_dir).predict(texts)
+    served = Predictor(served_run.model_dir).predict(texts)
+    flips = sum(c.label != s.label for c, s in zip(candidate, served, strict=True))
+    assert (replay["predictions"], replay["available"], replay["replayed"]) == (4, 2, 2)
+    assert replay["flips"] == flips == len(replay["flipped"]) and len({f["text"] for f in replay["flipped"]}) == flips
+
+
+@pytest.fixture
+def worse_run(served_run, tmp_path) -> TrainingRun:
+    """A finished run tested on the served run's own test reviews, 6.9 points less accurate."""
+    metrics = json.loads(json.dumps(served_run.metrics))
+    metrics["test"]["accuracy"] = served_run.metrics["test"]["accuracy"] - 0.069
+    metrics["test"]["examples"] = 5000
+    served_metrics = {**served_run.metrics, "test": {**served_run.metrics["test"], "examples": 5000}}
+    TrainingRun.objects.filter(pk=served_run.pk).update(metrics=served_metrics)
+    return TrainingRun.objects.create(
+        preset="smoke",
+        config=served_run.config,
+        status=TrainingRun.Status.SUCCEEDED,
+        output_dir=str(tmp_path),
+        model_dir=served_run.model_dir,
+        metrics=metrics,
+    )
+
+
+def test_a_drop_in_test_accuracy_beyond_chance_is_flagged_and_must_be_confirmed(client, staff, served_run, worse_run):
+    client.force_login(staff)
+    url = reverse("sentiment:run_promote", args=[worse_run.pk])
+    page = client.get(url)
+    [regression] = page.context["evidence"]["figure_regressions"]
+    assert regression["name"] == "test_accuracy" and regression["drop_points"] == pytest.approx(6.9)
+    body = page.content.decode()
+    assert "alarm" in body and "−6.9 points" in body and body.index("figure-regressions") < body.index('id="replay"')
+    token = page.context["evidence_token"]
+    unconfirmed = client.post(url, {"reason": "more training reviews", "evidence": token})
+    assert unconfirmed.status_code == 200 and "Tick the box to serve it anyway" in unconfirmed.content.decode()
+    assert selectors.served_model().run == served_run
+    client.post(url, {"reason": "more training reviews", "evidence": token, "accept_regressions": "on"})
+    assert selectors.served_model().run == worse_run
+    assert Promotion.objects.first().figures["regressions"] == [regression["title"]]
+
+
+def test_a_reason_of_a_word_or_two_letters_is_refused(client, staff, served_run, candidate_run):
+    client.force_login(staff)
+    refused = client.post(reverse("sentiment:run_promote", args=[candidate_run.pk]), {"reason": "x"})
+    assert "at least 10 characters" in refused.content.decode() and selectors.served_model().run == served_run
+    with pytest.raises(ValidationError, match="at least 10 characters"):
+        services.training_run_promote(run=candidate_run, user=staff, reason="  better  ")

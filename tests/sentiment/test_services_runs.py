@@ -70,20 +70,22 @@ def test_progress_is_recorded_and_reports_a_cancel(staff):
 
 def test_promote_needs_a_finished_model_and_keeps_the_history(staff, finished_run):
     with pytest.raises(ValidationError, match="no finished model"):
-        services.training_run_promote(run=queued_run(staff), user=staff, reason="test")
-    first = services.training_run_promote(run=finished_run, user=staff, reason="better")
+        services.training_run_promote(run=queued_run(staff), user=staff, reason="a test promotion")
+    first = services.training_run_promote(run=finished_run, user=staff, reason="better on the test set")
     assert selectors.served_model().run == finished_run and selectors.served_version() == first.pk
     second_run = TrainingRun.objects.create(
         preset="smoke", config=finished_run.config, status=Status.SUCCEEDED, model_dir=finished_run.model_dir
     )
-    second = services.training_run_promote(run=second_run, user=staff, reason="newer")
+    second = services.training_run_promote(run=second_run, user=staff, reason="a newer model")
     assert selectors.served_model().run == second_run
-    restored = services.training_run_promote(run=finished_run, user=staff, reason="better")  # restore the earlier model
+    restored = services.training_run_promote(
+        run=finished_run, user=staff, reason="better on the test set"
+    )  # restore the earlier model
     assert selectors.served_model().run == finished_run
     assert list(Promotion.objects.values_list("pk", flat=True)) == [restored.pk, second.pk, first.pk]
     # the audit trail: what was done, instead of which model, why, and the figures at that moment
-    assert (first.action, first.replaced, first.reason) == ("promote", None, "better")
-    assert (restored.action, restored.replaced, restored.reason) == ("restore", second_run, "better")
+    assert (first.action, first.replaced, first.reason) == ("promote", None, "better on the test set")
+    assert (restored.action, restored.replaced, restored.reason) == ("restore", second_run, "better on the test set")
     assert restored.figures["candidate"]["test_accuracy"] == finished_run.test_accuracy
     assert restored.figures["served"]["run"] == second_run.pk and restored.figures["replay"] is None
 

@@ -73,7 +73,7 @@ def test_forcing_onnx_for_a_model_never_exported_is_refused_at_promotion(finishe
     settings.SERVE_RUNTIME = "onnx-int8"
     unexported = a_copy_with_a_model(finished_run, tmp_path, damage=lambda model: shutil.rmtree(model / "onnx"))
     with pytest.raises(ValidationError, match=r"has no ONNX export.*export_onnx"):
-        services.training_run_promote(run=unexported, user=staff, reason="test")
+        services.training_run_promote(run=unexported, user=staff, reason="a test promotion")
 
 
 def test_the_run_page_shows_the_serving_check_and_the_runtime_served(client, staff, finished_run, settings):
@@ -128,7 +128,7 @@ def a_copy_with_a_damaged_model(run: TrainingRun, folder) -> TrainingRun:
 def test_a_model_that_does_not_load_is_refused_at_promotion(finished_run, staff, tmp_path):
     damaged = a_copy_with_a_damaged_model(finished_run, tmp_path)
     with pytest.raises(ValidationError, match="does not load"):
-        services.training_run_promote(run=damaged, user=staff, reason="test")
+        services.training_run_promote(run=damaged, user=staff, reason="a test promotion")
     assert not Promotion.objects.exists()
 
 

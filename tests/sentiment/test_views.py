@@ -165,6 +165,8 @@ def test_staff_promote_from_the_run_page_with_a_reason(client, staff, finished_r
     refused = client.post(reverse("sentiment:run_promote", args=[finished_run.pk]), {"reason": " "})
     assert refused.status_code == 200 and "This field is required" in refused.content.decode()
     assert not finished_run.promotions.exists()
-    response = client.post(reverse("sentiment:run_promote", args=[finished_run.pk]), {"reason": "good"}, follow=True)
+    response = client.post(
+        reverse("sentiment:run_promote", args=[finished_run.pk]), {"reason": "good test scores"}, follow=True
+    )
     assert "is now served" in response.content.decode() and "good" in response.content.decode()  # the history
-    assert finished_run.promotions.get().reason == "good"
+    assert finished_run.promotions.get().reason == "good test scores"
