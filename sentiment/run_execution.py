@@ -45,6 +45,7 @@ from sentiment.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+EXIT_AFTER_END_SECONDS = 30.0  # a training process that recorded its outcome has this long to exit by itself
 TEMPORARY_FAILURE = 75  # the child's exit status for "try again later" (EX_TEMPFAIL in sysexits.h)
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -205,6 +206,9 @@ def _watch(
             logger.warning("run %s: the database does not answer (%s); still watching the training", run_id, exc)
             close_old_connections()
             lease = "held"
+        if lease == "ended":  # the child wrote the outcome and is exiting: let it, within the grace period
+            _wait_or_stop(child, run_id)
+            break
         if lease == "lost":
             logger.warning("run %s is no longer held by %s: ending this copy of its training", run_id, worker)
             _stop(child)
@@ -217,6 +221,15 @@ def _watch(
             _stop(child)
         time.sleep(POLL_SECONDS)
     return child.returncode, cancel_seen_at is not None, "exited"
+
+
+def _wait_or_stop(child: subprocess.Popen, run_id: int) -> None:
+    """The run has ended; its training process should exit by itself in a moment (saving, freeing memory)."""
+    try:
+        child.wait(timeout=EXIT_AFTER_END_SECONDS)
+    except subprocess.TimeoutExpired:
+        logger.warning("run %s has ended but its training process has not exited: ending it", run_id)
+        _stop(child)
 
 
 def _stop(child: subprocess.Popen) -> None:

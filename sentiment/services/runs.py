@@ -101,13 +101,15 @@ def training_run_claim(*, run_id: int, worker: str) -> bool:
     return bool(claimed)
 
 
-def training_run_heartbeat(*, run_id: int, worker: str) -> Literal["held", "cancel", "lost"]:
-    """Say the run is alive, if ``worker`` still holds it. "lost": it does not (the run was handed to
-    another worker while this one was paused or cut off, or it ended): stop training it."""
+def training_run_heartbeat(*, run_id: int, worker: str) -> Literal["held", "cancel", "ended", "lost"]:
+    """Say the run is alive, if ``worker`` still holds it. "ended": it finished on this worker (its
+    training process recorded the outcome and is exiting): nothing to stop. "lost": another worker has it,
+    or the sweep took it back while this one was paused or cut off: stop training it."""
     held = _held(run_id=run_id, worker=worker)
-    if not held.update(heartbeat_at=timezone.now()):
-        return "lost"
-    return "cancel" if held.filter(cancel_requested=True).exists() else "held"
+    if held.update(heartbeat_at=timezone.now()):
+        return "cancel" if held.filter(cancel_requested=True).exists() else "held"
+    ended = TrainingRun.objects.filter(pk=run_id, worker=worker).exclude(status__in=TrainingRun.ACTIVE).exists()
+    return "ended" if ended else "lost"
 
 
 def training_run_record_progress(

@@ -1,5 +1,6 @@
 """A run that breaks the same way every time ends FAILED with its reason after a bounded number of tries."""
 
+import sys
 from datetime import timedelta
 
 import pytest
@@ -104,3 +105,35 @@ def test_staff_resume_a_failed_run_from_its_checkpoint_but_not_one_without(
     assert "only a failed run with a complete checkpoint can" in response.content.decode()
     without.refresh_from_db()
     assert without.status == Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_ends_is_left_to_exit_by_itself_not_taken_as_lost(staff, monkeypatch, caplog, tmp_path):
+    """The training process records SUCCEEDED, then takes a few seconds to exit (saving, freeing memory):
+    the supervisor's heartbeat meanwhile finds the run no longer RUNNING, and must not kill it as lost."""
+    from django.db import connection
+
+    from sentiment import run_execution
+
+    run = TrainingRun.objects.create(preset="smoke", config={}, output_dir=str(tmp_path / "run"), created_by=staff)
+    monkeypatch.setenv("DATABASE_URL", _database_url(connection.settings_dict))
+    succeed_then_linger = (
+        "from sentiment.models import TrainingRun as R; import time; "
+        f"R.objects.filter(pk={run.pk}).update(status='succeeded'); time.sleep(3)"
+    )
+    monkeypatch.setattr(
+        run_execution,
+        "_training_command",
+        lambda run_id: [sys.executable, "manage.py", "shell", "-c", succeed_then_linger],
+    )
+    with caplog.at_level("INFO", logger="sentiment.run_execution"):
+        assert training_run_supervise(run_id=run.pk, worker="w1") == Status.SUCCEEDED
+    assert "no longer held" not in caplog.text and "has not exited" not in caplog.text
+    run.refresh_from_db()
+    assert (run.status, run.error, run.interruptions) == (Status.SUCCEEDED, "", 0)
+
+
+def _database_url(db: dict) -> str:
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db.get('USER') or ''}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
