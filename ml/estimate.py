@@ -300,22 +300,59 @@ class Work:
         return int(kept * checkpoint + weights + exports)
 
 
-def scoring_in_training_steps(config: TrainingConfig, *, data: DataShape, model: ModelShape) -> float:
-    """The scoring after the last training step (the last validation, the test reviews, the serving and
-    behavioural checks) counted in training steps of the same run, by their arithmetic.
+def scoring_in_training_tokens(config: TrainingConfig, *, data: DataShape, model: ModelShape) -> tuple[float, float]:
+    """One validation, and the scoring after the last validation (the test reviews, the serving and
+    behavioural checks), each counted in training tokens of the same run: what that arithmetic would
+    train. A live "time left" prices them at the speed the run's own steps go.
 
-    A live "time left" prices these at the speed the run's own steps go: counting training alone, a CPU
-    run that scores 5,000 test reviews showed about 30% too little after its first steps, then less and
-    less, and nothing at all while it scored (bench/eta_accuracy.py). Scoring is the forward pass alone,
-    and a CPU computes it at about the rate it trains; a GPU scores faster, where this time is small.
+    Counting training alone, a CPU run that scores 5,000 test reviews showed about 30% too little after
+    its first steps, then less and less, and nothing at all while it scored (bench/eta_accuracy.py).
+    Scoring is the forward pass alone, and a CPU computes it at about the rate it trains; a GPU scores
+    faster, where this time is small.
     """
     work = Work(config, data, model)
-    per_step = work.train_flops / max(work.steps, 1)
-    if per_step <= 0:
-        return 0.0
-    last_validation = work.validation_flops / work.evaluations if work.evaluations else 0.0
+    per_token = work.train_flops / work.train_tokens if work.train_tokens else 0.0
+    if per_token <= 0:
+        return 0.0, 0.0
+    one_validation = work.validation_flops / work.evaluations if work.evaluations else 0.0
     checks = work.check_flops if config.serving_check_reviews else 0.0
-    return (last_validation + work.test_flops + checks) / per_step
+    return one_validation / per_token, (work.test_flops + checks) / per_token
+
+
+def scoring_in_training_steps(config: TrainingConfig, *, data: DataShape, model: ModelShape) -> float:
+    """The scoring after the last training step (its last validation, then ``scoring_in_training_tokens``'
+    second part) in training steps."""
+    work = Work(config, data, model)
+    validation, after = scoring_in_training_tokens(config, data=data, model=model)
+    return (validation + after) * work.steps / work.train_tokens if work.train_tokens else 0.0
+
+
+def padded_tokens_per_epoch(
+    lengths: list[int], *, batch_size: int, grouped: bool, pad_to_multiple_of: int = 0, fixed_length: int = 0
+) -> float:
+    """The tokens one epoch computes, padding included: each batch is as long as its longest review (or
+    ``fixed_length``), rounded up to ``pad_to_multiple_of``. Batches are drawn as the Trainer's samplers
+    draw them, with a fixed seed: at random, or, ``grouped``, from shuffled groups of 50 batches sorted
+    by length (transformers' ``LengthGroupedSampler``). A different shuffle changes the sum very little.
+    """
+    import numpy as np
+
+    if not lengths:
+        return 0.0
+    if fixed_length:
+        return float(len(lengths) * fixed_length)
+    order = np.random.default_rng(0).permutation(np.asarray(lengths))
+    if grouped:
+        group = 50 * batch_size
+        order = np.concatenate([np.sort(order[i : i + group])[::-1] for i in range(0, len(order), group)])
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        longest = int(batch.max())
+        if pad_to_multiple_of > 1:
+            longest = -(-longest // pad_to_multiple_of) * pad_to_multiple_of
+        total += longest * len(batch)
+    return total
 
 
 def run_estimate(

@@ -28,6 +28,7 @@ Output folder layout::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -61,11 +62,11 @@ from ml.data import (
     resolve_data_source,
 )
 from ml.errors import ConfigError, MLError, first_line
-from ml.estimate import DataShape, ModelShape, scoring_in_training_steps
+from ml.estimate import DataShape, ModelShape, Work, padded_tokens_per_epoch, scoring_in_training_tokens
 from ml.hardware import Hardware, detect_hardware, resolve_precision
 from ml.inference import WEIGHT_FILES, predictor_load
 from ml.metrics import classification_metrics, positive_probabilities, trainer_metrics
-from ml.progress import TrainingObserver
+from ml.progress import RunWork, TrainingObserver
 from ml.progress_callback import ObserverCallback
 from ml.run_measures import Laps, peak_memory, tokens_per_word, words_profile
 from ml.scored_reviews import scored_reviews_write
@@ -129,6 +130,16 @@ class ReviewTrainer(Trainer):
     (``None``) lets Accelerate split the reviews in order and gather them back in order.
     """
 
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """Counts the tokens each step computes (padding included) into the state, for the live time left
+        (``ml.progress.RunWork``). The Trainer's own count (``include_num_input_tokens_seen``) gathers
+        it across processes and reads it back from the device on every step, a wait a GPU should not
+        make; a tensor's size is known on the host. Saved with each checkpoint, the count survives a resume.
+        """
+        if self.args.include_num_input_tokens_seen == "no" and "input_ids" in inputs:
+            self.state.num_input_tokens_seen += inputs["input_ids"].numel()
+        return super().training_step(model, inputs, num_items_in_batch)
+
     def _get_eval_sampler(self, eval_dataset):
         if eval_dataset is None or not has_length(eval_dataset) or self.args.world_size > 1:
             return None
@@ -168,7 +179,9 @@ def train_model(
         tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
     profile = _data_profile(config, splits, tokenized["train"])
     watcher = (
-        ObserverCallback(observer, min_interval=observer_interval, after_steps=_scoring_steps(config, profile, model))
+        ObserverCallback(
+            observer, min_interval=observer_interval, work=_run_work(config, profile, model, tokenized["train"], args)
+        )
         if observer
         else None
     )
@@ -432,14 +445,30 @@ def _data_profile(config: TrainingConfig, splits: ReviewSplits, tokenized_train)
     }
 
 
-def _scoring_steps(config: TrainingConfig, profile: dict, model) -> float:
-    """What follows the last step, in steps' worth, for the live time left (0 when the lengths are unknown)."""
+def _run_work(config: TrainingConfig, profile: dict, model, train, args) -> RunWork:
+    """The run's work in training tokens, for the live time left: its own reviews' lengths batched as the
+    Trainer will batch them, and the scoring after training by ``ml.estimate``'s arithmetic (none when
+    the model's shape or the reviews' lengths are unknown)."""
+    per_epoch = padded_tokens_per_epoch(
+        train["length"],
+        batch_size=config.train_batch_size,
+        grouped=config.group_by_length,
+        pad_to_multiple_of=config.pad_to_multiple_of,
+        fixed_length=config.max_length if config.padding == "max_length" else 0,
+    )
+    train_tokens = per_epoch * config.num_train_epochs / args.world_size
+    work = RunWork(train_tokens=train_tokens, evaluations=0, validation_tokens=0.0, after_tokens=0.0)
     data = DataShape.from_profile(profile)
     try:
         shape = ModelShape.from_config(model.config.to_dict())
     except (TypeError, ValueError):  # an architecture whose config names its sizes otherwise
-        return 0.0
-    return scoring_in_training_steps(config, data=data, model=shape) if data else 0.0
+        return work
+    if data is None:
+        return work
+    validation, after = scoring_in_training_tokens(config, data=data, model=shape)
+    return dataclasses.replace(
+        work, evaluations=Work(config, data, shape).evaluations, validation_tokens=validation, after_tokens=after
+    )
 
 
 def _score_and_save(
