@@ -1,10 +1,11 @@
 import base64
 import json
+from pathlib import Path
 
 import pytest
 import redis
 
-from ml.config import TrainingConfig
+from ml.config import CONFIG_FILE, TrainingConfig
 from sentiment.models import Promotion, TrainingRun
 
 
@@ -20,10 +21,11 @@ def person(django_user_model):
 
 @pytest.fixture
 def finished_run(trained_tiny_run) -> TrainingRun:
-    """A succeeded run whose model is the tiny model trained once per session."""
+    """A succeeded run whose model is the tiny model trained once per session, with the settings it had."""
+    config = TrainingConfig.from_dict(json.loads((Path(trained_tiny_run.output_dir) / CONFIG_FILE).read_text()))
     return TrainingRun.objects.create(
         preset="smoke",
-        config=TrainingConfig(base_model="tiny", output_dir=trained_tiny_run.output_dir).to_dict(),
+        config=config.to_dict(),
         status=TrainingRun.Status.SUCCEEDED,
         output_dir=trained_tiny_run.output_dir,
         model_dir=trained_tiny_run.model_dir,

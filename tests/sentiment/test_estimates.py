@@ -125,3 +125,16 @@ def test_an_uploaded_data_set_is_estimated_from_its_own_size_and_lengths():
     added = estimates.data_shape(TrainingConfig(dataset="imdb", added_data=uploaded.folder))
     assert (added.train, added.test, added.added_train, added.added_test) == (25_000, 25_000, 800, 200)
     assert added.mean_tokens(512) > 250  # IMDb's own reviews set the length
+
+
+def test_the_estimate_counts_the_reviews_and_steps_the_run_really_had(client, staff, finished_run, worker):
+    """Recomputed from the source: the run's own record of what it read and the steps it took."""
+    client.force_login(staff)
+    reviews = client.get(ESTIMATE, tiny_settings(finished_run)).json()["reviews"]
+    sizes = finished_run.metrics["data"]["sizes"]
+    assert (reviews["train"], reviews["validation"], reviews["test"]) == (
+        sizes["train"],
+        sizes["validation"],
+        sizes["test"],
+    )
+    assert reviews["steps"] == finished_run.metrics["train"]["steps"]
