@@ -161,8 +161,10 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
         exit_code, cancelled, outcome = _watch(child, run_id, worker, log_path, stopping)
     services.training_run_record_log(run_id=run_id, log_tail=_tail(log_path))
     if outcome == "handed back":  # RUNNING -> INTERRUPTED and queued again at once, resuming elsewhere
-        services.training_run_interrupt(run_id=run_id, worker=worker, reason="its worker was stopped", give_up=False)
-        jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run_id)
+        if services.training_run_interrupt(
+            run_id=run_id, worker=worker, reason="its worker was stopped", give_up=False
+        ):
+            jobs.job_enqueue(name=jobs.TRAIN_RUN, object_id=run_id)
     elif outcome == "exited" and exit_code == TEMPORARY_FAILURE:  # resumed later, a bounded number of times
         services.training_run_interrupt(run_id=run_id, worker=worker, reason=_explain_exit(exit_code, log_path))
     elif outcome == "exited":  # the child records its outcome; if it could not, it was killed or crashed

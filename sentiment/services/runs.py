@@ -239,6 +239,11 @@ def training_runs_recover(*, worker: str | None = None, stale_after: timedelta |
     for run_id in sorted(candidates):
         if training_run_interrupt(run_id=run_id, reason="its worker stopped (no heartbeat, or it restarted)"):
             recovered.append(run_id)
+    # an interrupted run cancelled meanwhile is never claimed again: it ends here (and one left so by an
+    # earlier version, which queued it every minute for ever)
+    TrainingRun.objects.filter(status=Status.INTERRUPTED, cancel_requested=True).update(
+        status=Status.CANCELLED, finished_at=now
+    )
     waiting = TrainingRun.objects.filter(status=Status.INTERRUPTED, heartbeat_at__lt=now - stale_after)
     for run_id in waiting.values_list("pk", flat=True):
         if TrainingRun.objects.filter(pk=run_id, status=Status.INTERRUPTED).update(heartbeat_at=now):
@@ -257,6 +262,13 @@ def training_run_interrupt(*, run_id: int, reason: str, worker: str | None = Non
     whether the run is to be queued again."""
     running = _held(run_id=run_id, worker=worker)
     now = timezone.now()
+    if running.filter(
+        cancel_requested=True
+    ).update(  # asked to stop: it ends, it is not trained again
+        status=Status.CANCELLED, finished_at=now, error=f"Cancelled (it had not stopped yet when {reason})"[:5000]
+    ):
+        logger.info("run %s was cancelled and %s: it ends cancelled", run_id, reason)
+        return False
     attempts = settings.TRAINING_MAX_ATTEMPTS
     given_up = give_up and running.filter(faults__gte=attempts - 1).update(
         status=Status.FAILED,

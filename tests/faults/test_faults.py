@@ -200,3 +200,22 @@ def test_the_database_dropping_the_workers_connections_mid_run_costs_the_run_not
     assert run.status == "succeeded" and run.interruptions == 0, (run.error, run.log_tail)
     assert "the database does not answer" in worker.log.read_text() + run.log_tail
     lost("nothing: three dropped connections, a progress report or two skipped, no interruption")
+
+
+def test_a_run_cancelled_as_its_worker_dies_ends_cancelled_instead_of_waiting_for_ever(
+    backend, staff_client, tiny_model_dir, synthetic_folder, lost
+):
+    """The natural case: the run looks hung, staff cancel it, and the worker turns out to be dead."""
+    backend.default_worker()  # reads the sweep queue
+    worker = backend.training_worker()
+    run = launch(staff_client, tiny_model_dir, synthetic_folder, num_train_epochs=16, eval_strategy="no")
+    wait_for(lambda: TrainingRun.objects.get(pk=run.pk).step > 0, 120, "the run is training")
+    worker.signal(signal.SIGSTOP)  # it hangs: the cancel cannot be honoured
+    staff_client.post(reverse("sentiment:run_cancel", args=[run.pk]))
+    worker.kill()  # and then it dies, its training child with it
+    run = ended(run, 60, "the sweep ends the cancelled run")
+    assert run.status == "cancelled" and run.finished_at and "it had not stopped yet" in run.error
+    time.sleep(3 * HEARTBEAT_TIMEOUT)  # sweeps go by: it is not queued again
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.interruptions == 0
+    lost("nothing: cancelled, as asked, once the sweep found its worker gone; never queued again")

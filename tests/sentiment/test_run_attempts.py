@@ -137,3 +137,13 @@ def _database_url(db: dict) -> str:
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db.get('USER') or ''}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def test_a_run_left_interrupted_with_a_cancel_asked_ends_cancelled_at_the_next_sweep(staff):
+    """As an earlier version left it: INTERRUPTED, cancel asked, queued every minute and never claimed."""
+    run = TrainingRun.objects.create(
+        preset="smoke", config={}, created_by=staff, status=Status.INTERRUPTED, cancel_requested=True
+    )
+    assert services.training_runs_recover(stale_after=timedelta(0)) == []
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.finished_at
