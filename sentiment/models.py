@@ -149,6 +149,19 @@ class Promotion(models.Model):
         return f"{self.run} {self.get_action_display().lower()} {self.promoted_at:%Y-%m-%d %H:%M}"
 
 
+class ServingState(models.Model):
+    """The one row that says which promotion is served. Every promotion and restore first writes to it,
+    in its transaction: the write takes the row's lock (on SQLite, the database's write lock), so two
+    promotions at once are done one after the other, and each records the model it really replaced."""
+
+    ROW = 1
+    promotion = models.ForeignKey(Promotion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"serving {self.promotion or 'nothing'}"
+
+
 class Prediction(models.Model):
     """One review a person classified, with the answer and the model that gave it."""
 

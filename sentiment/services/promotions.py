@@ -12,12 +12,13 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from ml.errors import first_line
 from ml.inference import predictor_cache
 from sentiment import selectors
 from sentiment.evidence import regression_titles, replay_summary, training_run_figures
-from sentiment.models import Promotion, TrainingRun
+from sentiment.models import Promotion, ServingState, TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,11 @@ def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict 
     except Exception as exc:
         logger.warning("not promoting %s: its model does not load", run, exc_info=True)
         raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None
+    ServingState.objects.get_or_create(pk=ServingState.ROW)
     with transaction.atomic():
-        # the newest promotion, locked: two promotions at once each record the model they really replaced
-        current = Promotion.objects.select_for_update().select_related("run").order_by("-promoted_at", "-id").first()
+        # the serving row written first: a second promotion waits here until this one commits, then reads it
+        ServingState.objects.filter(pk=ServingState.ROW).update(changed_at=timezone.now())
+        current = Promotion.objects.select_related("run").order_by("-promoted_at", "-id").first()
         replaced = current.run if current else None
         if replaced is not None and replaced.pk == run.pk:
             raise ValidationError(f"{run} is already served.")
@@ -62,6 +65,7 @@ def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict 
             replaced=replaced,
             figures=_figures(run, replaced, evidence),
         )
+        ServingState.objects.filter(pk=ServingState.ROW).update(promotion=promotion)
     logger.info("%s by %s: %s", promotion, user, reason)
     return promotion
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from ml.core_share import CoreShare
 from sentiment import services
-from sentiment.models import Promotion, TrainingRun
+from sentiment.models import Promotion, ServingState, TrainingRun
 from sentiment.selectors import training_run_serving_runtime
 from sentiment.services import serving
 from sentiment.services.serving import NoModelServed, serving_slot
@@ -147,3 +147,45 @@ def test_a_served_model_that_stops_loading_is_retried_after_a_pause_not_on_every
         serving_slot.get()
     with pytest.raises(NoModelServed, match="tried again in"):
         serving_slot.get()  # answered at once, without loading again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_promotions_at_once_each_record_the_model_they_really_replaced(staff, finished_run, monkeypatch):
+    import threading
+    import time
+
+    from django.db import connection
+
+    from sentiment.services import promotions
+
+    services.training_run_promote(run=finished_run, user=staff, reason="the first model served")
+    a, b = (
+        TrainingRun.objects.create(preset="smoke", config=finished_run.config, status="succeeded",
+                                   output_dir=finished_run.output_dir, model_dir=finished_run.model_dir)
+        for _ in range(2)
+    )  # fmt: skip
+    figures = promotions._figures
+
+    def slow_figures(run, replaced, evidence):  # the first promotion takes a while inside its transaction
+        if run.pk == a.pk:
+            time.sleep(1.0)
+        return figures(run, replaced, evidence)
+
+    monkeypatch.setattr(promotions, "_figures", slow_figures)
+
+    def promote(run):
+        try:
+            services.training_run_promote(run=run, user=staff, reason="promoted at the same moment")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=promote, args=(run,)) for run in (a, b)]
+    threads[0].start()
+    time.sleep(0.3)  # b starts while a's promotion is under way
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    newest, middle, oldest = Promotion.objects.all()
+    assert (oldest.run, middle.run, newest.run) == (finished_run, a, b)
+    assert (middle.replaced, newest.replaced) == (finished_run, a)  # each the model it really replaced
+    assert ServingState.objects.get().promotion == newest == Promotion.objects.first()
