@@ -4,11 +4,18 @@ A health check that answers "ok" while every page fails is worse than none: the 
 "healthy" and nothing restarts or alerts. So each probe does, cheaply, what a page needs: the database
 answers and its schema is migrated, the sign-in page renders (templates, URLs, context processors), and
 the static files it links are in the manifest that production serves them from.
+
+It is public and cheap under a flood: each process answers from its last result for
+``HEALTH_CACHE_SECONDS`` (2 s), so a thousand probes a second cost one check a process every two
+seconds; and the migration graph, slow to build, is read again only every ``MIGRATIONS_RECHECK_SECONDS``
+once the schema was found up to date (new migrations come with new code, that is, new processes).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from django.contrib.auth.forms import AuthenticationForm
@@ -23,14 +30,23 @@ from sentiment import selectors
 logger = logging.getLogger(__name__)
 # What the pages link: the site's style sheet and the admin's.
 STATIC_NAMES = ("sentiment/style.css", "sentiment/run.js", "admin/css/base.css")
+HEALTH_CACHE_SECONDS = 2.0
+MIGRATIONS_RECHECK_SECONDS = 300.0
+_last: dict = {"at": None, "answer": None, "migrated_at": None}
+_lock = threading.Lock()
 
 
 def _database(request: HttpRequest) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+    now = time.monotonic()
+    if _last["migrated_at"] is not None and now - _last["migrated_at"] < MIGRATIONS_RECHECK_SECONDS:
+        return
     if selectors.database_migrations_pending():
+        _last["migrated_at"] = None
         raise RuntimeError("migrations not applied")
+    _last["migrated_at"] = now
 
 
 def _templates(request: HttpRequest) -> None:
@@ -48,6 +64,14 @@ CHECKS: dict[str, Callable[[HttpRequest], None]] = {"database": _database, "temp
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 with every check "ok", or 503 naming what failed (details go to the log, not to the client)."""
+    with _lock:  # one request of a process checks; the others meanwhile wait for its answer
+        if _last["at"] is None or time.monotonic() - _last["at"] >= HEALTH_CACHE_SECONDS:
+            _last["answer"], _last["at"] = _checked(request), time.monotonic()
+        healthy, results = _last["answer"]
+    return JsonResponse({"healthy": healthy, "checks": results}, status=200 if healthy else 503)
+
+
+def _checked(request: HttpRequest) -> tuple[bool, dict]:
     results = {}
     for name, check in CHECKS.items():
         try:
@@ -56,5 +80,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # a health check reports every failure, whatever its kind
             logger.exception("health check %s failed", name)
             results[name] = f"failed: {type(exc).__name__}"
-    healthy = all(result == "ok" for result in results.values())
-    return JsonResponse({"healthy": healthy, "checks": results}, status=200 if healthy else 503)
+    return all(result == "ok" for result in results.values()), results
+
+
+def health_forget() -> None:
+    """Check afresh on the next probe (the tests change what the checks see)."""
+    _last.update(at=None, answer=None, migrated_at=None)

@@ -29,3 +29,21 @@ def test_pages_that_cannot_render_make_it_unhealthy(client, settings):
     with override_settings(TEMPLATES=broken):
         response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["checks"]["templates"] == "failed: TemplateDoesNotExist"
+
+
+def test_a_flood_of_probes_costs_one_check_every_two_seconds_and_few_migration_reads(client, monkeypatch):
+    from sentiment import selectors
+    from webapp import health
+
+    now, reads, renders = [1000.0], [], []
+    monkeypatch.setattr(health.time, "monotonic", lambda: now[0])
+    pending = selectors.database_migrations_pending
+    monkeypatch.setattr(selectors, "database_migrations_pending", lambda: reads.append(1) or pending())
+    templates = health.CHECKS["templates"]
+    monkeypatch.setitem(health.CHECKS, "templates", lambda request: renders.append(1) or templates(request))
+    assert {client.get("/healthz").status_code for _ in range(300)} == {200}
+    assert (len(reads), len(renders)) == (1, 1)
+    now[0] += health.HEALTH_CACHE_SECONDS
+    assert client.get("/healthz").status_code == 200 and (len(reads), len(renders)) == (1, 2)
+    now[0] += health.MIGRATIONS_RECHECK_SECONDS
+    assert client.get("/healthz").status_code == 200 and (len(reads), len(renders)) == (2, 3)
