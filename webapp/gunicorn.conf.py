@@ -8,7 +8,8 @@ import os
 
 from ml.core_share import CoreShare
 
-bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
+# this machine only, unless told otherwise (the compose stack binds 0.0.0.0 inside its own network)
+bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 # 1 thread per worker (the sync worker): measured ~12 ms faster per answer than 2 threads (bench/RESULTS.md)
 threads = int(os.environ.get("WEB_THREADS", "1"))

@@ -57,7 +57,11 @@ def test_runs_are_listed_newest_first_with_filters(call, staff_key, served_run):
     listed = call("GET", "/runs", key=staff_key).json()
     assert listed["count"] == 2 and [r["id"] for r in listed["items"]] == [failed.pk, served_run.pk]
     first = listed["items"][1]
-    assert first["served"] is True and first["status"] == "succeeded" and first["base_model"] == served_run.config["base_model"]
+    assert (
+        first["served"] is True
+        and first["status"] == "succeeded"
+        and first["base_model"] == served_run.config["base_model"]
+    )
     assert first["test_accuracy"] == served_run.test_accuracy and first["percent"] == 100
     assert [r["id"] for r in call("GET", "/runs?status=failed", key=staff_key).json()["items"]] == [failed.pk]
     assert [r["id"] for r in call("GET", "/runs?preset=smoke", key=staff_key).json()["items"]] == [served_run.pk]

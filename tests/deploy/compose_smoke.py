@@ -136,7 +136,7 @@ class Smoke:
     def configure(self) -> None:
         settings = {
             "SECRET_KEY": secrets.token_urlsafe(64),
-            "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "ADMIN_PASSWORD": ADMIN_PASSWORD,  # put in .env anyway, as a hurried operator would: no process keeps it
             "HTTP_PORT": str(HTTP_PORT),
             "HTTPS_PORT": str(HTTPS_PORT),
             "TORCH_INDEX_URL": os.environ.get("TORCH_INDEX_URL", ""),
@@ -188,7 +188,12 @@ class Smoke:
         self.say("HTTP redirects to HTTPS; certificate verified; health, HSTS, body limit and forwarded header hold")
 
     def bootstrap(self) -> int:
-        output = self.manage("bootstrap", "--no-wait")
+        for service in ("web", "worker", "worker-default"):
+            environment = self.compose("exec", "-T", service, "env").stdout
+            assert "ADMIN_PASSWORD=\n" in environment and ADMIN_PASSWORD not in environment, service
+        self.env["ADMIN_PASSWORD"] = ADMIN_PASSWORD  # for bootstrap alone: exec -e ADMIN_PASSWORD
+        output = self.compose("exec", "-T", "-e", "ADMIN_PASSWORD", "web", "python", "manage.py", "bootstrap",
+                              "--no-wait").stdout  # fmt: skip
         assert "Created the administrator 'admin' with the password from ADMIN_PASSWORD" in output, output
         self.run_id = int(output.split("Run #")[1].split()[0])
         self.say(f"bootstrap: {output.strip().splitlines()[-1][:100]}")

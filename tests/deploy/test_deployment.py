@@ -35,9 +35,9 @@ def compose() -> dict:
 
 def test_the_stack_has_every_service(compose):
     services = compose["services"]
-    assert set(services) == {"proxy", "web", "worker", "worker-default", "redis", "postgres", "flower"}
+    assert set(services) == {"proxy", "web", "worker", "worker-default", "redis", "cache", "postgres", "flower"}
     assert services["flower"]["profiles"] == ["monitoring"]
-    for name in ("proxy", "web", "worker", "worker-default", "redis", "postgres"):
+    for name in ("proxy", "web", "worker", "worker-default", "redis", "cache", "postgres"):
         assert "profiles" not in services[name], name
         assert services[name]["restart"] == "unless-stopped"
         assert services[name]["healthcheck"]["test"], name
@@ -46,6 +46,7 @@ def test_the_stack_has_every_service(compose):
         assert services[name]["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
+            "cache": {"condition": "service_healthy"},
         }
 
 
@@ -100,6 +101,22 @@ def test_redis_keeps_its_data_and_never_evicts_tasks(compose):
     command = compose["services"]["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+def test_the_cache_is_a_server_of_its_own_bounded_and_evicting(compose):
+    command = compose["services"]["cache"]["command"]
+    assert command[command.index("--maxmemory") + 1] == "${CACHE_MAXMEMORY:-256mb}"
+    assert command[command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    environment = compose["services"]["web"]["environment"]
+    assert environment["CELERY_BROKER_URL"].startswith("redis://redis:")
+    assert environment["CACHE_URL"].startswith("redis://cache:")
+
+
+def test_secrets_for_one_command_and_trust_in_the_proxy_are_set_where_they_belong(compose):
+    for name in ("web", "worker", "worker-default"):
+        environment = compose["services"][name]["environment"]
+        assert environment["ADMIN_PASSWORD"] == ""  # bootstrap's alone, given with exec -e
+        assert environment["TRUST_X_FORWARDED_FOR"] == "true"  # Caddy sets the header itself
 
 
 def test_only_the_proxy_is_published_and_it_proxies_to_where_gunicorn_listens(compose):
