@@ -8,6 +8,7 @@ from ml.config import config_fields
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset, presets_described
 from sentiment import selectors
+from sentiment.data_roots import local_path_refusal
 from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
@@ -241,6 +242,10 @@ class TrainingLaunchForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name, what in (("data_folder", "The data folder"), ("base_model", "A local base model")):
+            refusal = local_path_refusal(cleaned.get(name) or "", what=what)
+            if refusal:
+                self.add_error(name, refusal)
         if self.errors:
             return cleaned
         try:

@@ -114,6 +114,9 @@ STATIC_ROOT = VAR_DIR / env.str("STATIC_ROOT", default="static")
 RUNS_DIR = VAR_DIR / env.str("RUNS_DIR", default="runs")
 # A folder with IMDb's train/test files (parquet, CSV or JSON lines); when unset, 'imdb' means the hub.
 IMDB_DATA_DIR = env.str("IMDB_DATA_DIR", default=None)
+# The folders a run launched from the site or the API may read data or a base model from (symbolic links
+# resolved; sentiment/data_roots.py); empty: IMDB_DATA_DIR, RUNS_DIR and MEDIA_ROOT.
+DATA_ROOTS = env.list("DATA_ROOTS", default=[])
 
 # Seconds between progress writes of a training run; a run whose heartbeat is older than the timeout
 # lost its worker and is resumed; a cancel not honoured within the grace period ends the process.

@@ -2,8 +2,13 @@
 database in a file. Tests that cross processes (a real Celery worker, its training child) open it by
 its path, which an in-memory database does not have; the processes they start inherit this module."""
 
+import tempfile
+
 from webapp.settings import *  # noqa: F403
 from webapp.settings import DATABASES, VAR_DIR
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES = {"default": {**DATABASES["default"], "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")}}}
+
+# The tests' models and data live in pytest's temporary folders: runs launched through the form may read them.
+DATA_ROOTS = [root for root in (IMDB_DATA_DIR, RUNS_DIR, MEDIA_ROOT, tempfile.gettempdir()) if root]  # noqa: F405
