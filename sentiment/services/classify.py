@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -27,10 +28,22 @@ logger = logging.getLogger(__name__)
 EXPLANATION_CACHE_SECONDS = 24 * 3600
 
 
+# ASCII control characters other than tab and line breaks: no review holds them, and PostgreSQL refuses NUL
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def review_clean(text: str) -> str:
+    """The review, stripped, or a ValidationError saying what is wrong with it: checked before any model
+    is asked, so a review that cannot be stored costs nothing."""
     text = (text or "").strip()
     if not text:
         raise ValidationError("Write a review first: the text is empty.")
+    if _CONTROL.search(text):
+        raise ValidationError("The review holds control characters (such as NUL), which are not text: remove them.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in JSON: no character at all
+        raise ValidationError("The review holds an invalid character (a lone UTF-16 surrogate).") from None
     if len(text) > settings.MAX_REVIEW_CHARS:
         raise ValidationError(
             f"That review is {len(text):,} characters long; the limit is {settings.MAX_REVIEW_CHARS:,}."
