@@ -4,9 +4,14 @@ asks for the evidence and a reason) for a run or an earlier model."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -15,7 +20,15 @@ from django.utils.http import urlencode
 from sentiment import estimates, selectors, services
 from sentiment.forms import TrainingLaunchForm
 from sentiment.launch import run_launch
-from sentiment.models import ApiToken, CsvClassification, Feedback, Prediction, Promotion, TrainingRun
+from sentiment.models import (
+    ApiToken,
+    CsvClassification,
+    Feedback,
+    LabelledDataset,
+    Prediction,
+    Promotion,
+    TrainingRun,
+)
 from sentiment.permissions import can_manage_training
 
 
@@ -193,3 +206,32 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class StoringUserAdmin(UserAdmin):
+    """Django's user admin, with the bytes each person's files take on disk (``services.storage``), largest
+    first when sorted: who is near ``MAX_STORED_BYTES_PER_PERSON``."""
+
+    list_display = (*UserAdmin.list_display, "stored")
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or can_manage_training(request.user)
+
+    def has_view_permission(self, request, obj=None):  # seeing who stores what; changing stays the superuser's
+        return super().has_view_permission(request, obj) or can_manage_training(request.user)
+
+    def get_queryset(self, request):
+        def total(model, owner: str):
+            rows = model.objects.filter(**{owner: OuterRef("pk")}).order_by().values(owner)
+            return Coalesce(Subquery(rows.annotate(n=Sum("stored_bytes")).values("n")[:1]), 0)
+
+        queryset = super().get_queryset(request)
+        return queryset.annotate(stored_bytes=total(CsvClassification, "user") + total(LabelledDataset, "uploaded_by"))
+
+    @admin.display(description="Stored", ordering="stored_bytes")
+    def stored(self, user) -> str:
+        return filesizeformat(user.stored_bytes)
+
+
+admin.site.unregister(User)
+admin.site.register(User, StoringUserAdmin)

@@ -163,7 +163,8 @@ class ServingState(models.Model):
 
 
 class Prediction(models.Model):
-    """One review a person classified, with the answer and the model that gave it."""
+    """One review a person classified, with the answer and the model that gave it. Its text is emptied
+    after ``PREDICTION_TEXT_RETENTION_DAYS`` (``services.storage``), unless it is feedback staff read."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="predictions")
     text = models.TextField()
@@ -176,7 +177,7 @@ class Prediction(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.probability:.2f}): {self.text[:40]}"
@@ -225,6 +226,8 @@ class CsvClassification(BackgroundJob):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="csv_jobs")
     filename = models.CharField(max_length=255)
     upload = models.FileField(upload_to="uploads/%Y/%m/")
@@ -241,7 +244,8 @@ class CsvClassification(BackgroundJob):
     runtime = models.CharField(max_length=16, blank=True, help_text="What computed the answers: pytorch, onnx-int8...")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    stored_bytes = models.PositiveBigIntegerField(default=0, help_text="Its files on disk: the upload and the result.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -298,6 +302,7 @@ class LabelledDataset(models.Model):
     stats = models.JSONField(default=dict, blank=True, help_text="Size, balance, lengths, overlap with IMDb test.")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    stored_bytes = models.PositiveBigIntegerField(default=0, help_text="Its folder on disk.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -151,6 +151,12 @@ MAX_CSV_COLUMNS = env.int("MAX_CSV_COLUMNS", default=100)
 MAX_CSV_LINE_CHARS = env.int("MAX_CSV_LINE_CHARS", default=50000)
 # Reviews in one uploaded labelled data set (CSV or JSON lines), counted before duplicates are dropped.
 MAX_DATASET_ROWS = env.int("MAX_DATASET_ROWS", default=100_000)
+# Bytes one person's files may take (CSV uploads and results, uploaded data sets: services/storage.py);
+# CSV jobs are deleted with their files RETENTION_DAYS after they ended, and the texts of predictions
+# older than PREDICTION_TEXT_RETENTION_DAYS are emptied (those with feedback are kept), by the sweep.
+MAX_STORED_BYTES_PER_PERSON = env.int("MAX_STORED_BYTES_PER_PERSON", default=250 * 2**20)
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+PREDICTION_TEXT_RETENTION_DAYS = env.int("PREDICTION_TEXT_RETENTION_DAYS", default=180)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
 # Which runtime answers (ml.serving_choice): "auto" serves the one the serving check made after training
 # measured to answer fastest while losing at most INT8_MAX_ACCURACY_LOSS points of accuracy against

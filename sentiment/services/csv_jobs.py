@@ -37,6 +37,7 @@ from sentiment import jobs, selectors
 from sentiment.csv_files import ADDED_COLUMNS, csv_cells_neutralise, csv_rows_count, csv_table_open
 from sentiment.models import CsvClassification
 from sentiment.services.serving import NoModelServed, serving_slot
+from sentiment.services.storage import storage_quota_check
 
 logger = logging.getLogger(__name__)
 Status = CsvClassification.Status
@@ -67,8 +68,9 @@ def csv_classification_create(*, user, upload) -> CsvClassification:
         )
     if selectors.served_model() is None:
         raise NoModelServed()
+    storage_quota_check(user=user, adding=upload.size + _result_bytes_expected(upload.size, total_rows))
     with transaction.atomic():
-        job = CsvClassification(user=user, filename=upload.name[:255], total_rows=total_rows)
+        job = CsvClassification(user=user, filename=upload.name[:255], total_rows=total_rows, stored_bytes=upload.size)
         job.upload.save(upload.name, upload, save=False)
         job.save()
         jobs.job_enqueue(name=jobs.CLASSIFY_CSV, object_id=job.pk)
@@ -96,7 +98,14 @@ def csv_classification_process(*, job_id: int, worker: str = "local") -> str:
             jobs.job_enqueue(name=jobs.CLASSIFY_CSV, object_id=job_id)
             return "continued"
         result = _result_join(job=job, parts=parts)
-        finished = {"result": result, "parts": [], "done_rows": done, "finished_at": timezone.now()}
+        stored = job.upload.size + default_storage.size(result)
+        finished = {
+            "result": result,
+            "parts": [],
+            "done_rows": done,
+            "finished_at": timezone.now(),
+            "stored_bytes": stored,
+        }
         if not held.update(status=Status.SUCCEEDED, **finished):
             default_storage.delete(result)
             raise _LeaseLost()
@@ -231,6 +240,11 @@ def _result_join(*, job: CsvClassification, parts: list[dict]) -> str:
         out.seek(0)
         name = CsvClassification._meta.get_field("result").generate_filename(job, f"classified-{job.filename}")
         return default_storage.save(name, File(out))
+
+
+def _result_bytes_expected(upload_bytes: int, rows: int) -> int:
+    """The result is the upload plus two columns a row (a label and a probability: about 16 bytes)."""
+    return upload_bytes + 16 * rows
 
 
 def _rows_in(parts: list[dict]) -> int:

@@ -24,6 +24,7 @@ from ml.labelled_sets import TEST_PERCENT, in_test_part, labelled_split_write
 from sentiment import selectors
 from sentiment.dataset_files import labelled_file_read
 from sentiment.models import LabelledDataset, TrainingRun
+from sentiment.services.storage import folder_bytes, storage_quota_check
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def labelled_dataset_create(*, user, name: str, description: str, upload) -> Lab
         raise ValidationError(f"Keep the description under {MAX_DESCRIPTION_CHARS} characters.")
     if upload.size > settings.MAX_UPLOAD_BYTES:
         raise ValidationError(f"The file has {_size(upload.size)}; the limit is {_size(settings.MAX_UPLOAD_BYTES)}.")
+    storage_quota_check(user=user, adding=upload.size)  # the saved set is smaller: compressed, duplicates dropped
     reviews = labelled_file_read(binary=upload, filename=upload.name)
     in_test = [in_test_part(digest) for digest in reviews.digests]
     tested = sum(in_test)
@@ -91,8 +93,7 @@ def labelled_dataset_delete(*, dataset: LabelledDataset) -> None:
                 f"Run{'s' if len(using) > 1 else ''} {listed} still use{'s' if len(using) == 1 else ''} this data set; "
                 "delete it once they have ended (or cancel them)."
             )
-        dataset.delete()
-        transaction.on_commit(lambda: _folder_remove(folder))
+        dataset.delete()  # its folder goes with it (services.storage), once the deletion commits
     logger.info("labelled data set %s deleted", dataset.name)
 
 
@@ -124,8 +125,8 @@ def _saved(dataset: LabelledDataset, *, texts: list[str], labels: list[int], in_
             dataset.save()
             folder = root / f"{dataset.pk}-{secrets.token_hex(4)}"  # the random part: no one guesses the path
             incoming.rename(folder)
-            dataset.folder = str(folder)
-            dataset.save(update_fields=["folder"])
+            dataset.folder, dataset.stored_bytes = str(folder), folder_bytes(folder)
+            dataset.save(update_fields=["folder", "stored_bytes"])
         saved = True
     except IntegrityError:  # another upload took the name since it was checked
         raise ValidationError(f"A data set named '{dataset.name}' already exists; choose another name.") from None
@@ -138,7 +139,7 @@ def _saved(dataset: LabelledDataset, *, texts: list[str], labels: list[int], in_
     return dataset
 
 
-def _folder_remove(folder: str) -> None:
+def dataset_folder_remove(folder: str) -> None:
     """Remove a deleted set's folder, and only a folder inside the data sets' folder, whatever the row said."""
     root = selectors.labelled_datasets_folder().resolve()
     path = Path(folder).resolve()

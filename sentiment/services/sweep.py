@@ -19,18 +19,21 @@ from django.utils import timezone
 from sentiment import jobs
 from sentiment.services.csv_jobs import csv_classifications_recover
 from sentiment.services.runs import training_runs_recover
+from sentiment.services.storage import stored_expire
 
 logger = logging.getLogger(__name__)
 UNSENT_GRACE = timedelta(seconds=10)  # a new row's message leaves as its transaction commits: well within this
 
 
-def jobs_sweep(*, worker: str | None = None) -> dict[str, list[int]]:
-    """Hand back runs and CSV jobs whose worker died (or that ``worker`` held before it restarted), and
-    send again the queued ones whose message may not be in the broker. Returns the ids, by kind."""
+def jobs_sweep(*, worker: str | None = None) -> dict:
+    """Hand back runs and CSV jobs whose worker died (or that ``worker`` held before it restarted), send
+    again the queued ones whose message may not be in the broker, and apply the retention of what people
+    stored (``services.storage``). Returns the ids, by kind, and the retention's counts."""
     return {
         "runs": training_runs_recover(worker=worker),
         "csv": csv_classifications_recover(worker=worker),
         "resent": queued_jobs_resend(),
+        "expired": stored_expire(),
     }
 
 
