@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from ml.config import config_fields
 from ml.errors import ConfigError
@@ -24,8 +25,9 @@ class ReviewForm(forms.Form):
 
 def local_path(target: str) -> str:
     """``target`` when it is a path on this site, else "" (an open redirect would let a link send people
-    anywhere)."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else ""
+    anywhere): Django's own check, with no host allowed, of a printable path from the site's root."""
+    is_path = target.startswith("/") and target.isprintable()
+    return target if is_path and url_has_allowed_host_and_scheme(target, allowed_hosts=set()) else ""
 
 
 class FeedbackForm(forms.Form):
