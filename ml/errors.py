@@ -5,6 +5,8 @@ an ``MLError`` whose message is one readable sentence. Commands print it as a on
 a traceback; the worker stores it on the run.
 """
 
+import re
+
 
 class MLError(Exception):
     """Base class: the message is shown to a person as is."""
@@ -32,6 +34,15 @@ class DataError(MLError):
 
 class ModelError(MLError):
     """A base model or saved model cannot be found or loaded."""
+
+
+_PATH = re.compile(r"""(?<![\w.:/\\])(?:~|[A-Za-z]:)?(?:[\\/][^\s'"\\/:,;()]+)+[\\/]?""")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every file or folder path replaced by "…": what a person outside the machine sees
+    should not map its folders (the log keeps the whole message)."""
+    return _PATH.sub("…", text)
 
 
 def first_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
-from ml.errors import MLError, first_line
+from ml.errors import MLError, first_line, without_paths
 from ml.explain import explain, top_words
 from ml.inference import predictor_cache
 from sentiment import selectors
@@ -100,7 +100,9 @@ def prediction_explain(*, prediction: Prediction) -> dict:
         predictor = predictor_cache.get(run.model_dir, runtime=runtime)
     except Exception as exc:
         logger.warning("cannot explain prediction %s: its model does not load", prediction.pk, exc_info=True)
-        raise ValidationError(f"The model that gave this answer does not load: {first_line(exc)}") from None
+        raise ValidationError(
+            f"The model that gave this answer does not load: {without_paths(first_line(exc))}"
+        ) from None
     key = "explanation:" + hashlib.sha256(f"{prediction.pk}|{runtime}|{predictor.version}".encode()).hexdigest()
     cached = _cache_get(key)
     if cached is not None:
@@ -114,7 +116,7 @@ def prediction_explain(*, prediction: Prediction) -> dict:
         explanation = explain(score, prediction.text)
     except (MLError, RuntimeError, ValueError) as exc:
         logger.warning("cannot explain prediction %s", prediction.pk, exc_info=True)
-        raise ValidationError(f"The explanation failed: {first_line(exc)}") from None
+        raise ValidationError(f"The explanation failed: {without_paths(first_line(exc))}") from None
     result = explanation.to_dict()
     strongest = max((abs(p["weight"]) for p in result["pieces"]), default=0.0) or 1.0
     for piece in result["pieces"]:

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from ml.errors import without_paths
 from ml.hardware import cpu_cores
 from ml.inference import Labeller, predictor_cache
 from sentiment import jobs, selectors
@@ -265,5 +266,6 @@ def _parts_delete(job_id: int) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    """A job's error for the person: a ValidationError's own message, not its list repr."""
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+    """A job's error for the person: a ValidationError's own message, not its list repr; no file paths
+    (the log keeps the whole error)."""
+    return without_paths(" ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))

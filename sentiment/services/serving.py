@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ml.core_share import CoreShare
-from ml.errors import first_line
+from ml.errors import first_line, without_paths
 from ml.inference import Labeller, predictor_cache
 from sentiment import selectors
 from sentiment.selectors import ServedModel
@@ -111,7 +111,7 @@ class ServingSlot:
             self._failed[served.promotion_id] = (failures, time.monotonic() + pause)
             logger.exception("could not load %s (failure %d); next try in %.0f s", served.name, failures, pause)
             if self._current is None:
-                raise ModelNotLoaded(f"The served model could not be loaded: {first_line(exc)}") from exc
+                raise ModelNotLoaded(f"The served model could not be loaded: {without_paths(first_line(exc))}") from exc
             return self._current
         self._failed.pop(served.promotion_id, None)
         loaded = LoadedModel(served=served, predictor=predictor, load_seconds=round(time.perf_counter() - started, 3))
