@@ -28,6 +28,8 @@ def machine() -> dict:
         "cores": cpu_cores(),
         # the widest vector instructions PyTorch uses here (e.g. AVX2, AVX512): int8 and fp32 speed depend on it
         "cpu_vectors": torch.backends.cpu.get_cpu_capability(),
+        # the instruction sets that change these figures most: bf16 and int8 in hardware or emulated
+        "cpu_flags": _cpu_flags(),
         "gpu": gpu,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -44,6 +46,20 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+FLAGS_THAT_MATTER = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in FLAGS_THAT_MATTER if flag in present]
+    except OSError:
+        pass
+    return []
 
 
 def _git_commit() -> str | None:
