@@ -79,6 +79,16 @@ def served_model() -> ServedModel | None:
     return ServedModel(run=promotion.run, promotion_id=promotion.pk) if promotion else None
 
 
+def first_model_run() -> TrainingRun | None:
+    """While no model is served, the run that will give the first one: the oldest run under way that is
+    promoted when it succeeds (``services.first_model_ensure`` launches one), else the newest run under way
+    (staff promote it by hand). None when a model is served, or nothing is training."""
+    if served_version() is not None:
+        return None
+    active = TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE)
+    return active.filter(promote_when_done=True).order_by("pk").first() or active.order_by("-pk").first()
+
+
 def served_previous_run() -> TrainingRun | None:
     """The run served before the one served now (what a roll-back restores); None if there was none."""
     served = served_model()

@@ -40,10 +40,17 @@ def classify(request):
         {
             "form": form,
             "prediction": prediction,
-            "served": selectors.served_model(),
+            **_serving(),
             "recent": selectors.prediction_list(user=request.user)[:5],
         },
     )
+
+
+def _serving() -> dict:
+    """What the pages that need a model say about it (``_served.html``): the served model, or while there is
+    none, the run that will give the first one."""
+    served = selectors.served_model()
+    return {"served": served, "coming": None if served else selectors.first_model_run()}
 
 
 @login_required
@@ -142,7 +149,7 @@ def csv_upload(request):
         except services.NoModelServed as exc:
             messages.error(request, str(exc))
     jobs = selectors.csv_classification_list(user=request.user)[:20]
-    return render(request, "sentiment/csv_upload.html", {"form": form, "jobs": jobs})
+    return render(request, "sentiment/csv_upload.html", {"form": form, "jobs": jobs, **_serving()})
 
 
 @login_required

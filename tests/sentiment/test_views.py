@@ -170,3 +170,64 @@ def test_staff_promote_from_the_run_page_with_a_reason(client, staff, finished_r
     )
     assert "is now served" in response.content.decode() and "good" in response.content.decode()  # the history
     assert finished_run.promotions.get().reason == "good test scores"
+
+
+# The pages that need a model: the one served, or while there is none, the run that trains the first one
+
+
+def test_the_csv_page_names_the_served_model(client, person, served_run):
+    client.force_login(person)
+    page = client.get(reverse("sentiment:csv_upload")).content.decode()
+    assert "No model is being served yet" not in page
+    from django.utils.html import escape
+
+    from sentiment import selectors
+
+    assert f"Answering with <strong>{escape(selectors.served_model().name)}</strong>" in page
+    assert selectors.served_model().run == served_run
+
+
+@pytest.fixture
+def first_run(staff) -> TrainingRun:
+    """The first run, a quarter of the way through its training, to be served when it succeeds."""
+    from django.utils import timezone
+
+    return TrainingRun.objects.create(
+        preset="smoke", config={"base_model": "minilm", "learning_rate": 1e-4, "warmup_ratio": 0.1},
+        status=TrainingRun.Status.RUNNING, step=75, max_steps=300, eta_seconds=630.0, eta_at=timezone.now(),
+        promote_when_done=True, created_by=staff,
+    )  # fmt: skip
+
+
+def test_while_the_first_run_trains_the_pages_that_need_a_model_point_to_it_and_its_time_left(
+    client, person, staff, first_run
+):
+    import re
+
+    run_page = reverse("sentiment:run_detail", args=[first_run.pk])
+    for who in (person, staff):
+        client.force_login(who)
+        for name in ("sentiment:classify", "sentiment:csv_upload"):
+            page = " ".join(client.get(reverse(name)).content.decode().split())
+            assert "is training the first one" in page and str(first_run) in page
+            assert "25.0% of its training is done" in page  # step 75 of 300
+            assert re.search(r"about 10 min (30|2[0-9]) s left", page), page  # 630 s, counted down since its report
+            assert "It is served as soon as it succeeds" in page
+            assert "Start a run from" not in page
+            assert (run_page in page) == who.is_staff  # only staff may open a run's page
+
+
+def test_when_the_first_run_is_scoring_the_pages_say_so(client, person, first_run):
+    first_run.step = first_run.max_steps
+    first_run.save()
+    client.force_login(person)
+    page = " ".join(client.get(reverse("sentiment:classify")).content.decode().split())
+    assert "Its training is done and it is being scored" in page and "% of its training is done" not in page
+
+
+def test_a_run_launched_without_promotion_is_pointed_to_as_one_staff_promote(client, person, first_run):
+    first_run.promote_when_done = False
+    first_run.save()
+    client.force_login(person)
+    page = " ".join(client.get(reverse("sentiment:classify")).content.decode().split())
+    assert "is training the first one" in page and "When it succeeds, staff promote it from its page." in page
