@@ -30,6 +30,7 @@ from sentiment.models import (
     TrainingRun,
 )
 from sentiment.permissions import can_manage_training
+from sentiment.templatetags.figures import figure
 
 
 class TrainingStaffMixin:
@@ -114,7 +115,7 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
 
     @admin.display(description="test accuracy")
     def test_accuracy_display(self, run):
-        return f"{run.test_accuracy:.4f}" if run.test_accuracy is not None else "—"
+        return figure(run.test_accuracy)
 
     @admin.display(description="run", ordering="-created_at")
     def title(self, run):

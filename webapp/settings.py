@@ -53,8 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "sentiment",  # before ninja: its templates/ninja/swagger.html puts the way back to the site on the API docs
     "ninja",  # API v1's interactive docs: Swagger UI served from its bundled files, not a CDN
-    "sentiment",
 ]
 
 MIDDLEWARE = [

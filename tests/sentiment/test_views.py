@@ -231,3 +231,65 @@ def test_a_run_launched_without_promotion_is_pointed_to_as_one_staff_promote(cli
     client.force_login(person)
     page = " ".join(client.get(reverse("sentiment:classify")).content.decode().split())
     assert "is training the first one" in page and "When it succeeds, staff promote it from its page." in page
+
+
+# Every page in the site's look: the runs list and the launch form, errors, the icon, the way back from the API docs
+
+
+urlpatterns = None  # set below: this module is also the URL configuration of the 500 test
+
+
+def _fails(request):
+    raise RuntimeError("a bug")
+
+
+def test_errors_are_pages_in_the_sites_look(client, person, finished_run, settings):
+    from django.urls import path
+
+    import webapp.urls
+
+    global urlpatterns
+    urlpatterns = [path("fails/", _fails), *webapp.urls.urlpatterns]
+    settings.ROOT_URLCONF = __name__
+    client.force_login(person)
+    missing = client.get("/no/such/page/")
+    forbidden = client.get(reverse("sentiment:run_detail", args=[finished_run.pk]))
+    client.raise_request_exception = False
+    broken = client.get("/fails/")
+    for response, status, title in ((missing, 404, "Page not found"), (forbidden, 403, "Not allowed"),
+                                    (broken, 500, "Something went wrong on our side")):  # fmt: skip
+        page = response.content.decode()
+        assert response.status_code == status
+        assert f"<h1>{title}</h1>" in page and "sentiment/style.css" in page and 'class="site-header"' in page
+        assert "Classify a review" in page or "Back to the start" in page
+    assert "/no/such/page/" in missing.content.decode() and "Resolver404" not in missing.content.decode()
+    assert "signed in as <strong>person</strong>" in forbidden.content.decode()
+    assert "a bug" not in broken.content.decode()
+
+
+def test_a_missing_object_is_named_for_people_not_by_its_model(client, person):
+    client.force_login(person)
+    page = client.get(reverse("sentiment:prediction_why", args=[999])).content.decode()
+    assert "Page not found" in page and "matches the given query" not in page
+
+
+def test_every_page_names_its_icon_and_favicon_ico_leads_to_it(client, person):
+    from django.contrib.staticfiles import finders
+
+    client.force_login(person)
+    assert '<link rel="icon" href="/static/sentiment/favicon.svg"' in client.get(CLASSIFY).content.decode()
+    icon = client.get("/favicon.ico")  # what a browser asks for on a page that names no icon (the admin's)
+    assert icon.status_code == 302 and icon.url == "/static/sentiment/favicon.svg"
+    assert finders.find("sentiment/favicon.svg")
+
+
+def test_the_runs_list_and_the_launch_form_are_drawn_in_the_sites_look(client, staff, finished_run):
+    client.force_login(staff)
+    for url in (reverse("admin:sentiment_trainingrun_changelist"), reverse("admin:sentiment_trainingrun_launch")):
+        page = client.get(url).content.decode()
+        assert "sentiment/style.css" in page and 'class="site-header"' in page
+        assert "admin/css/base.css" not in page  # not the Django admin's look
+    listing = client.get(reverse("admin:sentiment_trainingrun_changelist")).content.decode()
+    assert 'class="scroll"' in listing and 'id="result_list"' in listing  # a wide table scrolls in its own box
+    assert 'name="_selected_action"' in listing and 'value="compare_runs"' in listing  # the admin's actions
+    assert f'<td class="field-test_accuracy_display">{finished_run.test_accuracy:.3f}</td>' in listing
