@@ -293,3 +293,13 @@ def test_the_runs_list_and_the_launch_form_are_drawn_in_the_sites_look(client, s
     assert 'class="scroll"' in listing and 'id="result_list"' in listing  # a wide table scrolls in its own box
     assert 'name="_selected_action"' in listing and 'value="compare_runs"' in listing  # the admin's actions
     assert f'<td class="field-test_accuracy_display">{finished_run.test_accuracy:.3f}</td>' in listing
+
+
+def test_the_api_page_shows_a_new_key_first_and_documents_version_1(client, person):
+    client.force_login(person)
+    client.post(reverse("sentiment:api_keys"), {"name": "my script"})
+    page = client.get(reverse("sentiment:api_keys")).content.decode()
+    assert page.index('id="new-key"') < page.index("<h2>Your keys</h2>") < page.index('<pre class="code">curl')
+    assert 'href="/api/v1/docs"' in page and "/api/v1/classify" in page and "/api/v1/classify/batch" in page
+    docs = client.get("/api/v1/docs").content.decode()
+    assert f'href="{reverse("sentiment:api_keys")}" id="back-to-site"' in docs and "swagger-ui-bundle.js" in docs
