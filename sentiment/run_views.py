@@ -18,6 +18,7 @@ from sentiment import comparison, estimates, evidence, selectors, services
 from sentiment.forms import PromoteForm
 from sentiment.models import Feedback, Promotion, TrainingRun
 from sentiment.permissions import TrainingStaffRequiredMixin
+from sentiment.templatetags.figures import readable_log, run_figures
 
 MISTAKES_PAGE_SIZE = 20
 CELL_NAMES = {
@@ -28,6 +29,14 @@ CELL_NAMES = {
 }
 
 
+def run_progress_shown(run: TrainingRun) -> dict:
+    """What the run page draws and polls: the run's progress, with its figures as people read them and its
+    log as a terminal shows it (the whole tail the run kept, less its progress bars)."""
+    progress = selectors.training_run_progress(run=run)
+    shown = run_figures(progress, config=run.config)
+    return {**progress, "log_tail": readable_log(run.log_tail), "shown": shown}
+
+
 class RunDetailView(TrainingStaffRequiredMixin, View):
     def get(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
@@ -36,7 +45,7 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
             "sentiment/run_detail.html",
             {
                 "run": run,
-                "progress": selectors.training_run_progress(run=run),
+                "progress": run_progress_shown(run),
                 "served": selectors.served_model(),
                 "serving_check": selectors.training_run_serving_check(run=run),
                 "behaviour": (run.metrics or {}).get("behaviour"),
@@ -51,7 +60,7 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
 class RunProgressView(TrainingStaffRequiredMixin, View):
     def get(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
-        return JsonResponse(selectors.training_run_progress(run=run))
+        return JsonResponse(run_progress_shown(run))
 
 
 class RunMistakesView(TrainingStaffRequiredMixin, View):

@@ -303,3 +303,98 @@ def test_the_api_page_shows_a_new_key_first_and_documents_version_1(client, pers
     assert 'href="/api/v1/docs"' in page and "/api/v1/classify" in page and "/api/v1/classify/batch" in page
     docs = client.get("/api/v1/docs").content.decode()
     assert f'href="{reverse("sentiment:api_keys")}" id="back-to-site"' in docs and "swagger-ui-bundle.js" in docs
+
+
+# The run page's and the compare page's figures, as people read them and as their source says
+
+
+LOG = (
+    "2026-01-05 10:00:00,003 INFO ml.training: training on cpu (2 threads) in bf16\n"
+    "\rFilter:   0%|          | 0/33530 [00:00<?, ? examples/s]\n"
+    "\rFilter: 100%|██████████| 33530/33530 [00:00<00:00, 3025319.73 examples/s]\n"
+    "\n"
+    "\rtokenizing:   0%|          | 0/300 [00:00<?, ? examples/s]\rtokenizing: 100%|██████████| 300/300\n"
+    "Generating data split: 30000 examples [00:00, 218835.16 examples/s]\n"
+    "\x1b[1mLOAD REPORT\x1b[0m from: minilm\n"
+    "{'loss': '0.6923', 'grad_norm': '0.5768', 'learning_rate': '0', 'epoch': '0.05263'}\n"
+)
+
+
+@pytest.fixture
+def training_run(staff) -> TrainingRun:
+    """A run in its warm-up, as a real one is after its first report: the learning rate still 0."""
+    from django.utils import timezone
+
+    return TrainingRun.objects.create(
+        preset="cpu", config={"base_model": "minilm", "learning_rate": 6e-5, "warmup_ratio": 0.1,
+                              "num_train_epochs": 1, "train_batch_size": 16},
+        status=TrainingRun.Status.RUNNING, step=8, max_steps=300, epoch=0.027, loss=0.6923477, learning_rate=0.0,
+        eta_seconds=1400.0, eta_at=timezone.now(), history=[{"step": 1, "loss": 0.6923, "learning_rate": 0.0}],
+        log_tail=LOG, created_by=staff,
+    )  # fmt: skip
+
+
+def test_the_run_page_shows_time_left_learning_rate_and_loss_as_people_read_them(client, staff, training_run):
+    import re
+
+    client.force_login(staff)
+    page = " ".join(client.get(reverse("sentiment:run_detail", args=[training_run.pk])).content.decode().split())
+    shown = client.get(reverse("sentiment:run_progress", args=[training_run.pk])).json()["shown"]
+    # 1,400 s reported a moment ago: a duration, never raw seconds
+    assert re.fullmatch(r"about 23 min [12]?[0-9] s", shown["time_left"]), shown["time_left"]
+    assert f'<strong id="eta">{shown["time_left"]}</strong>' in page and "1400 s" not in page
+    # warm-up: 0 now, rising to the configured 6e-05 over 10% of 300 steps
+    assert shown["learning_rate"] == "0 (warm-up: it rises to 6e-05 over the first 30 steps)"
+    assert f'<dd id="lr">{shown["learning_rate"]}</dd>' in page and "0.00<" not in page
+    assert shown["learning_rate_peak"] == 6e-5  # the chart's scale: 0 to the peak
+    assert shown["loss"] == "0.692" and '<dd id="loss">0.692</dd>' in page
+    assert not shown["scoring"] and shown["phase"] == ""
+
+
+def test_at_its_last_step_the_run_page_says_the_model_is_being_scored(client, staff, training_run):
+    training_run.step, training_run.eta_seconds = training_run.max_steps, 298.0
+    training_run.save()
+    client.force_login(staff)
+    shown = client.get(reverse("sentiment:run_progress", args=[training_run.pk])).json()["shown"]
+    assert shown["scoring"] and shown["phase"].startswith("Training is done: the model is being scored now")
+    assert "Time left: about 4 min 5" in shown["phase"] and "298 s" not in shown["phase"]
+    page = " ".join(client.get(reverse("sentiment:run_detail", args=[training_run.pk])).content.decode().split())
+    assert '<span id="eta-wrap" hidden>' in page and "the model is being scored now" in page
+
+
+def test_an_ended_run_says_how_long_it_took_instead_of_a_time_left(client, staff, training_run):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ended = timezone.now()
+    TrainingRun.objects.filter(pk=training_run.pk).update(
+        status=TrainingRun.Status.SUCCEEDED, started_at=ended - timedelta(seconds=278.4), finished_at=ended
+    )
+    client.force_login(staff)
+    shown = client.get(reverse("sentiment:run_progress", args=[training_run.pk])).json()["shown"]
+    assert shown["time_left"] == "none: it took 4 min 38 s"
+
+
+def test_the_run_log_reads_as_a_terminal_shows_it_without_progress_bars(client, staff, training_run):
+    client.force_login(staff)
+    progress = client.get(reverse("sentiment:run_progress", args=[training_run.pk])).json()
+    assert progress["log_tail"].splitlines() == [
+        "2026-01-05 10:00:00,003 INFO ml.training: training on cpu (2 threads) in bf16",
+        "LOAD REPORT from: minilm",
+        "{'loss': '0.6923', 'grad_norm': '0.5768', 'learning_rate': '0', 'epoch': '0.05263'}",
+    ]
+    page = client.get(reverse("sentiment:run_detail", args=[training_run.pk])).content.decode()
+    assert '<pre id="log" class="log">2026-01-05 10:00:00,003 INFO' in page and "%|" not in page
+
+
+def test_the_compare_page_shows_wall_time_as_a_duration(client, staff, finished_run):
+    first = TrainingRun.objects.get(pk=finished_run.pk)
+    first.metrics = {**finished_run.metrics, "wall_seconds": 278.4}
+    first.save()
+    second = TrainingRun.objects.create(preset="smoke", config=finished_run.config, status="succeeded",
+                                        metrics={**finished_run.metrics, "wall_seconds": 46.0})  # fmt: skip
+    client.force_login(staff)
+    page = client.get(reverse("sentiment:run_compare"), {"run": [first.pk, second.pk]}).content.decode()
+    row = page[page.index("Wall time") :].split("</tr>")[0]
+    assert "<td>4 min 38 s</td>" in row and '<td class="best">46 s</td>' in row and "278" not in row

@@ -113,7 +113,18 @@
     current.length = datasets.length;
   }
 
-  function line(canvasOrId, { series = [], xLabel = "", yLabel = "", yRange = null, percent = false } = {}) {
+  // The axis around a series' values: a lone value (one point, or a flat line) in the middle of a range
+  // around it instead of Chart.js's -1…1 or its min = max at the chart's corners.
+  function around(values) {
+    const finite = values.filter(Number.isFinite);
+    if (!finite.length) return null;
+    const [lo, hi] = [Math.min(...finite), Math.max(...finite)];
+    if (hi > lo) return null;
+    const pad = lo === 0 ? 1 : Math.abs(lo);
+    return lo >= 0 ? [0, lo + pad] : [lo - pad, lo + pad];
+  }
+
+  function line(canvasOrId, { series = [], xLabel = "", yLabel = "", yRange = null, yMin = null, percent = false } = {}) {
     const datasets = series.map((s, i) => {
       const { color, shape } = seriesStyle(i);
       const data = (s.points || []).map(([x, y]) => ({ x, y: y === null || y === undefined ? null : y }));
@@ -133,8 +144,16 @@
     const x = axis(xLabel, { empty });
     x.ticks.precision = allIntegers ? 0 : undefined;
     Object.assign(x, { beginAtZero: true, bounds: "data" }); // steps start at 0; the axis ends at the data
+    const lone = around(points.map((p) => p.x)); // one step or one epoch: in the middle, not at the edge
+    if (lone) [x.min, x.max] = [0, lone[1]];
     const y = axis(yLabel, { percent, empty });
     if (yRange) [y.min, y.max] = yRange;
+    else {
+      const flat = around(points.map((p) => p.y));
+      if (flat) [y.min, y.max] = [yMin === null ? flat[0] : yMin, flat[1]];
+      else if (yMin !== null) y.min = yMin;
+      y.grace = "5%"; // room above the highest point
+    }
 
     const canvas = canvasElement(canvasOrId);
     let chart = existing(canvas, "line");

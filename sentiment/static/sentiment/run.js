@@ -3,7 +3,6 @@
   const root = document.getElementById("run");
   const url = root.dataset.progressUrl;
   const $ = (id) => document.getElementById(id);
-  const number = (v, digits) => (v === null || v === undefined ? "—" : Number(v).toPrecision(digits));
 
   function render(p) {
     $("status").textContent = p.status_display;
@@ -13,9 +12,13 @@
     $("step").textContent = p.step;
     $("max-steps").textContent = p.max_steps;
     $("epoch").textContent = Number(p.epoch).toFixed(2);
-    $("eta").textContent = p.active && p.eta_seconds !== null ? `${Math.round(p.eta_seconds)} s` : "—";
-    $("loss").textContent = number(p.loss, 4);
-    $("lr").textContent = number(p.learning_rate, 3);
+    const shown = p.shown; // the figures as text, worked out by the server (templatetags/figures.py)
+    $("eta").textContent = shown.time_left;
+    $("eta-wrap").hidden = shown.scoring;
+    $("phase").textContent = shown.phase;
+    $("phase").hidden = !shown.scoring;
+    $("loss").textContent = shown.loss;
+    $("lr").textContent = shown.learning_rate;
     $("device").textContent = p.device || "—";
     $("precision").textContent = p.precision || "—";
     $("interruptions").textContent = p.interruptions;
@@ -24,11 +27,16 @@
     $("cancel-note").hidden = !(p.cancel_requested && p.active);
     $("error").hidden = !p.error;
     $("error").textContent = p.error;
-    $("log").textContent = p.log_tail;
+    $("log").textContent = p.log_tail; // as a terminal shows it, without progress bars
     $("checkpoint").textContent = p.last_checkpoint || "—";
     $("model-dir").textContent = p.model_dir || "—";
-    charts.line($("loss-chart"), { series: [{ name: "training loss", points: p.loss_curve }], xLabel: "steps", yLabel: "loss" });
-    charts.line($("lr-chart"), { series: [{ name: "learning rate", points: p.lr_curve }], xLabel: "steps", yLabel: "learning rate" });
+    // loss from 0 (a fall reads as a fall); learning rate from 0 to the peak the warm-up climbs to
+    charts.line($("loss-chart"), { series: [{ name: "training loss", points: p.loss_curve }], xLabel: "steps", yLabel: "loss", yMin: 0 });
+    const peak = shown.learning_rate_peak;
+    charts.line($("lr-chart"), {
+      series: [{ name: "learning rate", points: p.lr_curve }], xLabel: "steps", yLabel: "learning rate",
+      yRange: peak ? [0, peak * 1.05] : null,
+    });
     const scores = p.eval_curve.flatMap((e) => [e.accuracy, e.f1]).filter((v) => v !== null && v !== undefined);
     charts.line($("eval-chart"), {
       series: [
@@ -46,13 +54,13 @@
       const rows = [["Accuracy", t.accuracy], ["Precision", t.precision], ["Recall", t.recall], ["F1", t.f1], ["ROC AUC", t.roc_auc], ["Loss", t.loss]];
       $("test-metrics").replaceChildren(...rows.flatMap(([k, v]) => {
         const dt = document.createElement("dt"); dt.textContent = k;
-        const dd = document.createElement("dd"); dd.textContent = number(v, 4);
+        const dd = document.createElement("dd"); dd.textContent = charts.formatNumber(v);
         return [dt, dd];
       }));
       const [[tn, fp], [fn, tp]] = t.confusion_matrix;
       Object.entries({ tn, fp, fn, tp }).forEach(([id, v]) => ($(id).textContent = v));
       if (t.calibration) {
-        $("ece").textContent = number(t.calibration.ece, 3);
+        $("ece").textContent = charts.formatNumber(t.calibration.ece);
         charts.reliability($("calibration-chart"), t.calibration);
       }
     }
