@@ -101,8 +101,7 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = TrainingLaunchForm(request.GET)
         if not form.is_valid():
-            problems = [str(message) for messages_ in form.errors.values() for message in messages_]
-            return JsonResponse({"unavailable": "Fix the settings first: " + " ".join(problems)})
+            return JsonResponse({"unavailable": "Fix the settings first: " + " ".join(form.problems())})
         return JsonResponse(estimates.run_estimate(form.config))
 
     @admin.display(description="status")

@@ -13,14 +13,19 @@ import dataclasses
 import json
 from pathlib import Path
 
+from django.conf import settings
+
 from ml import estimate as arithmetic
 from ml.config import TrainingConfig
 from ml.errors import ConfigError, ModelError
 from ml.hardware import Hardware as Device
 from ml.hardware import resolve_precision
+from ml.presets import PRESET_SUMMARIES
 from sentiment.models import LabelledDataset, TrainingRun, WorkerHost
+from sentiment.templatetags.figures import duration
 
 CANDIDATE_RUNS = 50  # the newest succeeded runs looked at for one measured on the same hardware
+LONG_RUN_SECONDS = 3 * 3600  # past this, the form says which preset suits the worker's hardware
 
 
 def training_worker() -> WorkerHost | None:
@@ -31,20 +36,63 @@ def training_worker() -> WorkerHost | None:
 def run_estimate(config: TrainingConfig) -> dict:
     """The estimate for ``config`` as a dict for the page, the API and the run's record (``Estimate.to_dict``),
     with ``worker`` naming the hardware; or ``{"unavailable": reason}`` when there is nothing to estimate on."""
+    data = data_warnings(config)
+    known = {"warnings": data} if data else {}  # said even without an estimate
     worker = training_worker()
     if worker is None:
-        return {"unavailable": "No training worker has reported its hardware yet (is one running?)."}
+        return {"unavailable": "No training worker has reported its hardware yet (is one running?).", **known}
     hardware = arithmetic.Hardware.from_profile(worker.hardware)
     try:
         model = model_shape(config.base_model)
         precision = resolve_precision(config.precision, _device(worker.hardware))
     except (ConfigError, ModelError) as exc:
-        return {"unavailable": str(exc)}
+        return {"unavailable": str(exc), **known}
     measured = measured_run(config, worker.hardware)
     found = arithmetic.run_estimate(
         config, data=data_shape(config), model=model, hardware=hardware, precision=precision, measured=measured
     )
-    return {**found.to_dict(), "worker": _worker_name(worker), "precision": precision}
+    warnings = [*found.warnings, *_long_run_warnings(found.seconds, hardware.kind), *data]
+    return {**found.to_dict(), "warnings": warnings, "worker": _worker_name(worker), "precision": precision}
+
+
+def _long_run_warnings(seconds: float | None, kind: str) -> list[str]:
+    """A run of hours (the tutorial's recipe takes days on a CPU): the preset made for this hardware."""
+    if not seconds or seconds < LONG_RUN_SECONDS:
+        return []
+    if kind == "cuda":
+        advice = f"On a GPU, start from the fast preset ({PRESET_SUMMARIES['fast']}: bf16, larger batches, padding"
+        advice += " to the batch's longest review)"
+    else:
+        advice = (
+            f"On a CPU, start from the cpu preset ({PRESET_SUMMARIES['cpu']}) or smoke ({PRESET_SUMMARIES['smoke']})"
+        )
+    return [
+        f"A long run: about {duration(seconds)} on this worker's {'GPU' if kind == 'cuda' else kind.upper()}. "
+        f"{advice}; fewer training reviews, a shorter max length or frozen layers also shorten it."
+    ]
+
+
+def data_warnings(config: TrainingConfig) -> list[str]:
+    """IMDb is read from ``IMDB_DATA_DIR`` (the worker's setting, the same as this site's in one deployment),
+    else downloaded from the Hugging Face hub: say so before a run that would fail on it is launched."""
+    if config.dataset != "imdb":
+        return []
+    folder = settings.IMDB_DATA_DIR
+    files = "a folder holding train.parquet and test.parquet (the official IMDb splits)"
+    if not folder:
+        return [
+            f"IMDb needs IMDB_DATA_DIR: it is not set, so the worker would download IMDb from the Hugging Face hub, "
+            f"which fails without a network. Set IMDB_DATA_DIR to {files} and restart the site and the worker, or "
+            "train on the bundled demo data (Data: demo)."
+        ]
+    path = Path(folder)
+    splits = all(next(path.glob(f"{split}.*"), None) for split in ("train", "test"))  # ml.data reads the format
+    if not (splits or (path / "train" / "pos").is_dir()):
+        return [
+            f"IMDb needs IMDB_DATA_DIR to be {files}, or an aclImdb folder; {folder} is not: the run would fail "
+            "when it loads its data."
+        ]
+    return []
 
 
 def model_shape(base_model: str) -> arithmetic.ModelShape:

@@ -242,6 +242,21 @@ class TrainingLaunchForm(forms.Form):
             chosen["dataset"] = self.cleaned_data["data_folder"]
         return chosen
 
+    def problems(self) -> list[str]:
+        """What is wrong, for the live estimate beside the form: one sentence per problem, named by the field's
+        label as the form shows it ("Num train epochs must be…", not "num_train_epochs must be…")."""
+        found = []
+        for name, messages in self.errors.items():
+            field = self.fields.get(name)
+            for message in messages:
+                text = str(message)
+                if field is not None and text.startswith(f"{name} "):
+                    text = f"{field.label}{text[len(name) :]}"
+                elif field is not None:
+                    text = f"{field.label}: {text}"
+                found.append(text if text.endswith((".", "?", "!")) else f"{text}.")
+        return found
+
     def clean(self):
         cleaned = super().clean()
         for name, what in (("data_folder", "The data folder"), ("base_model", "A local base model")):

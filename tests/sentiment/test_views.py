@@ -398,3 +398,64 @@ def test_the_compare_page_shows_wall_time_as_a_duration(client, staff, finished_
     page = client.get(reverse("sentiment:run_compare"), {"run": [first.pk, second.pk]}).content.decode()
     row = page[page.index("Wall time") :].split("</tr>")[0]
     assert "<td>4 min 38 s</td>" in row and '<td class="best">46 s</td>' in row and "278" not in row
+
+
+# The launch form: a run of days says which preset suits the hardware, IMDb says it needs IMDB_DATA_DIR, and
+# the live messages name the fields as the form does
+
+
+ESTIMATE = reverse("admin:sentiment_trainingrun_estimate")
+
+
+@pytest.fixture
+def training_worker(finished_run):
+    """A training worker with the CPU the shared tiny run measured its speed on."""
+    from django.utils import timezone
+
+    from sentiment.models import WorkerHost
+
+    return WorkerHost.objects.create(
+        hostname="celery@trainer", seen_at=timezone.now(),
+        hardware={**finished_run.metrics["hardware"], "cores": 2, "memory_bytes": 64 * 2**30, "disk_free_bytes": 2**40},
+    )  # fmt: skip
+
+
+def test_a_run_of_days_on_a_cpu_is_told_which_presets_suit_a_cpu(
+    client, staff, finished_run, training_worker, settings
+):
+    from sentiment.templatetags.figures import duration
+    from tests.sentiment.test_estimates import tiny_settings
+
+    settings.IMDB_DATA_DIR = None
+    client.force_login(staff)
+    found = client.get(ESTIMATE, {"preset": "tutorial"}).json()
+    assert found["seconds"] > 2 * 86400  # bert-base on 25,000 reviews of 512 tokens, three times, on a CPU
+    [long_run] = [text for text in found["warnings"] if text.startswith("A long run")]
+    assert f"about {duration(found['seconds'])} on this worker's CPU" in long_run and " days " in long_run
+    assert "start from the cpu preset" in long_run and "smoke" in long_run
+    quick = client.get(ESTIMATE, tiny_settings(finished_run)).json()  # what the measured run took: seconds
+    assert quick["seconds"] < 600 and not any(text.startswith("A long run") for text in quick["warnings"])
+
+
+def test_imdb_runs_say_they_need_imdb_data_dir(client, staff, settings, synthetic_folder, tmp_path):
+    client.force_login(staff)  # no training worker yet: no estimate, but what the data needs is known
+    settings.IMDB_DATA_DIR = None
+    found = client.get(ESTIMATE, {"preset": "cpu"}).json()
+    assert "unavailable" in found and "IMDb needs IMDB_DATA_DIR: it is not set" in " ".join(found["warnings"])
+    settings.IMDB_DATA_DIR = str(tmp_path)  # a folder without the files
+    found = client.get(ESTIMATE, {"preset": "cpu"}).json()
+    assert f"{tmp_path} is not" in " ".join(found.get("warnings", [])), found
+    settings.IMDB_DATA_DIR = str(synthetic_folder)  # train.parquet and test.parquet
+    assert "warnings" not in client.get(ESTIMATE, {"preset": "cpu"}).json()
+    settings.IMDB_DATA_DIR = None
+    assert "warnings" not in client.get(ESTIMATE, {"preset": "smoke"}).json()  # the bundled demo data
+
+
+def test_the_live_messages_name_the_fields_as_the_form_labels_them(client, staff):
+    client.force_login(staff)
+    found = client.get(ESTIMATE, {"preset": "smoke", "num_train_epochs": "0", "learning_rate": "5"}).json()
+    message = found["unavailable"]
+    assert "Num train epochs must be above 0 and at most 100 (got 0.0): it is how many passes" in message
+    assert "Learning rate must be above 0 and below 1 (got 5.0)" in message
+    assert "num_train_epochs" not in message and "learning_rate" not in message
+    assert "pre-trained weights. " in message or message.endswith("pre-trained weights.")  # one sentence each

@@ -37,12 +37,22 @@
   const gib = (bytes) => (bytes < 2 ** 30 ? Math.round(bytes / 2 ** 20) + " MiB" : (bytes / 2 ** 30).toFixed(1) + " GiB");
   const part = (name) => document.querySelector('[data-estimate="' + name + '"]');
 
+  function showWarnings(texts) {
+    for (const text of texts || []) {
+      const item = document.createElement("li");
+      item.textContent = text;
+      if (text.startsWith("This run will not fit") || text.startsWith("Not enough disk")) item.className = "fatal";
+      part("warnings").append(item);
+    }
+  }
+
   function showEstimate(found) {
     const warnings = part("warnings");
     warnings.replaceChildren();
     part("phases").replaceChildren();
     part("legend").replaceChildren();
     if (found.unavailable) {
+      showWarnings(found.warnings); // what is known without an estimate: the data it needs
       for (const name of ["time", "memory", "disk", "reviews"]) part(name).textContent = "—";
       part("basis").textContent = found.unavailable;
       part("worker").textContent = "";
@@ -72,12 +82,7 @@
     part("reviews").textContent = r.train.toLocaleString() + " to train on, " + r.validation.toLocaleString() +
       " to validate, " + r.test.toLocaleString() + " to test; about " + Math.round(r.tokens_per_review) +
       " word pieces each; " + r.steps.toLocaleString() + " steps";
-    for (const text of found.warnings) {
-      const item = document.createElement("li");
-      item.textContent = text;
-      if (text.startsWith("This run will not fit") || text.startsWith("Not enough disk")) item.className = "fatal";
-      warnings.append(item);
-    }
+    showWarnings(found.warnings);
     part("basis").textContent = found.basis;
     part("worker").textContent = "Worker: " + found.worker + "; " + found.precision + ".";
   }
