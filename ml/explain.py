@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_PIECES = 40  # default bound on the variants scored for one explanation: the cost bound
+MIN_PUSH = 0.001  # a tenth of a point of P(positive): below it a piece did not push (it shows as ±0.000)
 
 # A word: letters and digits, joined by apostrophes or hyphens ("didn't", "well-made"). An HTML tag is
 # matched first so that the "br" of "<br />" is never taken for a word.
@@ -110,8 +111,9 @@ def explain(score: Scorer, text: str, *, max_pieces: int = MAX_PIECES) -> Explan
 
 def top_words(explanation: Explanation, n: int = 5) -> dict[str, list[tuple[str, float]]]:
     """The ``n`` pieces that pushed hardest each way, strongest first (ties in text order); each
-    occurrence of a word counts on its own."""
-    weighed = [(p["text"], p["weight"]) for p in explanation.pieces if p["weight"]]
+    occurrence of a word counts on its own. A piece whose push is below ``MIN_PUSH`` pushed neither way:
+    listing it among the strongest ("but" +0.000) would say the opposite of its figure."""
+    weighed = [(p["text"], p["weight"]) for p in explanation.pieces if abs(p["weight"]) >= MIN_PUSH]
     return {
         "positive": sorted((w for w in weighed if w[1] > 0), key=lambda w: -w[1])[:n],
         "negative": sorted((w for w in weighed if w[1] < 0), key=lambda w: w[1])[:n],

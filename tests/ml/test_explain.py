@@ -130,6 +130,15 @@ def test_top_words_lists_the_strongest_first_each_way():
     assert top_words(explanation, n=1) == {"positive": top["positive"][:1], "negative": top["negative"][:1]}
 
 
+def test_top_words_leave_out_words_that_pushed_neither_way():
+    """A weight that shows as +0.000 is no push: "but" must not be listed among the strongest words."""
+    weights = {"good": 0.12, " ": 0.0, "but": 0.0004, "  ": 0.0, "bad": -0.0009, "dull": -0.05}
+    pieces = [{"text": text, "weight": weight} for text, weight in weights.items()]
+    top = top_words(Explanation(pieces=pieces, positive_probability=0.6, evaluations=5, seconds=0.01))
+    assert top == {"positive": [("good", 0.12)], "negative": [("dull", -0.05)]}
+    assert all(f"{abs(weight):.3f}" != "0.000" for side in top.values() for _, weight in side)
+
+
 def test_the_dict_form_is_json_serialisable():
     explanation = explain(KeywordScorer(), "A great film with a bad ending.")
     data = json.loads(json.dumps(explanation.to_dict()))
