@@ -151,3 +151,73 @@ def test_demo_refuses_production_settings_and_creates_no_account(command_databas
     query = "from django.contrib.auth.models import User; print(User.objects.filter(username='demo').exists())"
     accounts = run_manage("shell", "-c", query, DATABASE_URL=command_database)
     assert accounts.stdout.strip().splitlines()[-1] == "False"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_demo_says_again_where_the_site_is_once_the_worker_is_ready_and_says_when_the_first_model_is_served(
+    tmp_path,
+):
+    """`make demo`'s terminal tells the story under the workers' logs: the address and the account again once
+    the training worker is ready, then the first model served (here promoted from outside, as the worker does
+    when the first run succeeds), with the address once more; Ctrl-C stops everything it started."""
+    import signal
+    import threading
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--no-train", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    said: list[str] = []
+
+    def listen() -> None:
+        for line in demo.stdout:
+            said.append(line)
+
+    threading.Thread(target=listen, daemon=True).start()
+    address = f"The site is at http://127.0.0.1:{port}/"
+
+    def wait_for(condition, what: str, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert demo.poll() is None, "".join(said)[-3000:]
+            assert time.monotonic() < deadline, f"{what} not said within {timeout} s:\n" + "".join(said)[-3000:]
+            time.sleep(0.5)
+
+    def lines() -> list[str]:
+        return [line.strip() for line in said]
+
+    try:
+        wait_for(lambda: "The training worker is ready" in "".join(said), "the training worker ready")
+        after_ready = lines()[next(i for i, line in enumerate(lines()) if "training worker is ready" in line) :]
+        assert address in after_ready and "Sign in as demo / demo-password (a staff account)." in "\n".join(after_ready)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=10) as page:
+            assert page.status == 200  # the address it gives answers
+        assert not any("The first model is served" in line for line in lines())
+
+        promote = (
+            "from sentiment.models import TrainingRun; "
+            "run = TrainingRun.objects.create(preset='smoke', config={'base_model': 'minilm'}, status='succeeded', "
+            "metrics={'test': {'accuracy': 0.876}}); run.promotions.create()"
+        )
+        shell = subprocess.run([sys.executable, "manage.py", "shell", "-c", promote], cwd=ROOT, env=env, text=True,
+                               capture_output=True, timeout=120)  # fmt: skip
+        assert shell.returncode == 0, shell.stderr[-2000:]
+        wait_for(lambda: any("The first model is served" in line for line in said), "the first model served", 60)
+        served_at = next(i for i, line in enumerate(lines()) if "The first model is served" in line)
+        assert "Run #1: minilm (smoke, test accuracy 0.876)" in lines()[served_at]
+        wait_for(lambda: address in lines()[served_at:], "the address after the first model")
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in its terminal reaches its whole process group
+        demo.wait(timeout=60)
+    assert "Stopping…" in "".join(said)

@@ -4,6 +4,10 @@ It migrates the database, starts Redis when none answers, starts the Celery work
 creates a demo staff account and, when no model is served yet, launches the offline ``smoke`` run and
 promotes it when it succeeds. Ctrl-C stops everything it started.
 
+The workers' logs run through the same terminal, so the command says again where the site is and how to
+sign in once the training worker is ready, says when the first run starts training (and where to watch
+it), and says when the first model is served: the terminal tells the story even when nobody watches a page.
+
 The demo account has a published password, so the command refuses to run outside development settings
 (``DEBUG`` off, as in ``webapp.settings_production``): it must never create that account in a real
 deployment's database.
@@ -16,14 +20,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+from django.utils import timezone
 
-from sentiment import services
+from sentiment import estimates, selectors, services
+from sentiment.models import TrainingRun
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
@@ -42,6 +50,8 @@ class Command(BaseCommand):
                 "(DEBUG on); use `manage.py bootstrap` for a real deployment"
             )
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.started_at = timezone.now()
+        self.url = f"http://127.0.0.1:{options['port']}"
         for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
             signal.signal(signum, _interrupt)
         try:
@@ -55,12 +65,9 @@ class Command(BaseCommand):
                                            "--concurrency", "1", "-B", "-n", "default@%h", "--loglevel", "INFO",
                                            "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])  # fmt: skip
             self._start("web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"])
-            if not options["no_train"]:
-                self._first_run(user)
-            url = f"http://127.0.0.1:{options['port']}/"
-            self.stdout.write(self.style.SUCCESS(f"\nThe site is at {url}"))
-            self.stdout.write(f"Sign in as {DEMO_USER} / {DEMO_PASSWORD} (a staff account). Ctrl-C stops everything.\n")
-            self._wait()
+            first = self._first_run(user) if not options["no_train"] else None
+            self._where()
+            self._wait(_Story(first_run=first.pk if first else None, served=selectors.served_version() is not None))
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
@@ -82,20 +89,54 @@ class Command(BaseCommand):
             time.sleep(0.1)
         raise CommandError(f"redis-server did not answer on port {port}")
 
-    def _first_run(self, user) -> None:
+    def _first_run(self, user) -> TrainingRun | None:
         run = services.first_model_ensure(user=user)
         if run is not None:
             self.stdout.write(f"No model is served yet: {run} (smoke recipe) trains and is promoted when it succeeds.")
+        return run
+
+    def _where(self) -> None:
+        """Where the site is and how to sign in (said again as the story goes on: the logs scroll it away)."""
+        self.stdout.write(self.style.SUCCESS(f"\nThe site is at {self.url}/"))
+        self.stdout.write(f"Sign in as {DEMO_USER} / {DEMO_PASSWORD} (a staff account). Ctrl-C stops everything.\n")
+
+    def _tell(self, story: _Story) -> None:
+        """Say what happened since the last look: the training worker ready, the first run training or
+        ended, the first model served."""
+        worker = estimates.training_worker()
+        if not story.worker_ready and worker is not None and worker.seen_at >= self.started_at:
+            story.worker_ready = True
+            self.stdout.write(self.style.SUCCESS(f"\nThe training worker is ready ({worker.hostname})."))
+            self._where()
+        run = TrainingRun.objects.filter(pk=story.first_run).first() if story.first_run else None
+        if run is not None and run.status != story.first_run_status:
+            story.first_run_status = run.status
+            page = self.url + reverse("sentiment:run_detail", args=[run.pk])
+            if run.status == TrainingRun.Status.RUNNING:
+                self.stdout.write(self.style.SUCCESS(f"\n{run} is training the first model: watch it at {page}"))
+            elif run.status in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED):
+                self.stdout.write(self.style.ERROR(f"\n{run} ended {run.get_status_display().lower()}: {run.error}"))
+                launch = self.url + reverse("admin:sentiment_trainingrun_launch")
+                self.stdout.write(f"Its page: {page}; launch another from {launch}")
+        if not story.served:
+            served = selectors.served_model()
+            if served is not None:
+                story.served = True
+                self.stdout.write(self.style.SUCCESS(f"\nThe first model is served: {served.name}."))
+                self.stdout.write(f"Classify reviews with it at {self.url}/")
+                self._where()
 
     def _start(self, name: str, command: list[str]) -> None:
         self.stdout.write(f"Starting {name}")
         self.children.append((name, subprocess.Popen(command, cwd=settings.BASE_DIR)))
 
-    def _wait(self) -> None:
+    def _wait(self, story: _Story) -> None:
         while True:
             for name, child in self.children:
                 if child.poll() is not None:
                     raise CommandError(f"{name} stopped (exit status {child.returncode})")
+            self._tell(story)
+            self.stdout.flush()  # the workers' logs share the terminal (or the pipe): say it now
             time.sleep(1)
 
     def _stop_all(self) -> None:
@@ -107,6 +148,16 @@ class Command(BaseCommand):
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+@dataclass
+class _Story:
+    """What the terminal has been told so far."""
+
+    first_run: int | None
+    served: bool
+    worker_ready: bool = False
+    first_run_status: str = ""
 
 
 def _interrupt(signum, frame):
