@@ -25,7 +25,7 @@ from sentiment.models import LabelledDataset, TrainingRun, WorkerHost
 from sentiment.templatetags.figures import duration
 
 CANDIDATE_RUNS = 50  # the newest succeeded runs looked at for one measured on the same hardware
-LONG_RUN_SECONDS = 3 * 3600  # past this, the form says which preset suits the worker's hardware
+LONG_RUN_SECONDS = 2 * 3600  # past this, the form says which preset suits the worker's hardware
 
 
 def training_worker() -> WorkerHost | None:
