@@ -459,3 +459,24 @@ def test_the_live_messages_name_the_fields_as_the_form_labels_them(client, staff
     assert "Learning rate must be above 0 and below 1 (got 5.0)" in message
     assert "num_train_epochs" not in message and "learning_rate" not in message
     assert "pre-trained weights. " in message or message.endswith("pre-trained weights.")  # one sentence each
+
+
+def test_the_why_page_lists_the_strongest_words_as_the_explanation_weighs_them(client, person, served_run):
+    """Each word with its push as the explanation computed it, strongest first, and no word that did not push
+    (a weight that would show as +0.000)."""
+    import re
+
+    from sentiment import services
+    from sentiment.templatetags.figures import signed
+
+    client.force_login(person)
+    prediction = services.review_classify(user=person, text="A dull, boring plot but a brilliant, superb cast.")
+    page = client.get(reverse("sentiment:prediction_why", args=[prediction.pk])).content.decode()
+    top = services.prediction_explain(prediction=prediction)["top"]
+    for side in ("positive", "negative"):
+        section = page[page.index(f'id="strongest-{side}"') :].split("</div>")[0]
+        listed = re.findall(r"<li>“(.*?)” <span class=\"muted\">(.*?)</span></li>", section)
+        assert listed == [(word, signed(weight)) for word, weight in top[side]]
+        assert all(weight != "+0.000" and weight != "−0.000" for _, weight in listed)
+        if not listed:
+            assert f"No word pushed the answer towards {side}" in section

@@ -134,7 +134,7 @@
         // hollow dots: where two series meet (accuracy and F1) both shapes still show
         pointStyle: shape, pointRadius: dots ? 3.5 : 0, pointBackgroundColor: "#fff", pointBorderWidth: 1.5,
         pointHoverRadius: 5, pointHoverBackgroundColor: color, pointHitRadius: 6, tension: 0,
-        spanGaps: true,
+        spanGaps: true, clip: 6, // a point on the axis's end (100%) is drawn whole
       };
     });
     const points = datasets.flatMap((d) => d.data);

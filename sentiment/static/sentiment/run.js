@@ -32,10 +32,10 @@
     $("model-dir").textContent = p.model_dir || "—";
     // loss from 0 (a fall reads as a fall); learning rate from 0 to the peak the warm-up climbs to
     charts.line($("loss-chart"), { series: [{ name: "training loss", points: p.loss_curve }], xLabel: "steps", yLabel: "loss", yMin: 0 });
-    const peak = shown.learning_rate_peak;
+    const peak = Math.max(shown.learning_rate_peak || 0, ...p.lr_curve.map(([, rate]) => rate || 0));
     charts.line($("lr-chart"), {
       series: [{ name: "learning rate", points: p.lr_curve }], xLabel: "steps", yLabel: "learning rate",
-      yRange: peak ? [0, peak * 1.05] : null,
+      yRange: peak > 0 ? [0, peak * 1.05] : null,
     });
     const scores = p.eval_curve.flatMap((e) => [e.accuracy, e.f1]).filter((v) => v !== null && v !== undefined);
     charts.line($("eval-chart"), {
