@@ -478,3 +478,155 @@ def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corr
     expect(staff.locator("#corrections-served")).to_contain_text("right")
     expect(staff.locator("#estimate")).to_contain_text("took")
     shots(staff, "21-run-with-corrections-score")
+
+
+PHONE, DESKTOP = 390, 1280
+
+
+def fits_and_navigates(page, width: int) -> None:
+    """The document is no wider than the screen (a wide table scrolls in its own box), and every page of the
+    header's navigation is on the screen and can be clicked (visible, not covered by anything)."""
+    where = page.url
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{where} is wider than {width} px"
+    links = page.locator("header.site-header nav a, header.site-header .sign-out button")
+    for i in range(links.count()):
+        link = links.nth(i)
+        box = link.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (where, link.inner_text(), box)
+        link.click(trial=True)  # Playwright's actionability checks, without clicking
+
+
+def a_site_with_every_kind_of_page(trained, django_user_model) -> dict:
+    """What the pages show: a served run and a second one (one epoch each, to compare), a run in warm-up and one
+    scoring after its last step, reviews with feedback, a CSV job, a labelled data set."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from sentiment import services
+    from sentiment.models import CsvClassification
+    from tests.conftest import synthetic_reviews
+
+    staff = django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
+    person = django_user_model.objects.create_user("pat", password="pat-password-1")
+    served = serve(trained)
+    one_epoch = {**trained.metrics, "epochs": trained.metrics["epochs"][:1], "wall_seconds": 278.4}
+    other = TrainingRun.objects.create(
+        preset="smoke", config={**served.config, "learning_rate": 3e-4}, status=TrainingRun.Status.SUCCEEDED,
+        model_dir=trained.model_dir, output_dir=trained.output_dir, metrics=one_epoch,
+    )  # fmt: skip
+    TrainingRun.objects.filter(pk=served.pk).update(
+        metrics={**trained.metrics, "epochs": trained.metrics["epochs"][:1]}
+    )
+    log = "INFO ml.training: training on cpu\n\rMap: 100%|██████████| 300/300 [00:00<00:00, 1648.94 examples/s]\n"
+    running = {"status": TrainingRun.Status.RUNNING, "max_steps": 300, "eta_at": timezone.now(), "log_tail": log * 30}
+    warming = TrainingRun.objects.create(
+        preset="cpu", config={**served.config, "warmup_ratio": 0.1}, step=8, learning_rate=0.0, loss=0.6923,
+        eta_seconds=1400.0, history=[{"step": 1, "loss": 0.6923, "learning_rate": 0.0}], **running,
+    )  # fmt: skip
+    scoring = TrainingRun.objects.create(
+        preset="smoke", config=served.config, step=300, learning_rate=0.0, loss=0.31, eta_seconds=298.0,
+        history=[{"step": 100, "loss": 0.52, "learning_rate": 4e-5}, {"step": 300, "loss": 0.31, "learning_rate": 0.0}],
+        **running,
+    )  # fmt: skip
+    answers = [services.review_classify(user=person, text=text) for text in (
+        "A wonderful, brilliant film: I loved every superb minute.", "Dull, slow and far too long. " * 8)]  # fmt: skip
+    services.prediction_feedback_give(
+        prediction=answers[1], correct_label="negative" if answers[1].label == "positive" else "positive"
+    )
+    job = CsvClassification.objects.create(user=person, filename="reviews-of-the-year-2024.csv",
+                                           upload="uploads/x.csv", total_rows=1200, done_rows=450)  # fmt: skip
+    upload = io.BytesIO()
+    synthetic_reviews(300, seed=5).to_csv(upload, index=False)
+    dataset = services.labelled_dataset_create(
+        user=staff, name="support tickets", description="Reviews from our support inbox.",
+        upload=SimpleUploadedFile("tickets.csv", upload.getvalue(), content_type="text/csv"),
+    )  # fmt: skip
+    return {
+        "person": [
+            ("classify", "/"), ("history", "/history/"), ("why", f"/history/{answers[0].pk}/why/"),
+            ("api", "/api/"), ("csv", "/csv/"), ("csv-job", f"/csv/{job.pk}/"),
+            ("403", f"/runs/{served.pk}/"), ("404", "/history/999999/why/"), ("api-docs", "/api/v1/docs"),
+        ],
+        "staff": [
+            ("runs", "/admin/sentiment/trainingrun/"), ("launch", "/admin/sentiment/trainingrun/launch/"),
+            ("run", f"/runs/{served.pk}/"), ("run-warm-up", f"/runs/{warming.pk}/"),
+            ("run-scoring", f"/runs/{scoring.pk}/"), ("mistakes", f"/runs/{served.pk}/mistakes/?cell=fn"),
+            ("compare", f"/runs/compare/?run={served.pk}&run={other.pk}"), ("promote", f"/runs/{other.pk}/promote/"),
+            ("serving", "/serving/"), ("feedback", "/feedback/"), ("data-sets", "/datasets/"),
+            ("data-set", f"/datasets/{dataset.pk}/"), ("promotions", "/admin/sentiment/promotion/"),
+        ],
+        "visitor": [("sign-in", "/accounts/login/"), ("404-visitor", "/no/such/page/")],
+    }  # fmt: skip
+
+
+def test_every_page_fits_a_phone_and_its_navigation_is_usable(
+    browser, live_server, django_user_model, trained_tiny_run, shots
+):
+    """Issue 28: at 390 px (a phone) and at 1280 px, no page is wider than the screen and the navigation can be
+    used; no page asks for anything that is not there (the icon included); the error pages are the site's."""
+    from django.test import RequestFactory
+    from django.views.defaults import server_error
+    from playwright.sync_api import expect
+
+    # before any model is served, the pages point to the run training the first one
+    first = TrainingRun.objects.create(
+        preset="smoke", config=TrainingConfig(base_model="minilm").to_dict(), status=TrainingRun.Status.RUNNING,
+        step=30, max_steps=120, promote_when_done=True,
+    )  # fmt: skip
+    django_user_model.objects.create_user("pia", password="pia-password-1")
+    page = sign_in(browser, live_server, "pia", "pia-password-1")
+    for width in (DESKTOP, PHONE):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.reload()
+        expect(page.locator("#first-model")).to_contain_text(f"{first} is training the first one")
+        expect(page.locator("#first-model-progress")).to_contain_text("25.0% of its training is done")
+        fits_and_navigates(page, width)
+        shots(page, f"28-first-model-{width}")
+    page.close()
+    first.delete()
+
+    pages = a_site_with_every_kind_of_page(trained_tiny_run, django_user_model)
+    accounts = {"person": ("pat", "pat-password-1"), "staff": ("sam", "sam-password-1"), "visitor": None}
+    broken = server_error(RequestFactory().get("/")).content  # Django's own 500 handler, with the site's 500.html
+
+    def fail(route):
+        route.fulfill(status=500, body=broken, content_type="text/html")
+
+    for width in (DESKTOP, PHONE):
+        for who, visits in pages.items():
+            page = sign_in(browser, live_server, *accounts[who]) if accounts[who] else browser.new_page()
+            page.set_viewport_size({"width": width, "height": 900})
+            missing = []
+            page.on("response", lambda r, missing=missing: r.status == 404 and r.request.resource_type != "document"
+                    and missing.append(r.url))  # fmt: skip
+            for name, path in visits:
+                response = page.goto(f"{live_server.url}{path}")
+                page.wait_for_load_state("networkidle")
+                if name.startswith(("403", "404")):
+                    assert response.status == int(name[:3]) and page.locator("#error-page").is_visible()
+                else:
+                    assert response.status == 200, (path, response.status)
+                fits_and_navigates(page, width)
+                shots(page, f"28-{name}-{width}")
+            if who == "person":  # a new key, shown at the top of the API page
+                page.goto(f"{live_server.url}/api/")
+                page.fill("input[name=name]", f"phone {width}")
+                page.get_by_role("button", name="Create a key").click()
+                assert page.locator("#new-key").bounding_box()["y"] < page.locator("#api-docs-link").bounding_box()["y"]
+                fits_and_navigates(page, width)
+                shots(page, f"28-api-new-key-{width}")
+                page.goto(f"{live_server.url}/api/v1/docs")
+                page.click("#back-to-site")  # the docs' way back to the site
+                page.wait_for_url(f"{live_server.url}/api/")
+            if who == "staff":  # Django's 500 handler, as a failing page would answer
+                page.route(f"{live_server.url}/fails/", fail)
+                page.goto(f"{live_server.url}/fails/")
+                expect(page.locator("#error-page h1")).to_have_text("Something went wrong on our side")
+                fits_and_navigates(page, width)
+                shots(page, f"28-500-{width}")
+            assert missing == [], missing  # the icon included
+            icon = page.locator("link[rel=icon]").first.get_attribute("href")
+            assert page.request.get(f"{live_server.url}{icon}").status == 200
+            page.close()
