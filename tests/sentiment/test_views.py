@@ -480,3 +480,14 @@ def test_the_why_page_lists_the_strongest_words_as_the_explanation_weighs_them(c
         assert all(weight != "+0.000" and weight != "−0.000" for _, weight in listed)
         if not listed:
             assert f"No word pushed the answer towards {side}" in section
+
+
+def test_a_form_sent_without_its_token_gets_the_sites_page_and_changes_nothing(person, served_run):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(person)
+    response = client.post(CLASSIFY, {"text": "A fine film."})
+    page = response.content.decode()
+    assert response.status_code == 403 and "The form could not be sent" in page and "sentiment/style.css" in page
+    assert not Prediction.objects.exists()
