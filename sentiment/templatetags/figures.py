@@ -118,7 +118,7 @@ def run_figures(progress: dict, *, config: dict) -> dict:
     elif seconds_left is None:
         time_left = "measured after the first steps"
     else:
-        time_left = f"about {duration(seconds_left)}" if seconds_left >= 1 else "a few seconds"
+        time_left = f"about {duration(seconds_left)}" if seconds_left >= 1 else "any moment, by its last report"
     phase = ""
     if scoring:
         phase = (
