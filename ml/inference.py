@@ -233,6 +233,11 @@ class PredictorCache:
         self._loaded: OrderedDict[tuple[Path, str], Labeller] = OrderedDict()
         self.max_models = max_models
 
+    def loaded(self) -> list[tuple[Path, str]]:
+        """(model folder, runtime) of every predictor this process holds."""
+        with self._lock:
+            return list(self._loaded)
+
     def get(self, model_dir: str | Path, *, runtime: str = PYTORCH) -> Labeller:
         folder = resolve_model_dir(model_dir)
         key = (folder, runtime)

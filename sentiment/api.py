@@ -97,9 +97,15 @@ def _explanation(request, prediction) -> dict:
     if retry_after is not None:
         return {"explanation_error": f"Too many explanations: try again in {retry_after} s."}
     try:
-        return {"explanation": services.prediction_explain(prediction=prediction)}
+        job = services.prediction_explanation_request(prediction=prediction, user=prediction.user)
     except ValidationError as exc:
         return {"explanation_error": " ".join(exc.messages)}
+    if job.status == job.Status.SUCCEEDED:
+        return {"explanation": job.result}
+    if job.status == job.Status.FAILED:
+        return {"explanation_error": job.error}
+    # a worker works it out (services.analysis): API v1 answers it when it is done
+    return {"explanation_url": f"/api/v1/predictions/{prediction.pk}/explanation"}
 
 
 @csrf_exempt

@@ -13,12 +13,13 @@
   old, these are the reviews the product meets today. The served model's answers are those
   stored with each prediction when that model gave them, and computed again otherwise.
 
-A replay computes the candidate's answers here, in the web process that shows the page, through the runtime
-that would serve it; it stops after ``REPLAY_SECONDS`` (and says so; the batch under way finishes first)
-and is cached for ten minutes under what it depends on (candidate and its runtime, served model, newest
-prediction). The evidence a page showed is kept under a token in its form, so that the promotion records
-exactly what the person read.
-Nothing here writes to the database.
+The replay and the corrections' scores read up to ``REPLAY_PREDICTIONS`` reviews with two models: a
+worker computes them (an ``AnalysisJob``, ``services.analysis``), never the web process that shows the
+page, which shows the job's progress and fills in when it is done. The job is shared by everyone asking
+about the same candidate, served model and corrections set, and used for ``EVIDENCE_MAX_AGE`` (an hour)
+before a newer one is made: the reviews people send keep coming, but a new one should not make every
+page compute again. The replay stops after ``REPLAY_SECONDS`` (and says so). The evidence a page showed
+is kept under a token in its form, so that the promotion records exactly what the person read.
 """
 
 from __future__ import annotations
@@ -26,21 +27,25 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 
 from ml.behaviour import behaviour_regressions
 from ml.corrections import accuracy_on, held_out, held_out_rows
+from ml.errors import first_line, without_paths
 from ml.inference import predictor_cache
 from ml.metrics import accuracy_drop
 from sentiment import selectors
-from sentiment.models import Prediction, TrainingRun
-from sentiment.services.serving import answering
+from sentiment.models import AnalysisJob, Prediction, TrainingRun
+from sentiment.services.analysis import analysis_job_request
 
 logger = logging.getLogger(__name__)
 
-COMPUTE, CACHED_ONLY = "compute", "cached only"  # a replay not cached yet: computed, or left out
+COMPUTE, CACHED_ONLY = "compute", "cached only"  # a replay not done yet: asked for, or left out
+EVIDENCE_MAX_AGE = timedelta(hours=1)
 REPLAY_BATCH = 32  # reviews answered per call; the time budget is checked between calls
 FLIPS_SHOWN = 100
 CACHE_SECONDS = 600
@@ -64,9 +69,10 @@ def training_run_figures(*, run: TrainingRun) -> dict:
     }
 
 
-def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE) -> dict:
-    """Everything the promote page shows for ``run`` against the model served now. With ``CACHED_ONLY``
-    (the promote button itself, a restore from the serving history) a replay not already made is left out."""
+def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE, user=None) -> dict:
+    """Everything the promote page shows for ``run`` against the model served now: the figures at once, the
+    replay from its job (``job``: its progress until it is done). With ``CACHED_ONLY`` (the promote button
+    itself, a restore) no job is asked for: a replay not already made is left out."""
     served = selectors.served_model()
     served_run = served.run if served else None
     evidence = {
@@ -78,21 +84,54 @@ def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE) -> dict:
         ),
         "replay": None,
         "replay_error": "",
+        "job": None,
     }
     if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir:
         evidence["replay_error"] = f"{run} has no finished model: there is nothing to replay."
     elif served is not None and not evidence["is_served"]:
-        try:
-            evidence["replay"] = training_run_replay(
-                run=run, served_run=served_run, served_version=served.promotion_id, compute=replay == COMPUTE
-            )
-        except Exception as exc:  # a model that does not load: the page says so, promoting refuses it anyway
-            logger.warning("replay of %s failed", run, exc_info=True)
-            evidence["replay_error"] = f"The replay could not run: {exc}"
+        job = evidence_job(run=run, served=served, user=user, ask=replay == COMPUTE)
+        if job is not None:
+            evidence["job"] = {"id": job.pk, "status": job.status, "percent": job.progress_percent}
+            if job.status == AnalysisJob.Status.SUCCEEDED:
+                evidence["replay"] = job.result
+            elif job.status == AnalysisJob.Status.FAILED:
+                evidence["replay_error"] = f"The replay could not run: {job.error}"
     evidence["figure_regressions"] = figure_regressions(
         candidate=evidence["candidate"], served=evidence["served"], replay=evidence["replay"]
     )
     return evidence
+
+
+def evidence_job(*, run: TrainingRun, served, user=None, ask: bool = True) -> AnalysisJob | None:
+    """The job replaying recent reviews with ``run``'s model against the served one (see above): asked for
+    when ``ask`` (a person too busy gets the reason as the replay's error), else only one already made."""
+    runtime = selectors.training_run_serving_runtime(run=run)
+    corrections = selectors.corrections_set().version
+    key = f"evidence:{run.pk}:{runtime}:{served.promotion_id}:{corrections}:{settings.REPLAY_PREDICTIONS}"
+    if not ask:
+        done = AnalysisJob.objects.filter(key=key, status=AnalysisJob.Status.SUCCEEDED).order_by("-finished_at")
+        return done.first()
+    params = {"run": run.pk, "served_run": served.run.pk, "runtime": runtime}
+    try:
+        return analysis_job_request(
+            kind=AnalysisJob.Kind.EVIDENCE, key=key, params=params, user=user, max_age=EVIDENCE_MAX_AGE
+        )
+    except ValidationError as exc:
+        logger.info("no replay of %s for now: %s", run, exc.messages)
+        return None
+
+
+def evidence_compute(*, params: dict, progress=None) -> dict:
+    """Worker side: the replay of recent reviews and both models' scores on the held-out corrections (or, for
+    the run page, the served model's score on a run's own held-out corrections)."""
+    try:
+        if "corrections_of" in params:
+            return _served_corrections_score(params)
+        run = TrainingRun.objects.get(pk=params["run"])
+        return _replay(run, TrainingRun.objects.get(pk=params["served_run"]), progress=progress)
+    except Exception as exc:  # a model that does not load: said on the page, promoting refuses it anyway
+        logger.warning("replay of %s failed", run, exc_info=True)
+        raise ValidationError(without_paths(first_line(exc))) from None
 
 
 def figure_regressions(*, candidate: dict, served: dict | None, replay: dict | None) -> list[dict]:
@@ -124,83 +163,28 @@ def regression_titles(evidence: dict) -> list[str]:
     return [r["title"] for r in [*(evidence.get("regressions") or []), *(evidence.get("figure_regressions") or [])]]
 
 
-def training_run_replay(
-    *, run: TrainingRun, served_run: TrainingRun, served_version: int, compute: bool = True
-) -> dict | None:
-    """The replay of recent predictions with ``run``'s model against ``served_run``'s (cached, see above);
-    None when it is not cached and ``compute`` is False."""
-    newest = Prediction.objects.values_list("pk", flat=True).first()
-    runtime = selectors.training_run_serving_runtime(run=run)
-    key = f"replay:{run.pk}:{runtime}:{served_version}:{newest}:{settings.REPLAY_PREDICTIONS}:{settings.REPLAY_SECONDS}"
-    try:
-        cached = cache.get(key)
-    except Exception:  # the cache (Redis) is away: compute, and do not store
-        cached, key = None, None
-    if cached is not None or not compute:
-        return cached
-    replay = _replay(run, served_run)
-    if key:
-        try:
-            cache.set(key, replay, CACHE_SECONDS)
-        except Exception:
-            logger.warning("could not cache the replay of %s", run, exc_info=True)
-    return replay
-
-
-def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
+def _replay(run: TrainingRun, served_run: TrainingRun, *, progress=None) -> dict:
     started = time.perf_counter()
     asked = settings.REPLAY_PREDICTIONS
     predictions = list(
-        Prediction.objects.order_by("-created_at", "-id").values("id", "text", "label", "probability", "run_id")[:asked]
+        Prediction.objects.exclude(text="")  # texts past their retention are gone
+        .order_by("-created_at", "-id")
+        .values("id", "text", "label", "probability", "run_id")[:asked]
     )
     newest_of_each_text: dict[str, dict] = {}
     for p in predictions:  # newest first: a review sent again is replayed once, against its newest answer
         newest_of_each_text.setdefault(p["text"], p)
     recent = list(newest_of_each_text.values())
     candidate = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
-    served = None  # loaded only if some recent answers came from another model than the served one
     replayed, agree, flipped = 0, 0, []
-
-    def out_of_time() -> bool:
-        return time.perf_counter() - started > settings.REPLAY_SECONDS
-
-    for start in range(0, len(recent), REPLAY_BATCH):
-        if start and out_of_time():
-            break  # the first batch always runs: a replay of nothing would say nothing
-        chunk = recent[start : start + REPLAY_BATCH]
-        with answering() as cores:
-            new = candidate.predict([p["text"] for p in chunk], batch_size=32, cores=cores)
-            other = [p for p in chunk if p["run_id"] != served_run.pk]
-            if other and start and out_of_time():
-                break
-            if other:
-                served = served or predictor_cache.get(
-                    served_run.model_dir, runtime=selectors.training_run_serving_runtime(run=served_run)
-                )
-                for p, answer in zip(other, served.predict([p["text"] for p in other], cores=cores), strict=True):
-                    p.update(label=answer.label, probability=answer.probability)
+    for chunk, new in _answers_in_time(recent, candidate, served_run, started=started, progress=progress):
         for p, answer in zip(chunk, new, strict=True):
             replayed += 1
             if answer.label == p["label"]:
                 agree += 1
-                continue
-            flipped.append(
-                {
-                    "prediction": p["id"],
-                    "text": p["text"][:600],
-                    "served_label": p["label"],
-                    "served_probability": round(p["probability"], 4),
-                    "candidate_label": answer.label,
-                    "candidate_probability": round(answer.probability, 4),
-                }
-            )
+            else:
+                flipped.append(_flip(p, answer))
     flipped.sort(key=lambda f: -f["candidate_probability"])
-    held = [row for row in selectors.corrections_set().rows if held_out(row["text"])]
-    corrections = {
-        "examples": len(held),
-        "candidate": corrections_accuracy(run=run, rows=held),
-        "served": corrections_accuracy(run=served_run, rows=held),
-    }
     return {
         "asked": asked,
         "predictions": len(predictions),
@@ -213,7 +197,49 @@ def _replay(run: TrainingRun, served_run: TrainingRun) -> dict:
         "seconds": round(time.perf_counter() - started, 2),
         "runtime": candidate.runtime,
         "served_run": served_run.pk,
-        "corrections": corrections,
+        "corrections": _corrections_scores(run, served_run),
+    }
+
+
+def _answers_in_time(recent: list[dict], candidate, served_run: TrainingRun, *, started: float, progress=None):
+    """(chunk, the candidate's answers) batch by batch until ``REPLAY_SECONDS`` have passed (the first batch
+    always runs: a replay of nothing would say nothing). Answers given by another model than the served one
+    are computed again with the served model, so that a flip compares the two models."""
+    served = None  # loaded only if some recent answers came from another model than the served one
+    for start in range(0, len(recent), REPLAY_BATCH):
+        if start and time.perf_counter() - started > settings.REPLAY_SECONDS:
+            return
+        if progress:
+            progress(start, len(recent))
+        chunk = recent[start : start + REPLAY_BATCH]
+        new = candidate.predict([p["text"] for p in chunk], batch_size=32)
+        other = [p for p in chunk if p["run_id"] != served_run.pk]
+        if other:
+            served = served or predictor_cache.get(
+                served_run.model_dir, runtime=selectors.training_run_serving_runtime(run=served_run)
+            )
+            for p, answer in zip(other, served.predict([p["text"] for p in other]), strict=True):
+                p.update(label=answer.label, probability=answer.probability)
+        yield chunk, new
+
+
+def _flip(p: dict, answer) -> dict:
+    return {
+        "prediction": p["id"],
+        "text": p["text"][:600],
+        "served_label": p["label"],
+        "served_probability": round(p["probability"], 4),
+        "candidate_label": answer.label,
+        "candidate_probability": round(answer.probability, 4),
+    }
+
+
+def _corrections_scores(run: TrainingRun, served_run: TrainingRun) -> dict:
+    held = [row for row in selectors.corrections_set().rows if held_out(row["text"])]
+    return {
+        "examples": len(held),
+        "candidate": corrections_accuracy(run=run, rows=held),
+        "served": corrections_accuracy(run=served_run, rows=held),
     }
 
 
@@ -245,16 +271,12 @@ def corrections_accuracy(*, run: TrainingRun, rows: list[dict]) -> float | None:
         return None
     predictor = predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
 
-    def score(texts):
-        with answering() as cores:
-            return predictor.positive_probabilities(texts, batch_size=32, cores=cores)
-
-    return accuracy_on(score, rows)
+    return accuracy_on(lambda texts: predictor.positive_probabilities(texts, batch_size=32), rows)
 
 
-def training_run_corrections(*, run: TrainingRun) -> dict | None:
+def training_run_corrections(*, run: TrainingRun, user=None) -> dict | None:
     """The run's score on the corrections it held out (recorded when it ended) beside the served model's on
-    the same reviews (computed here, cached like a replay); None for a run launched without corrections."""
+    the same reviews (a job: ``job`` is its progress until it is done); None for a run launched without."""
     recorded = (run.metrics or {}).get("corrections")
     if not recorded:
         return None
@@ -262,26 +284,29 @@ def training_run_corrections(*, run: TrainingRun) -> dict | None:
     result = {**recorded, "served_accuracy": None, "served_run": served.run.pk if served else None, "error": ""}
     if served is None or not recorded.get("held_out"):
         return result
-    key = f"corrections:{run.pk}:{served.promotion_id}"
     try:
-        cached = cache.get(key)
-    except Exception:
-        cached, key = None, None
-    if cached is not None:
-        return {**result, "served_accuracy": cached}
-    try:
-        rows = held_out_rows(run.config.get("corrections_file", ""))
-        result["served_accuracy"] = corrections_accuracy(run=served.run, rows=rows)
-    except Exception as exc:  # a missing file or model: the page says so
-        logger.warning("served model's corrections score for %s failed", run, exc_info=True)
-        result["error"] = str(exc)
-        return result
-    if key:
-        try:
-            cache.set(key, result["served_accuracy"], CACHE_SECONDS)
-        except Exception:
-            logger.warning("could not cache the corrections score of %s", run, exc_info=True)
+        job = analysis_job_request(
+            kind=AnalysisJob.Kind.EVIDENCE,
+            key=f"corrections:{run.pk}:{served.promotion_id}",
+            params={"corrections_of": run.pk, "served_run": served.run.pk},
+            user=user,
+        )
+    except ValidationError as exc:
+        return {**result, "error": " ".join(exc.messages)}
+    result["job"] = {"id": job.pk, "status": job.status, "percent": job.progress_percent}
+    if job.status == AnalysisJob.Status.SUCCEEDED:
+        result["served_accuracy"] = job.result["served_accuracy"]
+    elif job.status == AnalysisJob.Status.FAILED:
+        result["error"] = job.error
     return result
+
+
+def _served_corrections_score(params: dict) -> dict:
+    """Worker side of ``training_run_corrections``: the served model on the run's held-out corrections."""
+    run = TrainingRun.objects.get(pk=params["corrections_of"])
+    served_run = TrainingRun.objects.get(pk=params["served_run"])
+    rows = held_out_rows(run.config.get("corrections_file", ""))
+    return {"served_accuracy": corrections_accuracy(run=served_run, rows=rows)}
 
 
 def replay_summary(replay: dict | None) -> dict | None:

@@ -29,9 +29,14 @@ logger = logging.getLogger(__name__)
 TRAIN_RUN = "worker.tasks.train_run"
 CLASSIFY_CSV = "worker.tasks.classify_csv"
 SWEEP = "worker.tasks.sweep"
+ANALYSE = "worker.tasks.analyse"
 
 # The table each job works on (by label: the Celery app, and so this module, loads before Django's models).
-ROWS = {TRAIN_RUN: "sentiment.TrainingRun", CLASSIFY_CSV: "sentiment.CsvClassification"}
+ROWS = {
+    TRAIN_RUN: "sentiment.TrainingRun",
+    CLASSIFY_CSV: "sentiment.CsvClassification",
+    ANALYSE: "sentiment.AnalysisJob",
+}
 
 
 def job_enqueue(*, name: str, object_id: int) -> None:

@@ -346,3 +346,59 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key!r} of {self.user_id}"
+
+
+class AnalysisJob(BackgroundJob):
+    """Heavy reading a worker does, never a web request: an explanation (up to 41 readings of a review by
+    the model that answered it), the promote page's evidence (up to ``REPLAY_PREDICTIONS`` reviews and the
+    held-out corrections read by two models), the behavioural checks run again. The page that asks shows
+    the job's progress and fills in when it is done (``services.analysis``).
+
+    Jobs asking the same (``key``: what the result depends on) share one; the result is kept here, the
+    database being the source of truth, until ``ANALYSIS_KEEP_HOURS`` after it ended. Like a CSV job it is
+    held through a lease (``worker``, ``heartbeat_at``) and handed back by the sweep when its worker dies.
+    """
+
+    class Kind(models.TextChoices):
+        EXPLANATION = "explanation", "Explanation of an answer"
+        EVIDENCE = "evidence", "Evidence for a promotion"
+        BEHAVIOUR = "behaviour", "Behavioural checks"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=200, db_index=True, help_text="What the result depends on; equal keys share.")
+    params = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    faults = models.PositiveIntegerField(default=0, help_text="Times its worker was lost while it ran.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def progress_percent(self) -> float:
+        return round(100.0 * self.done / self.total, 1) if self.total else 0.0

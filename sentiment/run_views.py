@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.views import View
 
 from ml.scored_reviews import CELLS, scored_reviews_agree, scored_reviews_cell
-from sentiment import comparison, estimates, evidence, selectors, services
+from sentiment import comparison, estimates, evidence, selectors, services, views
 from sentiment.forms import PromoteForm
 from sentiment.models import Feedback, Promotion, TrainingRun
 from sentiment.permissions import TrainingStaffRequiredMixin
+from sentiment.services.checks import behaviour_job_key
 from sentiment.templatetags.figures import readable_log, run_figures
 
 MISTAKES_PAGE_SIZE = 20
@@ -50,7 +51,8 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "serving_check": selectors.training_run_serving_check(run=run),
                 "behaviour": (run.metrics or {}).get("behaviour"),
                 "model_size": (run.metrics or {}).get("model"),
-                "corrections": evidence.training_run_corrections(run=run),
+                "corrections": evidence.training_run_corrections(run=run, user=request.user),
+                "behaviour_job": views.job_shown(selectors.analysis_job_active(key=behaviour_job_key(run))),
                 "resumable": selectors.training_run_resumable(run=run),
                 "estimate": estimates.training_run_estimate_check(run=run),
             },
@@ -138,15 +140,15 @@ class RunCompareView(TrainingStaffRequiredMixin, View):
 
 
 class RunBehaviourView(TrainingStaffRequiredMixin, View):
-    """Run the behavioural checks again, now (the run page's button)."""
+    """Run the behavioural checks again, on a worker (the run page's button)."""
 
     http_method_names = ["post"]
 
     def post(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
         try:
-            result = services.training_run_check_behaviour(run=run)
-            messages.success(request, f"Behavioural checks: {result['passed']} of {result['total']} passed.")
+            services.training_run_behaviour_request(run=run, user=request.user)
+            messages.success(request, "The behavioural checks run again on a worker: the page shows them when done.")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect(reverse("sentiment:run_detail", args=[run.pk]) + "#behaviour-card")
@@ -158,7 +160,7 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
 
     def get(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
-        shown = evidence.promotion_evidence(run=run)
+        shown = evidence.promotion_evidence(run=run, user=request.user)
         return self.page(request, run, PromoteForm(regressions=evidence.regression_titles(shown)), shown)
 
     def post(self, request, run_id: int):
@@ -175,7 +177,7 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
                 return redirect(form.cleaned_data["next"] or reverse("sentiment:serving_history"))
             except ValidationError as exc:
                 form.add_error(None, exc)
-        return self.page(request, run, form, evidence.promotion_evidence(run=run))
+        return self.page(request, run, form, evidence.promotion_evidence(run=run, user=request.user))
 
     def page(self, request, run: TrainingRun, form: PromoteForm, shown: dict):
         context = {

@@ -17,6 +17,7 @@ from ml.checkpoints import latest_complete_checkpoint
 from ml.config import TrainingConfig
 from ml.serving_choice import AUTO, ONNX_FP32, ONNX_INT8, PYTORCH, PYTORCH_INT8, serving_runtime
 from sentiment.models import (
+    AnalysisJob,
     ApiToken,
     CsvClassification,
     Feedback,
@@ -25,6 +26,7 @@ from sentiment.models import (
     Promotion,
     TrainingRun,
 )
+from sentiment.permissions import can_manage_training
 
 
 @dataclass(frozen=True)
@@ -289,3 +291,15 @@ def labelled_dataset_runs(*, dataset: LabelledDataset) -> QuerySet[TrainingRun]:
     """The runs that trained on a data set, alone or added to another, newest first."""
     folder = dataset.folder
     return TrainingRun.objects.filter(Q(config__dataset=folder) | Q(config__added_data=folder)).order_by("-pk")
+
+
+def analysis_jobs_visible(*, user) -> QuerySet[AnalysisJob]:
+    """The analyses ``user`` may follow: explanations of their own answers; every analysis, for staff."""
+    if can_manage_training(user):
+        return AnalysisJob.objects.all()
+    # an explanation is asked for by the owner of the answer alone (its key names the prediction)
+    return AnalysisJob.objects.filter(kind=AnalysisJob.Kind.EXPLANATION, requested_by=user)
+
+
+def analysis_job_active(*, key: str) -> AnalysisJob | None:
+    return AnalysisJob.objects.filter(key=key, status__in=AnalysisJob.ACTIVE).order_by("-created_at").first()

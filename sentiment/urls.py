@@ -16,6 +16,7 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("history/<int:prediction_id>/why/", explanations(views.prediction_why), name="prediction_why"),
     path("history/<int:prediction_id>/feedback/", views.prediction_feedback, name="prediction_feedback"),
+    path("analyses/<int:job_id>.json", views.analysis_status, name="analysis_status"),
     path("api/predictions/<int:prediction_id>/feedback", per_key_and_ip(api.prediction_feedback), name="api_feedback"),
     path("feedback/", run_views.FeedbackQueueView.as_view(), name="feedback_queue"),
     path("datasets/", per_person(dataset_views.DatasetListView.as_view()), name="dataset_list"),

@@ -64,18 +64,41 @@ def history(request):
 
 @login_required
 def prediction_why(request, prediction_id: int):
-    """Why one of the person's answers came out as it did: its words highlighted by their push."""
+    """Why one of the person's answers came out as it did: its words highlighted by their push, worked out by
+    a worker (``services.analysis``); until it is done, the page shows the job's progress."""
     prediction = get_object_or_404(selectors.prediction_list(user=request.user), pk=prediction_id)
-    explanation, problem = None, ""
+    explanation, problem, job = None, "", None
     try:
-        explanation = services.prediction_explain(prediction=prediction)
+        job = services.prediction_explanation_request(prediction=prediction, user=request.user)
     except ValidationError as exc:
         problem = " ".join(exc.messages)
-    return render(
-        request,
-        "sentiment/prediction_why.html",
-        {"prediction": prediction, "explanation": explanation, "problem": problem},
-    )
+    if job is not None and job.status == job.Status.SUCCEEDED:
+        explanation = job.result
+    elif job is not None and job.status == job.Status.FAILED:
+        problem = job.error
+    waiting = job if job is not None and job.is_active else None
+    context = {"prediction": prediction, "explanation": explanation, "problem": problem, "job": job_shown(waiting)}
+    return render(request, "sentiment/prediction_why.html", context)
+
+
+@never_cache
+@login_required
+def analysis_status(request, job_id: int):
+    """A job's progress, as the pages that wait on it poll it: its owner's (an explanation) or staff's."""
+    job = get_object_or_404(selectors.analysis_jobs_visible(user=request.user), pk=job_id)
+    return JsonResponse({**job_shown(job), "error": job.error})
+
+
+def job_shown(job) -> dict | None:
+    """An analysis job as the pages show and poll it (``_analysis_job.html``, analysis.js)."""
+    if job is None:
+        return None
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "percent": job.progress_percent,
+    }
 
 
 @require_POST

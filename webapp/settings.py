@@ -170,6 +170,16 @@ INT8_MAX_ACCURACY_LOSS = env.float("INT8_MAX_ACCURACY_LOSS", default=DEFAULT_MAX
 # (sentiment/evidence.py), for at most REPLAY_SECONDS: the promote page shows which answers would change.
 REPLAY_PREDICTIONS = env.int("REPLAY_PREDICTIONS", default=1000)
 REPLAY_SECONDS = env.float("REPLAY_SECONDS", default=30.0)
+# Heavy reading (explanations, the promote page's evidence, behavioural checks) is done by the default
+# workers as jobs (services/analysis.py): at most ANALYSIS_JOBS_PER_PERSON under way per person and
+# ANALYSIS_QUEUE_MAX waiting in all (past either: 429); a job whose worker is silent for
+# ANALYSIS_HEARTBEAT_TIMEOUT seconds is handed back, ANALYSIS_MAX_ATTEMPTS times at most; results are
+# kept ANALYSIS_KEEP_HOURS after the job ended.
+ANALYSIS_JOBS_PER_PERSON = env.int("ANALYSIS_JOBS_PER_PERSON", default=3)
+ANALYSIS_QUEUE_MAX = env.int("ANALYSIS_QUEUE_MAX", default=50)
+ANALYSIS_HEARTBEAT_TIMEOUT = env.float("ANALYSIS_HEARTBEAT_TIMEOUT", default=60.0)
+ANALYSIS_MAX_ATTEMPTS = env.int("ANALYSIS_MAX_ATTEMPTS", default=3)
+ANALYSIS_KEEP_HOURS = env.int("ANALYSIS_KEEP_HOURS", default=24)
 
 MEDIA_ROOT = VAR_DIR / env.str("MEDIA_ROOT", default="media")
 MEDIA_URL = "media/"

@@ -18,6 +18,7 @@ from django.db import close_old_connections
 
 from sentiment import jobs, services
 from sentiment.run_execution import training_run_supervise
+from sentiment.services.analysis import analysis_job_process
 from worker.celery import TRAINING_QUEUE, app
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ def _recover_on_start(sender, **kwargs) -> None:
 @app.task(name=jobs.CLASSIFY_CSV)
 def classify_csv(job_id: int) -> str:
     return services.csv_classification_process(job_id=job_id, worker=classify_csv.request.hostname or "worker")
+
+
+@app.task(name=jobs.ANALYSE)
+def analyse(job_id: int) -> str:
+    return analysis_job_process(job_id=job_id, worker=analyse.request.hostname or "worker")
 
 
 @worker_ready.connect

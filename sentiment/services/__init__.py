@@ -6,6 +6,8 @@
 - ``feedback``: people's corrections of their answers, and staff's review of them;
 - ``datasets``: labelled data sets staff upload to train on, checked and saved as a folder a run reads;
 - ``checks``: behavioural checks of a finished model, run again on demand;
+- ``analysis``: heavy reading (explanations, evidence, checks) done by a worker as a job, never a page;
+- ``storage``: a quota of stored bytes per person, the retention, files deleted with their rows;
 - ``sweep``: jobs left behind by a dead worker or an absent broker, picked up again;
 - ``promotions``: serving a run's model, with who, why and the evidence, in the audit trail;
 - ``serving``: the model each process answers with, swapped in the background on promotion;
@@ -17,8 +19,8 @@
 
 from sentiment.services.accounts import admin_user_ensure
 from sentiment.services.api_tokens import api_token_create, api_token_revoke, api_token_used
-from sentiment.services.checks import training_run_check_behaviour
-from sentiment.services.classify import prediction_explain, review_classify, reviews_classify
+from sentiment.services.checks import training_run_behaviour_request, training_run_check_behaviour
+from sentiment.services.classify import prediction_explanation_request, review_classify, reviews_classify
 from sentiment.services.csv_jobs import (
     csv_classification_create,
     csv_classification_process,
@@ -63,11 +65,12 @@ __all__ = [
     "jobs_sweep",
     "labelled_dataset_create",
     "labelled_dataset_delete",
-    "prediction_explain",
+    "prediction_explanation_request",
     "prediction_feedback_give",
     "request_once",
     "review_classify",
     "reviews_classify",
+    "training_run_behaviour_request",
     "training_run_cancel",
     "training_run_check_behaviour",
     "training_run_claim",

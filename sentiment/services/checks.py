@@ -1,14 +1,16 @@
 """Behavioural checks (``ml.behaviour``) run again on a finished run's model, on demand.
 
-They run at the end of every training run; staff run them again from the run page or with
-``manage.py check_behaviour`` when the battery has a new version, or for a run trained before it
-existed. The model answers through the runtime that serves it, so the checks judge what users get.
+They run at the end of every training run; staff run them again from the run page (a worker's job:
+``services.analysis``) or with ``manage.py check_behaviour`` when the battery has a new version, or for
+a run trained before it existed. The model answers through the runtime that serves it, so the checks
+judge what users get.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -18,10 +20,24 @@ from ml.behaviour import behaviour_check
 from ml.errors import first_line
 from ml.inference import predictor_cache
 from sentiment import selectors
-from sentiment.models import TrainingRun
-from sentiment.services.serving import answering
+from sentiment.models import AnalysisJob, TrainingRun
+from sentiment.services.analysis import analysis_job_request
 
 logger = logging.getLogger(__name__)
+
+
+def behaviour_job_key(run: TrainingRun) -> str:
+    return f"behaviour:{run.pk}"
+
+
+def training_run_behaviour_request(*, run: TrainingRun, user) -> AnalysisJob:
+    """Ask a worker to run the checks again (``services.analysis``); the checks under way, when they are."""
+    if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir or not Path(run.model_dir).is_dir():
+        raise ValidationError(f"{run} has no finished model to check.")
+    return analysis_job_request(
+        kind=AnalysisJob.Kind.BEHAVIOUR, key=behaviour_job_key(run), params={"run": run.pk}, user=user,
+        max_age=timedelta(0),  # asked again: checked again
+    )  # fmt: skip
 
 
 def training_run_check_behaviour(*, run: TrainingRun) -> dict:
@@ -34,12 +50,10 @@ def training_run_check_behaviour(*, run: TrainingRun) -> dict:
     runtime = selectors.training_run_serving_runtime(run=run)
     try:
         predictor = predictor_cache.get(run.model_dir, runtime=runtime)
-
-        def score(texts):
-            with answering() as cores:
-                return predictor.positive_probabilities(texts, batch_size=32, cores=cores)
-
-        result = {**behaviour_check(score), "runtime": runtime}
+        result = {
+            **behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32)),
+            "runtime": runtime,
+        }
     except Exception as exc:
         logger.warning("behavioural checks of %s failed", run, exc_info=True)
         raise ValidationError(f"The checks could not run on the model of {run}: {first_line(exc)}") from None

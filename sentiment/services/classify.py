@@ -18,14 +18,15 @@ from django.core.exceptions import ValidationError
 
 from ml.errors import MLError, first_line, without_paths
 from ml.explain import explain, top_words
-from ml.inference import predictor_cache
+from ml.inference import model_version, predictor_cache
 from sentiment import selectors
-from sentiment.models import Prediction
+from sentiment.models import AnalysisJob, Prediction
+from sentiment.services.analysis import analysis_job_request
 from sentiment.services.serving import answering, serving_slot
 
 logger = logging.getLogger(__name__)
 
-EXPLANATION_CACHE_SECONDS = 24 * 3600
+EXPLANATION_BATCH = 8  # variants of the review read at once: progress is reported between batches
 
 
 # ASCII control characters other than tab and line breaks: no review holds them, and PostgreSQL refuses NUL
@@ -87,11 +88,27 @@ def reviews_classify(*, user, texts: list[str]) -> list[Prediction]:
     return Prediction.objects.bulk_create(predictions)  # with their ids on PostgreSQL and SQLite
 
 
-def prediction_explain(*, prediction: Prediction) -> dict:
-    """Which words pushed this answer towards positive or negative (``ml.explain``, occlusion), computed by
-    the model and runtime that gave it, and kept a day in the cache (it never changes for the same model
-    files). Each piece also gets its ``strength`` (0 to 1, against the strongest piece) and ``direction``
-    for the page's highlighting. A model that is gone or does not load: a ValidationError saying so."""
+def prediction_explanation_request(*, prediction: Prediction, user) -> AnalysisJob:
+    """The job that explains this answer (``services.analysis``): which words pushed it towards positive or
+    negative, computed by a worker with the model and runtime that gave it. Asked again, the same job (or
+    its result, which never changes for the same model files). A model that is gone: a ValidationError."""
+    run = prediction.run
+    if run is None or not run.model_dir or not Path(run.model_dir).is_dir():
+        raise ValidationError("The model that gave this answer is no longer available, so it cannot be explained.")
+    runtime = prediction.runtime or selectors.training_run_serving_runtime(run=run)
+    version = hashlib.sha256(model_version(Path(run.model_dir)).encode()).hexdigest()[:16]
+    return analysis_job_request(
+        kind=AnalysisJob.Kind.EXPLANATION,
+        key=f"explanation:{prediction.pk}:{runtime}:{version}",
+        params={"prediction": prediction.pk, "runtime": runtime},
+        user=user,
+    )
+
+
+def prediction_explanation_compute(*, prediction: Prediction, progress=None) -> dict:
+    """Worker side: ``ml.explain``'s occlusion with the model and runtime that gave the answer. Each piece
+    also gets its ``strength`` (0 to 1, against the strongest piece) and ``direction`` for the highlighting.
+    A model that does not load, or an explanation that fails: a ValidationError saying so."""
     run = prediction.run
     if run is None or not run.model_dir or not Path(run.model_dir).is_dir():
         raise ValidationError("The model that gave this answer is no longer available, so it cannot be explained.")
@@ -100,17 +117,16 @@ def prediction_explain(*, prediction: Prediction) -> dict:
         predictor = predictor_cache.get(run.model_dir, runtime=runtime)
     except Exception as exc:
         logger.warning("cannot explain prediction %s: its model does not load", prediction.pk, exc_info=True)
-        raise ValidationError(
-            f"The model that gave this answer does not load: {without_paths(first_line(exc))}"
-        ) from None
-    key = "explanation:" + hashlib.sha256(f"{prediction.pk}|{runtime}|{predictor.version}".encode()).hexdigest()
-    cached = _cache_get(key)
-    if cached is not None:
-        return cached
+        reason = without_paths(first_line(exc))
+        raise ValidationError(f"The model that gave this answer does not load: {reason}") from None
 
     def score(texts):
-        with answering() as cores:
-            return predictor.positive_probabilities(texts, cores=cores)
+        probabilities = []
+        for start in range(0, len(texts), EXPLANATION_BATCH):
+            if progress:
+                progress(start, len(texts))
+            probabilities.extend(predictor.positive_probabilities(texts[start : start + EXPLANATION_BATCH]))
+        return probabilities
 
     try:
         explanation = explain(score, prediction.text)
@@ -124,7 +140,6 @@ def prediction_explain(*, prediction: Prediction) -> dict:
         piece["direction"] = "positive" if piece["weight"] > 0 else "negative" if piece["weight"] < 0 else ""
     result["top"] = top_words(explanation)
     result["milliseconds"] = round(1000 * explanation.seconds)
-    _cache_set(key, result, EXPLANATION_CACHE_SECONDS)
     return result
 
 

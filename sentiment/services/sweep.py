@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sentiment import jobs
+from sentiment.services.analysis import analysis_jobs_expire, analysis_jobs_recover
 from sentiment.services.csv_jobs import csv_classifications_recover
 from sentiment.services.runs import training_runs_recover
 from sentiment.services.storage import stored_expire
@@ -32,8 +33,9 @@ def jobs_sweep(*, worker: str | None = None) -> dict:
     return {
         "runs": training_runs_recover(worker=worker),
         "csv": csv_classifications_recover(worker=worker),
+        "analyses": analysis_jobs_recover(worker=worker),
         "resent": queued_jobs_resend(),
-        "expired": stored_expire(),
+        "expired": {**stored_expire(), "analyses": analysis_jobs_expire()},
     }
 
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from ml.config import TrainingConfig
@@ -216,3 +217,39 @@ def test_a_two_process_data_parallel_run_finishes_with_one_model_and_one_set_of_
     output = Path(run.output_dir)
     assert sorted(p.name for p in output.iterdir() if p.is_dir()) == ["checkpoints", "model"]
     assert (output / "model" / "model.safetensors").is_file() and (output / "metrics.json").is_file()
+
+
+def test_a_worker_works_out_what_a_page_asked_for_and_the_web_process_loads_no_model(
+    worker, client, django_user_model, trained_tiny_run
+):
+    """An explanation and the promote page's replay are computed by the worker: the page shows the job's
+    progress, polls it, and shows the result once it is done; this (web) process never loads the models."""
+    from ml.inference import predictor_cache
+
+    config = TrainingConfig(base_model="tiny").to_dict()
+    served, candidate = (
+        TrainingRun.objects.create(preset="smoke", config=config, status=Status.SUCCEEDED,
+                                   model_dir=trained_tiny_run.model_dir, output_dir=trained_tiny_run.output_dir)
+        for _ in range(2)
+    )  # fmt: skip
+    served.promotions.create(reason="the model served here")
+    person = django_user_model.objects.create_user("reader", password="pw")
+    answer = Prediction.objects.create(user=person, text="A superb film, but the ending was dull.", label="positive",
+                                       probability=0.7, run=served, model_name="tiny", runtime="pytorch")  # fmt: skip
+    predictor_cache.clear()
+    client.force_login(person)
+    why = reverse("sentiment:prediction_why", args=[answer.pk])
+    job = client.get(why).context["job"]
+    status = reverse("sentiment:analysis_status", args=[job["id"]])
+    wait_for(lambda: client.get(status).json()["status"] == "succeeded", 60, "the worker explains the answer")
+    explanation = client.get(why).context["explanation"]
+    assert "".join(p["text"] for p in explanation["pieces"]) == answer.text
+
+    staff_client = Client()
+    staff_client.force_login(django_user_model.objects.create_user("boss", password="pw", is_staff=True))
+    promote = reverse("sentiment:run_promote", args=[candidate.pk])
+    job = staff_client.get(promote).context["evidence"]["job"]
+    status = reverse("sentiment:analysis_status", args=[job["id"]])
+    wait_for(lambda: staff_client.get(status).json()["status"] == "succeeded", 60, "the worker replays")
+    assert staff_client.get(promote).context["evidence"]["replay"]["replayed"] == 1
+    assert predictor_cache.loaded() == [], "a model was loaded in the web process"

@@ -51,3 +51,19 @@ def queued_jobs(settings):
         return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
 
     return read
+
+
+@pytest.fixture
+def analyses_done():
+    """Work out the analyses the pages asked for, here, as a default worker would (``services.analysis``);
+    returns how many there were."""
+    from sentiment.models import AnalysisJob
+    from sentiment.services.analysis import analysis_job_process
+
+    def run() -> int:
+        queued = list(AnalysisJob.objects.filter(status=AnalysisJob.Status.QUEUED).values_list("pk", flat=True))
+        for pk in queued:
+            analysis_job_process(job_id=pk)
+        return len(queued)
+
+    return run

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from ml.inference import Predictor
 from sentiment import evidence, selectors, services
-from sentiment.models import Prediction, Promotion, TrainingRun
+from sentiment.models import AnalysisJob, Prediction, Promotion, TrainingRun
 from tests.conftest import synthetic_reviews
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,9 @@ def test_a_run_that_kept_no_answers_says_so(client, staff, candidate_run):
     assert page.status_code == 200 and "kept no answers" in page.content.decode()
 
 
-def test_every_run_is_checked_for_behaviour_and_staff_can_check_again(client, staff, finished_run, tmp_path):
+def test_every_run_is_checked_for_behaviour_and_staff_can_check_again(
+    client, staff, finished_run, tmp_path, analyses_done
+):
     checked = finished_run.metrics["behaviour"]
     copy = shutil.copytree(finished_run.output_dir, tmp_path / "run")  # checking again rewrites its metrics.json
     finished_run.output_dir, finished_run.model_dir = str(copy), str(copy / "model")
@@ -83,12 +85,16 @@ def test_every_run_is_checked_for_behaviour_and_staff_can_check_again(client, st
     TrainingRun.objects.filter(pk=finished_run.pk).update(metrics={**finished_run.metrics, "behaviour": None})
     client.force_login(staff)
     response = client.post(reverse("sentiment:run_behaviour", args=[finished_run.pk]), follow=True)
+    waiting = response.content.decode()
+    assert "run again on a worker" in waiting and "data-analysis-url" in waiting  # the page waits on the worker
+    client.post(reverse("sentiment:run_behaviour", args=[finished_run.pk]))  # asked twice: one job
+    assert analyses_done() == 1
     finished_run.refresh_from_db()
     again = finished_run.metrics["behaviour"]
-    assert again["total"] == checked["total"] and "Behavioural checks:" in response.content.decode()
+    assert again["total"] == checked["total"]
     assert json.loads((copy / "metrics.json").read_text())["behaviour"] == again
-    page = response.content.decode()
-    assert "Negation" in page and "behaviour-card" in page
+    page = client.get(reverse("sentiment:run_detail", args=[finished_run.pk])).content.decode()
+    assert "Negation" in page and "behaviour-card" in page and "data-analysis-url" not in page
     missing = TrainingRun.objects.create(preset="smoke", config={})
     refused = client.post(reverse("sentiment:run_behaviour", args=[missing.pk]), follow=True)
     assert "has no finished model to check" in refused.content.decode()
@@ -111,10 +117,15 @@ def test_staff_compare_runs_side_by_side(client, staff, finished_run, candidate_
 
 
 def test_the_promote_page_replays_recent_reviews_with_the_candidate(
-    client, staff, candidate_run, people_classified, settings
+    client, staff, candidate_run, people_classified, settings, analyses_done
 ):
     client.force_login(staff)
-    page = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk]))
+    url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+    waiting = client.get(url)  # a worker replays: the page shows the job until it is done
+    assert waiting.context["evidence"]["replay"] is None and "data-analysis-url" in waiting.content.decode()
+    assert client.get(url).context["evidence"]["job"] == waiting.context["evidence"]["job"]  # one job, shared
+    assert analyses_done() == 1
+    page = client.get(url)
     replay = page.context["evidence"]["replay"]
     texts = [p.text for p in reversed(people_classified)]  # newest first
     candidate = [a.label for a in Predictor(candidate_run.model_dir).predict(texts)]
@@ -130,12 +141,15 @@ def test_the_promote_page_replays_recent_reviews_with_the_candidate(
     assert not Promotion.objects.filter(run=candidate_run).exists()  # looking changes nothing
 
 
-def test_a_replay_keeps_to_its_time_limit(client, staff, candidate_run, people_classified, settings):
+def test_a_replay_keeps_to_its_time_limit(client, staff, candidate_run, people_classified, settings, analyses_done):
     settings.REPLAY_SECONDS = 0
     evidence.REPLAY_BATCH, batch = 5, evidence.REPLAY_BATCH
     try:
         client.force_login(staff)
-        replay = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk])).context["evidence"]["replay"]
+        url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+        client.get(url)
+        analyses_done()
+        replay = client.get(url).context["evidence"]["replay"]
     finally:
         evidence.REPLAY_BATCH = batch
     assert replay["replayed"] == 5 and replay["stopped_early"] and replay["available"] == 12
@@ -154,10 +168,12 @@ def test_behaviour_regressions_against_the_served_model_come_first(client, staff
 
 
 def test_promoting_records_who_why_and_the_evidence_then_a_roll_back_restores(
-    client, staff, served_run, candidate_run, people_classified
+    client, staff, served_run, candidate_run, people_classified, analyses_done
 ):
     client.force_login(staff)
     url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+    client.get(url)
+    analyses_done()
     replay = client.get(url).context["evidence"]["replay"]
     client.post(url, {"reason": "trained on new data", "next": "https://elsewhere.example/"})
     promotion = Promotion.objects.first()
@@ -188,10 +204,16 @@ def test_promoting_records_who_why_and_the_evidence_then_a_roll_back_restores(
     assert [p.action for p in Promotion.objects.all()] == ["restore", "promote", "promote"]
 
 
-def test_a_person_sees_why_their_answer_came_out_so(client, person, staff, people_classified):
+def test_a_person_sees_why_their_answer_came_out_so(client, person, staff, people_classified, analyses_done):
     prediction = people_classified[0]
     client.force_login(person)
-    page = client.get(reverse("sentiment:prediction_why", args=[prediction.pk]))
+    url = reverse("sentiment:prediction_why", args=[prediction.pk])
+    waiting = client.get(url)  # a worker reads the review again; the page shows its progress meanwhile
+    assert waiting.context["explanation"] is None and waiting.context["job"]["status"] == "queued"
+    status = client.get(reverse("sentiment:analysis_status", args=[waiting.context["job"]["id"]])).json()
+    assert status["status"] == "queued" and status["percent"] == 0
+    assert analyses_done() == 1
+    page = client.get(url)
     explanation = page.context["explanation"]
     assert "".join(p["text"] for p in explanation["pieces"]) == prediction.text
     assert explanation["method"] == "occlusion" and explanation["evaluations"] <= 41
@@ -200,16 +222,24 @@ def test_a_person_sees_why_their_answer_came_out_so(client, person, staff, peopl
     assert reverse("sentiment:prediction_why", args=[prediction.pk]) in history
     client.force_login(staff)  # another person's answer is not theirs to read
     assert client.get(reverse("sentiment:prediction_why", args=[prediction.pk])).status_code == 404
+    other = services.review_classify(user=staff, text="A film.")
+    client.get(reverse("sentiment:prediction_why", args=[other.pk]))
+    client.force_login(person)  # nor the progress of someone else's explanation
+    job = AnalysisJob.objects.get(params__prediction=other.pk)
+    assert client.get(reverse("sentiment:analysis_status", args=[job.pk])).status_code == 404
 
 
-def test_the_api_explains_an_answer_when_asked(client, person, served_run):
+def test_the_api_explains_an_answer_when_asked(client, person, served_run, analyses_done):
     key = services.api_token_create(user=person, name="t")
     url = reverse("sentiment:api_classify")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     text = "A superb, moving film; the ending was dull."
-    answer = client.post(url, {"text": text, "explain": True}, content_type="application/json", **auth).json()
-    assert "".join(p["text"] for p in answer["explanation"]["pieces"]) == text
-    assert set(answer["explanation"]["top"]) == {"positive", "negative"}
+    first = client.post(url, {"text": text, "explain": True}, content_type="application/json", **auth).json()
+    assert "explanation" not in first and first["explanation_url"].endswith(f"/{first['id']}/explanation")
+    assert analyses_done() == 1  # a worker works it out; the answer itself was given at once
+    explained = AnalysisJob.objects.get(params__prediction=first["id"]).result
+    assert "".join(p["text"] for p in explained["pieces"]) == text
+    assert set(explained["top"]) == {"positive", "negative"}
     plain = client.post(url, {"text": text}, content_type="application/json", **auth).json()
     assert "explanation" not in plain
     refused = client.post(url, {"text": text, "explain": "yes"}, content_type="application/json", **auth)
@@ -230,20 +260,27 @@ def test_the_api_answers_without_the_explanation_past_its_limit(client, person, 
     body = {"text": "Superb.", "explain": True}
     first = client.post(url, body, content_type="application/json", **auth).json()
     second = client.post(url, body, content_type="application/json", **auth)
-    assert "explanation" in first and second.status_code == 200
+    assert "explanation_url" in first and second.status_code == 200
     assert second.json()["label"] and second.json()["explanation_error"].startswith("Too many explanations")
 
 
 def test_an_answer_whose_model_no_longer_loads_is_not_explained_and_says_why(
-    client, person, people_classified, tmp_path
+    client, person, people_classified, tmp_path, analyses_done
 ):
     broken = tmp_path / "broken"
     broken.mkdir()  # the folder is there, the model is not
     run = people_classified[0].run
     TrainingRun.objects.filter(pk=run.pk).update(model_dir=str(broken))
     client.force_login(person)
-    page = client.get(reverse("sentiment:prediction_why", args=[people_classified[0].pk]))
+    url = reverse("sentiment:prediction_why", args=[people_classified[0].pk])
+    client.get(url)
+    analyses_done()  # the worker finds it does not load
+    page = client.get(url)
     assert page.status_code == 200 and "does not load" in page.content.decode()
+    assert str(tmp_path) not in page.content.decode()
+    shutil.rmtree(broken)  # gone altogether: said at once, nothing asked of a worker
+    page = client.get(url)
+    assert "no longer available" in page.content.decode() and analyses_done() == 0
 
 
 def test_the_served_model_cannot_be_promoted_again(client, staff, served_run):
@@ -253,10 +290,12 @@ def test_the_served_model_cannot_be_promoted_again(client, staff, served_run):
 
 
 def test_the_promotion_records_the_replay_the_page_showed_even_if_people_classify_meanwhile(
-    client, staff, person, candidate_run, people_classified
+    client, staff, person, candidate_run, people_classified, analyses_done
 ):
     client.force_login(staff)
     url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+    client.get(url)
+    analyses_done()
     page = client.get(url)
     shown, token = page.context["evidence"]["replay"], page.context["evidence_token"]
     services.review_classify(user=person, text="Someone classifies another review meanwhile.")
@@ -301,12 +340,17 @@ def test_promotions_from_before_the_audit_trail_get_their_history(staff, finishe
     }
 
 
-def test_a_review_sent_again_is_replayed_once_and_flips_at_most_once(client, staff, served_run, candidate_run, person):
+def test_a_review_sent_again_is_replayed_once_and_flips_at_most_once(
+    client, staff, served_run, candidate_run, person, analyses_done
+):
     texts = synthetic_reviews(2, seed=8)["text"].tolist()
     for text in [*texts, *texts]:  # two reviews, each sent twice: four predictions
         services.review_classify(user=person, text=text)
     client.force_login(staff)
-    replay = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk])).context["evidence"]["replay"]
+    url = reverse("sentiment:run_promote", args=[candidate_run.pk])
+    client.get(url)
+    analyses_done()
+    replay = client.get(url).context["evidence"]["replay"]
     candidate = Predictor(candidate_run.model_dir).predict(texts)
     served = Predictor(served_run.model_dir).predict(texts)
     flips = sum(c.label != s.label for c, s in zip(candidate, served, strict=True))

@@ -130,7 +130,9 @@ def test_training_on_corrections_is_refused_until_some_are_accepted(client, staf
     assert saved.version == current.version and len(saved.train) + len(saved.holdout) == 12
 
 
-def test_the_run_page_sets_a_runs_corrections_score_beside_the_served_models(client, staff, person, served_run):
+def test_the_run_page_sets_a_runs_corrections_score_beside_the_served_models(
+    client, staff, person, served_run, analyses_done
+):
     from ml.corrections import held_out
 
     texts = [f"Review {i}: dreadful, dull and boring." for i in range(20)]
@@ -144,6 +146,9 @@ def test_the_run_page_sets_a_runs_corrections_score_beside_the_served_models(cli
                                                        "trained_on": 0, "right": 1, "accuracy": 1 / len(held)}},
     )  # fmt: skip
     client.force_login(staff)
+    waiting = client.get(reverse("sentiment:run_detail", args=[run.pk])).context["corrections"]
+    assert waiting["served_accuracy"] is None and waiting["job"]["status"] == "queued"  # a worker scores it
+    assert analyses_done() == 1
     page = client.get(reverse("sentiment:run_detail", args=[run.pk]))
     scores = page.context["corrections"]
     # each correction says the served model's answer was wrong: on the same reviews it scores 0
@@ -152,7 +157,7 @@ def test_the_run_page_sets_a_runs_corrections_score_beside_the_served_models(cli
 
 
 def test_the_promote_page_scores_both_models_on_the_held_out_corrections(
-    client, staff, person, served_run, tiny_model_dir, tmp_path
+    client, staff, person, served_run, tiny_model_dir, tmp_path, analyses_done
 ):
     from ml.corrections import held_out
 
@@ -162,6 +167,8 @@ def test_the_promote_page_scores_both_models_on_the_held_out_corrections(
         preset="smoke", config={}, status="succeeded", output_dir=str(tmp_path), model_dir=str(tiny_model_dir)
     )
     client.force_login(staff)
+    client.get(reverse("sentiment:run_promote", args=[candidate.pk]))
+    analyses_done()
     page = client.get(reverse("sentiment:run_promote", args=[candidate.pk]))
     scores = page.context["evidence"]["replay"]["corrections"]
     assert scores["examples"] == sum(map(held_out, texts)) > 0

@@ -93,7 +93,7 @@ def test_the_compare_page_shows_each_runs_own_accuracy_and_validation_curve(
 
 
 def test_the_promote_pages_corrections_scores_are_each_models_answers_on_the_held_out_reviews(
-    client, staff, person, served_run, tmp_path
+    client, staff, person, served_run, tmp_path, analyses_done
 ):
     from ml.corrections import held_out
     from sentiment import services
@@ -112,6 +112,8 @@ def test_the_promote_pages_corrections_scores_are_each_models_answers_on_the_hel
         preset="smoke", config={}, status="succeeded", output_dir=str(tmp_path), model_dir=served_run.model_dir
     )
     client.force_login(staff)
+    client.get(reverse("sentiment:run_promote", args=[candidate.pk]))
+    analyses_done()
     scores = client.get(reverse("sentiment:run_promote", args=[candidate.pk])).context["evidence"]["replay"][
         "corrections"
     ]

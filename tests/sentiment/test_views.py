@@ -461,18 +461,23 @@ def test_the_live_messages_name_the_fields_as_the_form_labels_them(client, staff
     assert "pre-trained weights. " in message or message.endswith("pre-trained weights.")  # one sentence each
 
 
-def test_the_why_page_lists_the_strongest_words_as_the_explanation_weighs_them(client, person, served_run):
+def test_the_why_page_lists_the_strongest_words_as_the_explanation_weighs_them(
+    client, person, served_run, analyses_done
+):
     """Each word with its push as the explanation computed it, strongest first, and no word that did not push
     (a weight that would show as +0.000)."""
     import re
 
     from sentiment import services
+    from sentiment.services.classify import prediction_explanation_compute
     from sentiment.templatetags.figures import signed
 
     client.force_login(person)
     prediction = services.review_classify(user=person, text="A dull, boring plot but a brilliant, superb cast.")
+    client.get(reverse("sentiment:prediction_why", args=[prediction.pk]))
+    analyses_done()
     page = client.get(reverse("sentiment:prediction_why", args=[prediction.pk])).content.decode()
-    top = services.prediction_explain(prediction=prediction)["top"]
+    top = prediction_explanation_compute(prediction=prediction)["top"]  # worked out again, here
     for side in ("positive", "negative"):
         section = page[page.index(f'id="strongest-{side}"') :].split("</div>")[0]
         listed = re.findall(r"<li>“(.*?)” <span class=\"muted\">(.*?)</span></li>", section)
