@@ -161,13 +161,13 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
     def get(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
         shown = evidence.promotion_evidence(run=run, user=request.user)
-        return self.page(request, run, PromoteForm(regressions=evidence.regression_titles(shown)), shown)
+        return self.page(request, run, PromoteForm(regressions=self.to_confirm(run, shown)), shown)
 
     def post(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
         kept = evidence.evidence_kept(token=request.POST.get("evidence", ""), run=run)
         shown = kept or evidence.promotion_evidence(run=run, replay=evidence.CACHED_ONLY)
-        form = PromoteForm(request.POST, regressions=evidence.regression_titles(shown))
+        form = PromoteForm(request.POST, regressions=self.to_confirm(run, shown))
         if form.is_valid():
             try:
                 promotion = services.training_run_promote(
@@ -179,12 +179,18 @@ class RunPromoteView(TrainingStaffRequiredMixin, View):
                 form.add_error(None, exc)
         return self.page(request, run, form, evidence.promotion_evidence(run=run, user=request.user))
 
+    @staticmethod
+    def to_confirm(run: TrainingRun, shown: dict) -> list[str]:
+        """The regressions a person must tick to serve this model: those of a model never served yet. A
+        restore (a roll-back) goes back to a model users already had, and is not held up by them."""
+        return [] if run.promotions.exists() else evidence.regression_titles(shown)
+
     def page(self, request, run: TrainingRun, form: PromoteForm, shown: dict):
         context = {
             "run": run,
             "form": form,
             "evidence": shown,
-            "regressions": evidence.regression_titles(shown),
+            "regressions": self.to_confirm(run, shown),
             "evidence_token": evidence.evidence_keep(shown),  # what the promotion records if confirmed
         }
         return render(request, "sentiment/run_promote.html", context)

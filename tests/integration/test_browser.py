@@ -296,9 +296,9 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
         page.get_by_role("button", name="Classify").click()
         expect(page.locator("#result .verdict")).to_be_visible()
 
-    # why this answer: the words highlighted by their push
+    # why this answer: the words highlighted by their push, worked out by the worker while the page waits
     page.click("#why-link")
-    expect(page.locator("#explained mark").first).to_be_visible()
+    expect(page.locator("#explained mark").first).to_be_visible(timeout=60_000)
     expect(page.locator("main")).to_contain_text("occlusion")
     shots(page, "10-explanation")
 
@@ -331,10 +331,14 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
     # promote the weak run: the page replays what people classified and asks why
     page.goto(f"{live_server.url}/runs/{weak}/")
     page.click("#promote-link")
-    expect(page.locator("#replayed")).to_have_text("3")
+    expect(page.locator("#replayed")).to_have_text("3", timeout=60_000)  # the worker's replay, once done
     expect(page.locator("#agreement")).to_contain_text("%")
     shots(page, "14-promote")
     page.fill("#id_reason", "trying the new recipe")
+    if page.locator("#confirm-regressions").count():  # the weak run is worse: serving it needs a tick
+        page.click("#promote-form button")
+        expect(page.locator("#confirm-regressions")).to_contain_text("Tick the box to serve it anyway")
+        page.check("#id_accept_regressions")
     page.click("#promote-form button")
     expect(page.locator("#audit tr.current")).to_contain_text("trying the new recipe")
 

@@ -399,3 +399,14 @@ def test_a_reason_of_a_word_or_two_letters_is_refused(client, staff, served_run,
     assert "at least 10 characters" in refused.content.decode() and selectors.served_model().run == served_run
     with pytest.raises(ValidationError, match="at least 10 characters"):
         services.training_run_promote(run=candidate_run, user=staff, reason="  better  ")
+
+
+def test_a_roll_back_to_a_model_users_had_is_not_held_up_by_its_regressions(client, staff, served_run, worse_run):
+    client.force_login(staff)
+    url = reverse("sentiment:run_promote", args=[worse_run.pk])
+    client.post(url, {"reason": "more training reviews", "accept_regressions": "on"})
+    assert selectors.served_model().run == worse_run
+    # served_run now looks better than the served one: no regression; worse_run served before: none to tick
+    client.post(reverse("sentiment:run_promote", args=[served_run.pk]), {"reason": "roll back to the first one"})
+    client.post(url, {"reason": "serve the newer one again"})  # a restore: it served before
+    assert selectors.served_model().run == worse_run and Promotion.objects.first().action == "restore"
