@@ -47,8 +47,9 @@ train: $(INSTALLED)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py train --preset smoke
 
+# Development on this machine, said explicitly: the settings' defaults are closed (no debug pages, no key).
 demo: $(INSTALLED)
-	$(PY) manage.py demo
+	DEBUG=true $(PY) manage.py demo
 
 # The compose stack for real: build, up --wait, HTTPS, first model, worker recreated mid-run, restarts
 # (tests/deploy/compose_smoke.py). Needs a Docker engine with Compose >= 2.24.

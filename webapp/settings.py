@@ -41,8 +41,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # folder, never from the working directory (the image's is /data).
 VAR_DIR = BASE_DIR / env.str("VAR_DIR", default="var")
 
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
-DEBUG = env.bool("DEBUG", default=True)
+# Closed unless told otherwise: debug pages off, and no key anyone knows. Development on this machine says
+# so with DEBUG=true (`make demo` does), which brings a development key; anything else sets SECRET_KEY, or
+# the first thing that signs (a session, a form's CSRF token; the web server at start, webapp/wsgi.py)
+# stops with "The SECRET_KEY setting must not be empty". Commands that sign nothing (train) run without.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key: DEBUG is on" if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [

@@ -2,7 +2,12 @@
 database in a file. Tests that cross processes (a real Celery worker, its training child) open it by
 its path, which an in-memory database does not have; the processes they start inherit this module."""
 
+import os
 import tempfile
+
+# Set before the defaults are read: they have no key (see webapp/settings.py). The processes the tests
+# start (workers, servers) inherit it.
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 
 from webapp.settings import *  # noqa: F403
 from webapp.settings import DATABASES, VAR_DIR

@@ -173,7 +173,12 @@ def test_demo_says_again_where_the_site_is_once_the_worker_is_ready_and_says_whe
     import urllib.request
 
     port = free_port()
-    env = {**os.environ, "VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+    }
     demo = subprocess.Popen(
         [sys.executable, "manage.py", "demo", "--no-train", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,

@@ -31,3 +31,18 @@ def test_settings_load_where_nothing_can_be_written_unless_sqlite_needs_the_fold
     assert on_postgres.returncode == 0, on_postgres.stderr
     on_sqlite = settings_in(tmp_path, VAR_DIR=str(tmp_path / "var"), DATABASE_URL="")
     assert on_sqlite.returncode == 0 and (tmp_path / "var").is_dir()
+
+
+def test_outside_the_stack_the_defaults_are_closed_and_development_is_said_explicitly(tmp_path):
+    """No debug pages and no key anyone knows unless DEBUG=true says this is development on this machine."""
+    show = "import django; django.setup(); from django.conf import settings as s; print(s.DEBUG, repr(s.SECRET_KEY))"
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    base.update(DJANGO_SETTINGS_MODULE="webapp.settings", PYTHONPATH=str(ROOT), VAR_DIR=str(tmp_path))
+    closed = subprocess.run([sys.executable, "-c", show], cwd=tmp_path, env=base, capture_output=True, text=True)
+    assert closed.returncode != 0 and "The SECRET_KEY setting must not be empty" in closed.stderr
+    development = subprocess.run([sys.executable, "-c", show], cwd=tmp_path, env={**base, "DEBUG": "true"},
+                                 capture_output=True, text=True)  # fmt: skip
+    assert development.returncode == 0 and development.stdout.startswith("True 'dev-only")
+    served = subprocess.run([sys.executable, "-c", "import webapp.wsgi"], cwd=ROOT, env=base, capture_output=True,
+                            text=True)  # fmt: skip
+    assert served.returncode != 0 and "SECRET_KEY" in served.stderr  # the web server does not start
