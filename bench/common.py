@@ -123,6 +123,7 @@ def throwaway_site(tmp: str, *, debug: bool, **settings: str) -> None:
         DEBUG="true" if debug else "false",
         **settings,
     )
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-key-" + "x" * 40)  # the defaults have none
     import django
 
     django.setup()
