@@ -204,6 +204,14 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
 }
 
+# Mail (Django's SMTP settings): only with EMAIL_HOST set can people reset a forgotten password by email.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
 # --- abuse: passwords, failed sign-ins, rate limits (README, "Limits on abuse") ----------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOW = (
     "import django; django.setup(); from django.conf import settings as s; print(s.VAR_DIR, s.RUNS_DIR, s.MEDIA_ROOT)"
@@ -46,3 +48,24 @@ def test_outside_the_stack_the_defaults_are_closed_and_development_is_said_expli
     served = subprocess.run([sys.executable, "-c", "import webapp.wsgi"], cwd=ROOT, env=base, capture_output=True,
                             text=True)  # fmt: skip
     assert served.returncode != 0 and "SECRET_KEY" in served.stderr  # the web server does not start
+
+
+@pytest.mark.django_db
+def test_password_reset_pages_exist_only_where_the_site_can_send_mail(client, settings):
+    from importlib import reload
+
+    from django.urls import clear_url_caches
+
+    import webapp.urls
+
+    assert client.get("/accounts/password_reset/").status_code == 404  # no EMAIL_HOST: no page that promises mail
+    assert client.get("/accounts/login/").status_code == 200
+    settings.EMAIL_HOST = "smtp.example.org"
+    try:
+        reload(webapp.urls)
+        clear_url_caches()
+        assert client.get("/accounts/password_reset/").status_code == 200
+    finally:
+        settings.EMAIL_HOST = ""
+        reload(webapp.urls)
+        clear_url_caches()
