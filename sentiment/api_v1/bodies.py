@@ -1,6 +1,10 @@
 """The JSON parser of API v1: django-ninja's, with the same guards as the first API (``sentiment.json_limits``):
 a body larger than the largest request can need is refused unread (413), one nested too deeply is refused
-before the parser recurses into it, and one that is not UTF-8 or not JSON is said so (400)."""
+before the parser recurses into it, and one that is not UTF-8 or not JSON is said so (400).
+
+Every body API v1 reads is a JSON object, of text that can be stored: anything else (``[null]``, ``"x"``,
+``null``; ``NaN``, which JSON does not have; half of a character written as one ``\\u`` escape, which no
+database stores) is refused here, once for every operation, before a schema or a service sees it."""
 
 from __future__ import annotations
 
@@ -38,6 +42,37 @@ class CheckedJson(Parser):
         if nesting_depth(body) > MAX_DEPTH:
             raise ApiError("invalid", TOO_DEEP)
         try:
-            return json.loads(body)
+            data = json.loads(body, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
             raise ApiError("invalid", f"The body must be JSON ({exc.msg} at character {exc.pos}).") from None
+        if not isinstance(data, dict):
+            raise ApiError("invalid", f"The body must be a JSON object {{...}}, not {_kind(data)}.")
+        _whole_characters(data)
+        return data
+
+
+def _not_json(constant: str):
+    raise ApiError("invalid", f"The body must be JSON: {constant} is not a JSON number.")
+
+
+def _kind(value) -> str:
+    return (
+        "null" if value is None else {bool: "a boolean", list: "an array", str: "a string"}.get(type(value), "a number")
+    )
+
+
+def _whole_characters(value) -> None:
+    """Refuse a string holding half of a character (a lone UTF-16 surrogate, from an escape like ``\\ud800``):
+    it cannot be encoded, stored or answered."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            half = f"\\u{ord(value[exc.start]):04x}"
+            raise ApiError("invalid", f"The body holds half of a character ({half}): send whole characters.") from None
+    elif isinstance(value, dict):
+        for item in (*value, *value.values()):
+            _whole_characters(item)
+    elif isinstance(value, list):
+        for item in value:
+            _whole_characters(item)

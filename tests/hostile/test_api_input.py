@@ -88,3 +88,72 @@ def test_a_revoked_key_gets_a_json_401_and_costs_nothing(client, key, person):  
     [token] = person.api_tokens.all()
     services.api_token_revoke(user=person, token_id=token.pk)
     refused(post(client, json.dumps({"text": "a superb film"}), key), 401, "was revoked")
+
+
+# --- API v1: every operation that reads a JSON body -------------------------------------------------
+
+
+def json_body_operations() -> list[tuple[str, str]]:
+    """(method, path under /api/v1 with every id filled in by ``concrete``) of each operation whose schema
+    says it reads a JSON body: read from the schema, so a new one cannot be forgotten."""
+    from sentiment.api_v1.site import api
+
+    return [
+        (method.upper(), path.removeprefix("/api/v1"))
+        for path, methods in api.get_openapi_schema()["paths"].items()
+        for method, operation in methods.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+def v1_refused(response) -> dict:
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "fields"} and error["code"] == "invalid"
+    return error
+
+
+@pytest.fixture
+def v1(client, staff, served_run):  # noqa: F811
+    """``send(method, path, raw body)`` to API v1 as staff (every operation answers them), ids filled in;
+    afterwards nothing was created."""
+    from sentiment.models import ApiToken, Feedback, Promotion, TrainingRun
+
+    key = services.api_token_create(user=staff, name="hostile v1")
+    prediction = services.review_classify(user=staff, text="A wonderful film.")
+    before = (Prediction.objects.count(), ApiToken.objects.count(), Feedback.objects.count(),
+              TrainingRun.objects.count(), Promotion.objects.count())  # fmt: skip
+
+    def send(method: str, path: str, body: str):
+        concrete = path.replace("{prediction_id}", str(prediction.pk)).replace("{run_id}", str(served_run.pk))
+        return client.generic(method, f"/api/v1{concrete}", body, content_type="application/json",
+                              HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+
+    yield send
+    after = (Prediction.objects.count(), ApiToken.objects.count(), Feedback.objects.count(),
+             TrainingRun.objects.count(), Promotion.objects.count())  # fmt: skip
+    assert after == before
+
+
+@pytest.mark.parametrize("body", ["[null]", "[]", '"x"', "5", "null", "true"])
+@pytest.mark.parametrize(("method", "path"), json_body_operations())
+def test_v1_refuses_a_json_body_that_is_not_an_object(v1, method, path, body):
+    assert "must be a JSON object" in v1_refused(v1(method, path, body))["message"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(("method", "path"), json_body_operations())
+def test_v1_refuses_numbers_that_json_does_not_have(v1, method, path, constant):
+    assert constant in v1_refused(v1(method, path, f'{{"x": {constant}}}'))["message"]
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "x\\udc00y", "\\ud83d\\u0041"])
+@pytest.mark.parametrize(("method", "path"), json_body_operations())
+def test_v1_refuses_half_a_character(v1, method, path, escape):
+    assert "half of a character" in v1_refused(v1(method, path, f'{{"x": "{escape}"}}'))["message"]
+
+
+def test_v1_takes_a_whole_character_written_as_two_escapes(v1):
+    response = v1("POST", "/classify", '{"text": "A superb film \\ud83d\\ude00"}')
+    assert response.status_code == 200 and response.json()["text"] == "A superb film \U0001f600"
+    Prediction.objects.filter(pk=response.json()["id"]).delete()  # the fixture counts what is left
