@@ -12,6 +12,7 @@ from ninja import Header, Status
 from sentiment import services
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.fields import PRINTABLE_ASCII
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
@@ -19,8 +20,9 @@ KEY_HEADER = Header(
     None,
     alias=HEADER,
     max_length=MAX_KEY_CHARS,
-    description="Any unique string (a UUID) per request: sending the same request again with the same key "
-    "within IDEMPOTENCY_KEY_HOURS creates nothing new and answers the first one's object.",
+    pattern=PRINTABLE_ASCII,
+    description="Any unique string of printable ASCII (a UUID) per request: sending the same request again with "
+    "the same key within IDEMPOTENCY_KEY_HOURS creates nothing new and answers the first one's object.",
 )
 
 
@@ -50,8 +52,6 @@ def created_once(
     with this key."""
     if key is None:
         return Status(201, load(create().pk))
-    if not key.strip() or not key.isascii() or not key.isprintable():
-        raise ApiError("invalid", f"{HEADER} must be printable ASCII, not blank.", fields={HEADER: "not valid"})
     try:
         once = services.request_once(
             user=caller(request), key=key, operation=operation, fingerprint=fingerprint(), create=create

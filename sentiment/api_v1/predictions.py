@@ -1,15 +1,15 @@
 """Classifying reviews, and the caller's own predictions: list, read one, say it was wrong."""
 
-from datetime import datetime
-
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
 
 from sentiment import selectors, services
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.fields import Filter, Moment
+from sentiment.api_v1.pages import Pages
 from sentiment.api_v1.schemas import (
     BatchIn,
     BatchOut,
@@ -67,17 +67,17 @@ def classify_batch(request, body: BatchIn):
 
 
 class PredictionFilters(Schema):
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Moment | None = Field(None, description="Made at or after (RFC 3339, e.g. 2026-01-31T18:00:00Z).")
+    until: Moment | None = Field(None, description="Made before (RFC 3339).")
     label: Label | None = None
-    q: str | None = None
+    q: Filter | None = Field(None, description="Text the review contains (case-insensitive).")
 
 
 @router.get("/predictions", response=answers({200: list[PredictionOut]}), summary="Your predictions, newest first")
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages)
 def prediction_list(request, filters: Query[PredictionFilters]):
-    """Filter by date (``since``, ``until``: ISO 8601), ``label`` and ``q`` (text contained)."""
-    predictions = selectors.prediction_list(user=caller(request), query=(filters.q or "").strip()[:200])
+    """Filter by date (``since``, ``until``), ``label`` and ``q`` (text contained)."""
+    predictions = selectors.prediction_list(user=caller(request), query=(filters.q or "").strip())
     if filters.since:
         predictions = predictions.filter(created_at__gte=filters.since)
     if filters.until:
@@ -100,17 +100,18 @@ def prediction_detail(request, prediction_id: int):
 
 @router.post(
     "/predictions/{prediction_id}/feedback",
-    response=answers({201: FeedbackOut}, 404, 413, 415),
+    response=answers({201: FeedbackOut}, 404, 409, 413, 415),
     summary="Say an answer was wrong",
 )
 def prediction_feedback(request, prediction_id: int, body: FeedbackIn):
     """What the right label is (and why, optionally). Staff review it; accepted corrections are trained on
-    and scored by the next runs. It can be changed until staff have reviewed it."""
+    and scored by the next runs. It can be changed until staff have reviewed it. 409 when the label is the
+    one the model answered (feedback is for wrong answers), or staff have already reviewed it."""
     prediction = _own(request, prediction_id)
     try:
         feedback = services.prediction_feedback_give(
             prediction=prediction, correct_label=body.correct_label, comment=body.comment
         )
-    except ValidationError as exc:
-        raise ApiError("invalid", " ".join(exc.messages)) from None
+    except ValidationError as exc:  # the request is well formed: the answer's state refuses it
+        raise ApiError("conflict", " ".join(exc.messages)) from None
     return Status(201, feedback)

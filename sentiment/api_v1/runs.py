@@ -2,21 +2,26 @@
 form itself, so the messages are the page's), cancelled, resumed and promoted to serving."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool, StrictFloat, StrictInt, TypeAdapter
+from pydantic import ValidationError as ValueRefused
 
 from ml.config import config_fields
+from ml.presets import PRESETS
 from sentiment import evidence, launch, selectors, services
 from sentiment.api_v1.auth import caller, key_or_session
 from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.fields import Filter, Moment, Reason, text
 from sentiment.api_v1.idempotency import KEY_HEADER, body_fingerprint, created_once
-from sentiment.api_v1.schemas import answers
+from sentiment.api_v1.pages import Pages
+from sentiment.api_v1.schemas import Input, answers
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import TrainingRun
 
@@ -68,28 +73,60 @@ class RunDetailOut(RunOut):
         return run.BROKER_AWAY if run.waiting_for_broker else None
 
 
-class LaunchIn(Schema):
-    preset: str = Field(examples=["smoke"], description="The starting recipe: smoke, tutorial, fast, ...")
+def _setting_type(f) -> Any:
+    """The JSON type a launch setting takes (``ml.config``'s field type; its choices, when it has them); null
+    or left out: the preset's value."""
+    if f.metadata.get("choices"):
+        kind = Literal[tuple(f.metadata["choices"])]
+    elif f.type == "bool":
+        kind = StrictBool
+    elif f.type in ("int", "int | None"):
+        kind = StrictInt
+    elif f.type in ("float", "float | None"):
+        kind = StrictFloat  # a JSON number, whole or not
+    else:
+        kind = Annotated[str, text(max_length=1000)]
+    return Annotated[kind | None, Field(description=f.metadata["help"])]
+
+
+# Each setting the API takes, with the type it takes it as: the schema's and the check's one source.
+SETTINGS = {
+    f.name: TypeAdapter(_setting_type(f)) for f in config_fields() if f.name not in TrainingLaunchForm.RUN_DECIDES
+}
+SETTINGS_SCHEMA = {
+    "type": "object",
+    "properties": {name: adapter.json_schema() for name, adapter in SETTINGS.items()},
+    "additionalProperties": False,
+}
+
+
+class LaunchIn(Input):
+    preset: Literal[tuple(PRESETS)] = Field(examples=["smoke"], description="The starting recipe.")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="Any setting of the launch form, by name, over the preset's: e.g. num_train_epochs, "
-        "learning_rate, dataset ('imdb', 'demo', or an uploaded set's 'set:<id>' / 'set:<id>+imdb').",
+        "learning_rate, dataset ('imdb', 'demo', or an uploaded set's 'set:<id>' / 'set:<id>+imdb'). The "
+        "launch form checks the values (ranges, settings that go together): its messages come under "
+        "config.<name>.",
         examples=[{"num_train_epochs": 1, "learning_rate": 3e-5}],
+        json_schema_extra=SETTINGS_SCHEMA,
     )
-    data_folder: str = Field("", description="Instead of `dataset`: a folder the worker can read.")
+    data_folder: Annotated[str, text(max_length=1000)] = Field(
+        "", description="Instead of `dataset`: a folder the worker can read."
+    )
     promote_when_done: bool = Field(False, description="Serve the model as soon as the run succeeds.")
 
 
-class ReasonIn(Schema):
-    reason: str = Field(description="Why: kept in the audit trail.", examples=["Better on negation, same accuracy."])
+class ReasonIn(Input):
+    reason: Reason = Field(examples=["Better on negation, same accuracy."])
 
 
 class RunFilters(Schema):
     status: RunStatus | None = None
-    preset: str | None = None
-    launched_from: str | None = None
-    since: datetime | None = Field(None, description="Created at or after (ISO 8601).")
-    until: datetime | None = Field(None, description="Created before (ISO 8601).")
+    preset: Filter | None = None
+    launched_from: Filter | None = Field(None, description="admin, api, command, ...")
+    since: Moment | None = Field(None, description="Created at or after (RFC 3339, e.g. 2026-01-31T18:00:00Z).")
+    until: Moment | None = Field(None, description="Created before (RFC 3339).")
 
 
 def with_served_flag(runs):
@@ -110,7 +147,7 @@ def _detailed(run: TrainingRun) -> TrainingRun:
 
 
 @router.get("/runs", response=answers({200: list[RunOut]}, 403), summary="Training runs, newest first")
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages)
 def run_list(request, filters: Query[RunFilters]):
     runs = with_served_flag(TrainingRun.objects.select_related("created_by"))
     if filters.status:
@@ -136,14 +173,16 @@ def launch_form(body: LaunchIn) -> TrainingLaunchForm:
     data = {"preset": body.preset, "data_folder": body.data_folder}
     if body.promote_when_done:
         data["promote_when_done"] = "on"
-    form_fields = set(TrainingLaunchForm.base_fields) | {f.name for f in config_fields()}
     for name, value in body.config.items():
         if name in TrainingLaunchForm.RUN_DECIDES:
             raise ApiError("invalid", f"{name} is set by the run itself.", fields={f"config.{name}": "not settable"})
-        if name not in form_fields or name in FORM_ONLY:
+        if name not in SETTINGS:
             raise ApiError("invalid", f"There is no setting {name!r}.", fields={f"config.{name}": "unknown setting"})
-        if isinstance(value, (dict, list)):
-            raise ApiError("invalid", f"{name} takes one value.", fields={f"config.{name}": "one value"})
+        try:
+            SETTINGS[name].validate_python(value, strict=True)
+        except ValueRefused as exc:
+            message = exc.errors()[0]["msg"]
+            raise ApiError("invalid", f"{name}: {message}.", fields={f"config.{name}": message}) from None
         data[name] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
     form = TrainingLaunchForm(data)
     if not form.is_valid():

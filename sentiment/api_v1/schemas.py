@@ -9,8 +9,18 @@ from typing import Literal
 
 from django.conf import settings
 from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from sentiment.api_v1.fields import Comment, KeyName, ReviewText
 
 Label = Literal["negative", "positive"]
+
+
+class Input(Schema):
+    """A request's body: each value of the type the schema says (``"explain": 0`` is not ``false``), and no
+    field the schema does not name (a misspelt one would be silently ignored)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class ErrorBody(Schema):
@@ -29,13 +39,13 @@ def answers(ok: dict, *errors: int) -> dict:
     return {**ok, **dict.fromkeys(sorted({400, 401, 500, *errors}), ErrorOut)}
 
 
-class ClassifyIn(Schema):
-    text: str = Field(description="The review.", examples=["A moving, beautifully acted film."])
+class ClassifyIn(Input):
+    text: ReviewText = Field(examples=["A moving, beautifully acted film."])
     explain: bool = Field(False, description="Also say which words pushed the answer (occlusion, costs ~40 readings).")
 
 
-class BatchIn(Schema):
-    reviews: list[str] = Field(
+class BatchIn(Input):
+    reviews: list[ReviewText] = Field(
         min_length=1,
         max_length=settings.API_BATCH_MAX,
         description=f"Up to {settings.API_BATCH_MAX} reviews; the answers come in the same order.",
@@ -89,9 +99,9 @@ class BatchOut(Schema):
     answers: list[PredictionOut]
 
 
-class FeedbackIn(Schema):
-    correct_label: Label
-    comment: str = Field("", max_length=500)
+class FeedbackIn(Input):
+    correct_label: Label = Field(description="The right answer: the other label than the model's.")
+    comment: Comment = ""
 
 
 class FeedbackOut(Schema):
@@ -115,8 +125,8 @@ class KeyOut(Schema):
     revoked_at: datetime | None
 
 
-class KeyIn(Schema):
-    name: str = Field("", max_length=100)
+class KeyIn(Input):
+    name: KeyName = ""
     expires_in_days: Literal[30, 90, 365] | None = Field(None, description="Empty: valid until revoked.")
 
 

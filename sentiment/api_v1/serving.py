@@ -5,13 +5,15 @@ from datetime import datetime
 
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from sentiment import selectors
 from sentiment.api_v1.auth import key_or_session
 from sentiment.api_v1.errors import ApiError
+from sentiment.api_v1.fields import Id, Reason
+from sentiment.api_v1.pages import Pages
 from sentiment.api_v1.runs import RunOut, serve, with_served_flag
-from sentiment.api_v1.schemas import answers
+from sentiment.api_v1.schemas import Input, answers
 from sentiment.models import Promotion, TrainingRun
 
 router = Router(tags=["serving"], auth=key_or_session(staff=True))
@@ -45,9 +47,9 @@ class ServingOut(Schema):
     runtime: str = Field(description="What computes the answers: pytorch, onnx-fp32 or onnx-int8.")
 
 
-class RestoreIn(Schema):
-    reason: str = Field(description="Why: kept in the audit trail.", examples=["The new model fails on negation."])
-    run: int | None = Field(None, description="A run served before; empty: the one served before the current.")
+class RestoreIn(Input):
+    reason: Reason = Field(examples=["The new model fails on negation."])
+    run: Id | None = Field(None, description="A run served before; empty: the one served before the current.")
 
 
 def _serving() -> dict:
@@ -67,7 +69,7 @@ def serving(request):
 @router.get(
     "/serving/promotions", response=answers({200: list[PromotionOut]}, 403), summary="The serving history, newest first"
 )
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages)
 def promotion_list(request):
     return Promotion.objects.select_related("promoted_by")
 

@@ -19,6 +19,7 @@ from sentiment.api_v1 import csv_jobs, keys, predictions, runs, serving
 from sentiment.api_v1.auth import NO_KEY, key_or_session
 from sentiment.api_v1.bodies import CheckedJson
 from sentiment.api_v1.errors import CODES, ApiError, answered, error_response
+from sentiment.api_v1.fields import PATTERN_MEANS
 
 logger = logging.getLogger(__name__)
 REQUEST_PARTS = {"body", "query", "path", "header", "filters"}  # where a field is, left out of its name
@@ -56,9 +57,23 @@ def _invalid(request, exc: RequestInvalid):
     fields = {}
     for problem in exc.errors:
         where = [str(part) for part in problem.get("loc", ()) if part not in REQUEST_PARTS]
-        fields[".".join(where) or "body"] = problem.get("msg", "invalid")
+        fields[".".join(where) or "body"] = _said(problem)
     listed = "; ".join(f"{name}: {message}" for name, message in fields.items())
     return error_response(ApiError("invalid", f"The request is not valid: {listed}.", fields=fields))
+
+
+def _said(problem: dict) -> str:
+    """pydantic's message, in words where it would quote a pattern."""
+    kind, limits = problem.get("type"), problem.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return PATTERN_MEANS.get(limits.get("pattern"), "is not in the form the schema says")
+    if kind == "string_too_long":
+        return f"must be at most {limits['max_length']:,} characters long"
+    if kind == "string_too_short" and limits.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    return problem.get("msg", "invalid")
 
 
 @api.exception_handler(AuthenticationError)

@@ -40,7 +40,7 @@ def test_the_batch_has_a_limit_and_one_bad_review_saves_nothing(call, key, serve
     empty = call("POST", "/classify/batch", key=key, json={"reviews": []})
     assert empty.status_code == 400
     one_bad = call("POST", "/classify/batch", key=key, json={"reviews": ["fine", "  ", "good"]})
-    assert one_bad.status_code == 400 and error_of(one_bad)["message"].startswith("Review 2:")
+    assert one_bad.status_code == 400 and set(error_of(one_bad)["fields"]) == {"reviews.1"}  # the second one
     assert not Prediction.objects.exists()
 
 
@@ -118,7 +118,7 @@ def test_one_prediction_and_its_feedback(call, key, person, served_run, django_u
     }
     assert call("GET", f"/predictions/{prediction.pk}", key=key).json()["feedback"]["status"] == "pending"
     same = call("POST", f"/predictions/{prediction.pk}/feedback", key=key, json={"correct_label": prediction.label})
-    assert same.status_code == 400
+    assert same.status_code == 409 and error_of(same)["code"] == "conflict"
     bad = call("POST", f"/predictions/{prediction.pk}/feedback", key=key, json={"correct_label": "meh"})
     assert bad.status_code == 400 and "correct_label" in error_of(bad)["fields"]
     someone = django_user_model.objects.create_user("else", password="pw-else-123")
