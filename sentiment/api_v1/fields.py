@@ -57,7 +57,15 @@ Comment = Annotated[StrictStr, text(max_length=MAX_COMMENT_CHARS)]
 KeyName = Annotated[StrictStr, text(max_length=100)]
 Filter = Annotated[str, text(max_length=200)]  # a text filter of a list (query parameters are text)
 
-Id = Annotated[StrictInt, Field(ge=1)]  # a row's id in a body (a path's id is read from the URL's text)
+
+def _whole_number(value):
+    """JSON Schema's integer is a number without a fraction: 3.0 as much as 3 (a client may send either)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Whole = BeforeValidator(_whole_number)
+WholeNumber = Annotated[StrictInt, Whole]
+Id = Annotated[WholeNumber, Field(ge=1)]  # a row's id in a body (a path's id is read from the URL's text)
 
 # RFC 3339's date and time with its offset (what JSON Schema's "date-time" format is), as a query parameter:
 # pydantic alone would also read a number of seconds ("0.5") or a date without a time as a moment.

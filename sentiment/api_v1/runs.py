@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
-from pydantic import StrictBool, StrictFloat, StrictInt, TypeAdapter
+from pydantic import StrictBool, StrictFloat, TypeAdapter
 from pydantic import ValidationError as ValueRefused
 
 from ml.config import config_fields
@@ -18,7 +18,7 @@ from ml.presets import PRESETS
 from sentiment import evidence, launch, selectors, services
 from sentiment.api_v1.auth import caller, key_or_session
 from sentiment.api_v1.errors import ApiError
-from sentiment.api_v1.fields import Filter, Moment, Reason, text
+from sentiment.api_v1.fields import Filter, Moment, Reason, WholeNumber, text
 from sentiment.api_v1.idempotency import KEY_HEADER, body_fingerprint, created_once
 from sentiment.api_v1.pages import Pages
 from sentiment.api_v1.schemas import Input, answers
@@ -81,7 +81,7 @@ def _setting_type(f) -> Any:
     elif f.type == "bool":
         kind = StrictBool
     elif f.type in ("int", "int | None"):
-        kind = StrictInt
+        kind = WholeNumber
     elif f.type in ("float", "float | None"):
         kind = StrictFloat  # a JSON number, whole or not
     else:

@@ -5,13 +5,13 @@ code."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from sentiment.api_v1.fields import Comment, KeyName, ReviewText
+from sentiment.api_v1.fields import Comment, KeyName, ReviewText, Whole
 
 Label = Literal["negative", "positive"]
 
@@ -127,7 +127,9 @@ class KeyOut(Schema):
 
 class KeyIn(Input):
     name: KeyName = ""
-    expires_in_days: Literal[30, 90, 365] | None = Field(None, description="Empty: valid until revoked.")
+    expires_in_days: Annotated[Literal[30, 90, 365], Whole] | None = Field(
+        None, description="Empty: valid until revoked."
+    )
 
 
 class KeyCreatedOut(KeyOut):

@@ -208,3 +208,19 @@ def test_feedback_after_staff_reviewed_it_is_a_conflict(call, key, person, staff
     services.feedback_review(feedback_ids=[feedback.pk], status=Feedback.Status.ACCEPTED, user=staff)
     again = call("POST", f"/predictions/{prediction.pk}/feedback", key=key, json={"correct_label": wrong})
     assert "already reviewed" in error_of(again, 409)["message"]
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer(call, key, staff_key, served_run):
+    """JSON Schema's integer is any number without a fraction: 30.0 is 30, as a generated client may send it."""
+    created = call("POST", "/keys", key=key, json={"name": "notebook", "expires_in_days": 30.0})
+    assert created.status_code == 201, created.content
+    refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "roll back", "run": float(served_run.pk)})
+    assert "already served" in error_of(refused, 409)["message"]  # the run was found: its id was read
+    launch = call("POST", "/runs", key=staff_key, json={"preset": "smoke", "config": {"max_length": 5.0}})
+    assert "max_length" in error_of(launch, 400)["fields"]["config.max_length"]  # the form's range, not the type
+
+
+@pytest.mark.parametrize("run", [2**63, 1e300, 10**400])
+def test_an_id_past_any_row_is_not_found_not_a_server_error(call, staff_key, served_run, run):
+    refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "roll back", "run": run})
+    assert refused.status_code in (400, 404), refused.content
