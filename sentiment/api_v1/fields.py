@@ -65,7 +65,7 @@ def _whole_number(value):
 
 Whole = BeforeValidator(_whole_number)
 WholeNumber = Annotated[StrictInt, Whole]
-Id = Annotated[WholeNumber, Field(ge=1)]  # a row's id in a body (a path's id is read from the URL's text)
+Id = Annotated[StrictInt, Field(ge=1), Whole]  # a row's id in a body (a path's id is read from the URL's text)
 
 # RFC 3339's date and time with its offset (what JSON Schema's "date-time" format is), as a query parameter:
 # pydantic alone would also read a number of seconds ("0.5") or a date without a time as a moment.

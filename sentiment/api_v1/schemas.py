@@ -35,8 +35,9 @@ class ErrorOut(Schema):
 
 def answers(ok: dict, *errors: int) -> dict:
     """An operation's responses for the schema: its success, and the errors it may answer (every operation
-    may answer 400, 401 and 500)."""
-    return {**ok, **dict.fromkeys(sorted({400, 401, 500, *errors}), ErrorOut)}
+    may answer 400, 401 and 500, and 414 from the web server in front of it, for a URL longer than it reads,
+    before the API sees the request: without the error shape)."""
+    return {**ok, **dict.fromkeys(sorted({400, 401, 500, *errors}), ErrorOut), 414: None}
 
 
 class ClassifyIn(Input):

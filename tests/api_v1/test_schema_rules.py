@@ -201,6 +201,12 @@ def test_feedback_that_repeats_the_models_answer_is_a_documented_conflict(call, 
     assert "409" in operation("POST", "/predictions/{prediction_id}/feedback")["responses"]
 
 
+def test_every_operation_documents_the_servers_414_for_a_url_too_long():
+    for path, methods in schema()["paths"].items():
+        for method, documented in methods.items():
+            assert "414" in documented["responses"], (method, path)
+
+
 def test_feedback_after_staff_reviewed_it_is_a_conflict(call, key, person, staff, served_run):
     prediction = services.review_classify(user=person, text="A wonderful film.")
     wrong = "negative" if prediction.label == "positive" else "positive"
@@ -212,6 +218,7 @@ def test_feedback_after_staff_reviewed_it_is_a_conflict(call, key, person, staff
 
 def test_a_whole_number_written_with_a_fraction_is_an_integer(call, key, staff_key, served_run):
     """JSON Schema's integer is any number without a fraction: 30.0 is 30, as a generated client may send it."""
+    assert plain(body_schema("POST", "/serving/restore")["properties"]["run"])["minimum"] == 1
     created = call("POST", "/keys", key=key, json={"name": "notebook", "expires_in_days": 30.0})
     assert created.status_code == 201, created.content
     refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "roll back", "run": float(served_run.pk)})
