@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestInvalid
@@ -97,6 +98,17 @@ def _http_error(request, exc: HttpError):
         return error_response(exc.__cause__)
     known = {status: code for code, status in CODES.items()}
     return error_response(ApiError(known.get(exc.status_code, "invalid"), str(exc)))
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(SuspiciousOperation)
+@api.exception_handler(UnreadablePostError)
+def _unreadable(request, exc):
+    """A body Django cannot read (a multipart upload without its boundary, more fields than it reads, a body
+    cut off): the client's, said in the error shape, not a 500."""
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(ApiError("too_large", f"The body is larger than the server reads: {exc}"))
+    return error_response(ApiError("invalid", f"The body cannot be read as sent: {exc}"))
 
 
 @api.exception_handler(Exception)

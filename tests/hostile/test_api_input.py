@@ -157,3 +157,28 @@ def test_v1_takes_a_whole_character_written_as_two_escapes(v1):
     response = v1("POST", "/classify", '{"text": "A superb film \\ud83d\\ude00"}')
     assert response.status_code == 200 and response.json()["text"] == "A superb film \U0001f600"
     Prediction.objects.filter(pk=response.json()["id"]).delete()  # the fixture counts what is left
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"no boundary said"),
+        ("multipart/form-data; boundary=", b"an empty boundary"),
+        ("multipart/form-data; boundary=\xe9t\xe9", b"--\xe9t\xe9\r\nbroken"),
+        (
+            "multipart/form-data; boundary=b",
+            b"".join(b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nx\r\n' % n for n in range(1001))
+            + b"--b--\r\n",
+        ),  # too many fields
+    ],
+)
+def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_run, content_type, body):  # noqa: F811
+    from sentiment.models import CsvClassification
+
+    key = services.api_token_create(user=person, name="hostile upload")
+    response = client.generic(
+        "POST", "/api/v1/csv", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
+    assert response.status_code == 400, response.content
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+    assert not CsvClassification.objects.exists()
