@@ -9,11 +9,11 @@ handler answers instead of the pattern itself.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from django.conf import settings
-from pydantic import BeforeValidator, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr
 from pydantic_core import PydanticCustomError
 
 from sentiment.services.feedback import MAX_COMMENT_CHARS
@@ -80,4 +80,14 @@ def _rfc_3339(value):
     return value
 
 
-Moment = Annotated[datetime, BeforeValidator(_rfc_3339)]
+def _in_utc(value: datetime) -> datetime:
+    """The moment in UTC, for every database: PostgreSQL refuses an offset past 15:59, which RFC 3339 allows
+    (up to 23:59); one before the year 1 or after 9999 in UTC, which Python cannot hold, is the first or the
+    last moment it can (the same rows are before or after it)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC) if value.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
+Moment = Annotated[datetime, BeforeValidator(_rfc_3339), AfterValidator(_in_utc)]

@@ -74,7 +74,7 @@ def fuzz(*, url: str, key: str, staff_key: str, examples: int, seed: int, out: P
             "--report", "json,har", "--report-json-path", str(out / f"{name}.json"),
             "--report-har-path", str(out / f"{name}.har.json"),
         ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=out)  # its cache too
         (out / f"{name}.txt").write_text(done.stdout + done.stderr)
         figures[name] = _figures(out / f"{name}.json", out / f"{name}.har.json", exit_code=done.returncode)
     figures["requests"] = sum(figures[name]["requests"] for name in PASSES)

@@ -103,6 +103,20 @@ def test_an_iso_8601_date_and_time_with_its_offset_is_taken(call, staff_key, val
     assert call("GET", f"/predictions?until={value}", key=staff_key).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "value", ["2026-01-01T00:00:00-22:28", "0001-01-01T00:00:00%2B23:59", "9999-12-31T23:59:59-23:59"]
+)
+def test_any_offset_and_year_rfc_3339_allows_is_taken_by_every_database(call, key, person, served_run, value):
+    """PostgreSQL refuses an offset past 15:59 and Python a moment before the year 1 or after 9999 in UTC:
+    the filter reads the moment in UTC, and one past Python's range as the first or last moment."""
+    services.review_classify(user=person, text="A wonderful film.")
+    for name in ("since", "until"):
+        response = call("GET", f"/predictions?{name}={value}", key=key)
+        assert response.status_code == 200, response.content
+    assert call("GET", "/predictions?since=0001-01-01T00:00:00%2B23:59", key=key).json()["count"] == 1
+    assert call("GET", "/predictions?until=9999-12-31T23:59:59-23:59", key=key).json()["count"] == 1
+
+
 def test_a_field_the_body_does_not_have_is_refused_by_name(call, key, served_run):
     error = error_of(call("POST", "/classify", key=key, json={"text": "A fine film.", "explian": True}), 400)
     assert error["fields"].keys() == {"explian"} and not Prediction.objects.exists()
