@@ -5,14 +5,17 @@ every request the schema forbids refused, every one it allows accepted, unsuppor
 
 The fuzzer (pinned in requirements-fuzz-test.txt) lives in an environment of its own, created once per
 checkout beside the project's, and runs there as a separate program, as any client of the API would. It
-runs twice: the operations for everyone with a person's API key, the staff operations (runs, serving)
-with a staff key. Used by tests/api_v1/test_api_fuzz.py, and by hand against any server:
+runs three passes: the operations for everyone with a person's API key; the staff operations (runs,
+serving) with a staff key; last, the person's key management (list, create, revoke) with another key of
+theirs, since revoking may end with the key it is sent with (the stateful phase revokes the ids GET /keys
+lists), which would leave every later answer a 401. Used by tests/api_v1/test_api_fuzz.py, and by hand
+against any server:
 
     python -m tests.api_v1.api_fuzzer --url http://127.0.0.1:8000 --key <a person's key> \\
-        --staff-key <a staff key> --examples 100 --out figures.json
+        --staff-key <a staff key> --revoking-key <another of the person's keys> --examples 100
 
-Both keys should have ids far above any the fuzzer tries (``keys_for_fuzzing`` makes such keys): it may
-revoke key 1, 2, ... and would lock itself out with its own key.
+Give keys whose ids are far above any the fuzzer tries (``keys_for_fuzzing`` makes them): it tries key
+1, 2, ... and would revoke its own.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements-fuzz-test.txt"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 STAFF_TAGS = ("runs", "serving")
+REVOKE = "POST /api/v1/keys/{key_id}/revoke"
+KEY_MANAGEMENT = ("GET /api/v1/keys", "POST /api/v1/keys", REVOKE)
+# Each pass: the key it is sent with (``fuzz``'s keys), the operations it tests.
 PASSES = {
-    "person": [arg for tag in STAFF_TAGS for arg in ("--exclude-tag", tag)],
-    "staff": [arg for tag in STAFF_TAGS for arg in ("--include-tag", tag)],
+    "person": ("person", [*(a for tag in STAFF_TAGS for a in ("--exclude-tag", tag)), "--exclude-name", REVOKE]),
+    "staff": ("staff", [arg for tag in STAFF_TAGS for arg in ("--include-tag", tag)]),
+    "keys": ("revoking", [arg for name in KEY_MANAGEMENT for arg in ("--include-name", name)]),
 }
 
 
@@ -48,28 +55,28 @@ def fuzzer_env() -> Path:
     return program
 
 
-def keys_for_fuzzing(*, person, staff) -> tuple[str, str]:
-    """An API key for each, with an id no fuzzer guesses (it tries small and boundary ids)."""
+def keys_for_fuzzing(*, person, staff) -> dict[str, str]:
+    """The keys ``fuzz`` sends, each with an id no fuzzer guesses (it tries small and boundary ids)."""
     from sentiment import services
     from sentiment.models import ApiToken
 
-    keys = []
-    for user in (person, staff):
-        key = services.api_token_create(user=user, name="API fuzzer")
+    keys = {}
+    for name, user in (("person", person), ("staff", staff), ("revoking", person)):
+        key = services.api_token_create(user=user, name=f"API fuzzer ({name})")
         ApiToken.objects.filter(key_hash=ApiToken.hash_key(key)).update(id=10**9 + secrets.randbelow(10**9))
-        keys.append(key)
-    return keys[0], keys[1]
+        keys[name] = key
+    return keys
 
 
-def fuzz(*, url: str, key: str, staff_key: str, examples: int, seed: int, out: Path, timeout: int = 1800) -> dict:
-    """Both passes against ``url``; their reports and output in ``out``; the figures of the run."""
+def fuzz(*, url: str, keys: dict[str, str], examples: int, seed: int, out: Path, timeout: int = 1800) -> dict:
+    """Every pass against ``url``; their reports and output in ``out``; the figures of the run."""
     program = fuzzer_env()
     out.mkdir(parents=True, exist_ok=True)
     figures = {"fuzzer": _version(program), "url": url, "examples_per_operation": examples, "seed": seed}
-    for name, selection in PASSES.items():
+    for name, (key, selection) in PASSES.items():
         command = [
             str(program), "--config-file", str(CONFIG), "--no-color", "run", f"{url}/api/v1/openapi.json",
-            "--header", f"Authorization: Bearer {staff_key if name == 'staff' else key}", *selection,
+            "--header", f"Authorization: Bearer {keys[key]}", *selection,
             "--checks", "all", "--max-examples", str(examples), "--seed", str(seed), "--workers", "1",
             "--report", "json,har", "--report-json-path", str(out / f"{name}.json"),
             "--report-har-path", str(out / f"{name}.har.json"),
@@ -77,8 +84,8 @@ def fuzz(*, url: str, key: str, staff_key: str, examples: int, seed: int, out: P
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=out)  # its cache too
         (out / f"{name}.txt").write_text(done.stdout + done.stderr)
         figures[name] = _figures(out / f"{name}.json", out / f"{name}.har.json", exit_code=done.returncode)
-    figures["requests"] = sum(figures[name]["requests"] for name in PASSES)
-    figures["server_errors"] = sum(figures[name]["server_errors"] for name in PASSES)
+    for total in ("operations_tested", "test_cases", "requests", "server_errors"):
+        figures[total] = sum(figures[name][total] for name in PASSES)
     figures["failures"] = [failure for name in PASSES for failure in figures[name]["failures"]]
     return figures
 
@@ -115,13 +122,15 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--key", required=True, help="a person's API key")
     parser.add_argument("--staff-key", required=True, help="a staff API key")
+    parser.add_argument("--revoking-key", required=True, help="another of the person's keys (it may be revoked)")
     parser.add_argument("--examples", type=int, default=100, help="most test cases per operation and phase")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reports", default="api-fuzz-reports", help="folder for the fuzzer's reports")
     parser.add_argument("--out", help="also write the figures (JSON) here")
     args = parser.parse_args()
-    figures = fuzz(url=args.url.rstrip("/"), key=args.key, staff_key=args.staff_key, examples=args.examples,
-                   seed=args.seed, out=Path(args.reports))  # fmt: skip
+    keys = {"person": args.key, "staff": args.staff_key, "revoking": args.revoking_key}
+    figures = fuzz(url=args.url.rstrip("/"), keys=keys, examples=args.examples, seed=args.seed,
+                   out=Path(args.reports).resolve())  # fmt: skip
     text = json.dumps(figures, indent=2)
     print(text)
     if args.out:

@@ -16,7 +16,7 @@ import pytest
 from ml.config import TrainingConfig
 from sentiment.api_v1.site import api
 from sentiment.models import TrainingRun
-from tests.api_v1.api_fuzzer import STAFF_TAGS, fuzz, fuzzer_env, keys_for_fuzzing
+from tests.api_v1.api_fuzzer import KEY_MANAGEMENT, PASSES, STAFF_TAGS, fuzz, fuzzer_env, keys_for_fuzzing
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
@@ -42,23 +42,24 @@ def test_the_api_answers_as_its_schema_says_to_a_fuzzer(
         model_dir=trained_tiny_run.model_dir, output_dir=trained_tiny_run.output_dir, metrics=trained_tiny_run.metrics,
     )  # fmt: skip
     run.promotions.create(promoted_by=staff, reason="served for the fuzzer")
-    key, staff_key = keys_for_fuzzing(person=person, staff=staff)
+    keys = keys_for_fuzzing(person=person, staff=staff)
 
-    figures = fuzz(url=live_server.url, key=key, staff_key=staff_key, examples=EXAMPLES, seed=SEED,
-                   out=tmp_path / "reports")  # fmt: skip
+    figures = fuzz(url=live_server.url, keys=keys, examples=EXAMPLES, seed=SEED, out=tmp_path / "reports")
     if os.environ.get("API_FUZZ_FIGURES"):
         with open(os.environ["API_FUZZ_FIGURES"], "w") as out:
             json.dump(figures, out, indent=2)
 
     shown = json.dumps(figures, indent=2) + "".join(
-        (tmp_path / "reports" / f"{name}.txt").read_text()[-8000:] for name in ("person", "staff")
+        (tmp_path / "reports" / f"{name}.txt").read_text()[-8000:] for name in PASSES
     )
     assert figures["server_errors"] == 0, shown
     assert figures["failures"] == [], shown
-    for name in ("person", "staff"):
+    for name in PASSES:
         assert figures[name]["exit_code"] == 0 and not figures[name]["errors"], shown
         assert figures[name]["statuses"].get("200"), shown  # it got past the keys and the validation
+    assert figures["person"]["statuses"].get("401", 0) < figures["person"]["requests"] / 10, shown  # key kept
     operations = [op for methods in api.get_openapi_schema()["paths"].values() for op in methods.values()]
     staff_only = sum(bool(set(STAFF_TAGS) & set(op["tags"])) for op in operations)
     assert figures["staff"]["operations_tested"] == staff_only, shown
-    assert figures["person"]["operations_tested"] == len(operations) - staff_only, shown
+    assert figures["person"]["operations_tested"] == len(operations) - staff_only - 1, shown  # but revoking
+    assert figures["keys"]["operations_tested"] == len(KEY_MANAGEMENT), shown
