@@ -16,23 +16,34 @@ from django.conf import settings
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr
 from pydantic_core import PydanticCustomError
 
+from sentiment.services.classify import _CONTROL
 from sentiment.services.feedback import MAX_COMMENT_CHARS
-from sentiment.services.promotions import MAX_REASON_CHARS
+from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 
 # What Python's str.strip() removes (every character whose isspace() is true) and what ECMA-262 calls white
 # space (the same, and U+FEFF): a text made of these alone is blank, for the schema and for the services.
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# The control characters no review may hold (review_clean's rule: all but tab and line breaks), and the white
+# space that is not one of them.
+CONTROL = _CONTROL.pattern.removeprefix("[").removesuffix("]")
+SPACE = r"\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # PostgreSQL cannot store U+0000 in a text column: no text the API reads may hold it.
 NO_NUL = r"^[^\x00]*$"
-# Written: no NUL, and one character at least that is not white space (unambiguous, so that a backtracking
-# engine reading it takes linear time too).
-WRITTEN = rf"^[{WHITESPACE}]*[^\x00{WHITESPACE}][^\x00]*$"
+# Each pattern is unambiguous (white space, then the first character that is not, ...), so that a
+# backtracking engine reading it takes linear time too.
+# A review: one character at least that is not white space, and no control character.
+REVIEW = rf"^[{SPACE}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+# A reason: MIN_REASON_CHARS from its first to its last character that is not white space, and no NUL.
+REASON = rf"^[{WHITESPACE}]*[^\x00{WHITESPACE}][^\x00]{{{MIN_REASON_CHARS - 2},}}[^\x00{WHITESPACE}][{WHITESPACE}]*$"
 # An HTTP header's value as the Idempotency-Key: printable ASCII, not blank.
 PRINTABLE_ASCII = r"^[ -~]*[!-~][ -~]*$"
 
 PATTERN_MEANS = {
     NO_NUL: "must not hold a NUL character (U+0000)",
-    WRITTEN: "must hold a character other than white space, and no NUL character (U+0000)",
+    REVIEW: "must hold a character other than white space, and no control characters (such as NUL; tabs and "
+    "line breaks are text)",
+    REASON: f"must be a few words: at least {MIN_REASON_CHARS} characters besides white space at either end, "
+    "and no NUL character (U+0000)",
     PRINTABLE_ASCII: "must be printable ASCII, not blank",
 }
 
@@ -45,13 +56,14 @@ def text(*, pattern: str = NO_NUL, max_length: int, min_length: int | None = Non
 
 ReviewText = Annotated[
     StrictStr,
-    text(pattern=WRITTEN, min_length=1, max_length=settings.MAX_REVIEW_CHARS,
+    text(pattern=REVIEW, min_length=1, max_length=settings.MAX_REVIEW_CHARS,
          description=f"A review: at most {settings.MAX_REVIEW_CHARS:,} characters, not blank."),
 ]  # fmt: skip
 Reason = Annotated[
     StrictStr,
-    text(pattern=WRITTEN, min_length=1, max_length=MAX_REASON_CHARS,
-         description=f"Why: kept in the audit trail (at most {MAX_REASON_CHARS} characters, not blank)."),
+    text(pattern=REASON, min_length=MIN_REASON_CHARS, max_length=MAX_REASON_CHARS,
+         description=f"Why, in a few words ({MIN_REASON_CHARS} to {MAX_REASON_CHARS} characters): kept in the "
+                     "audit trail."),
 ]  # fmt: skip
 Comment = Annotated[StrictStr, text(max_length=MAX_COMMENT_CHARS)]
 KeyName = Annotated[StrictStr, text(max_length=100)]

@@ -8,7 +8,7 @@ import pytest
 
 from sentiment import services
 from sentiment.api_v1.site import api
-from sentiment.models import ApiToken, Feedback, Prediction, TrainingRun
+from sentiment.models import ApiToken, Feedback, Prediction, Promotion, TrainingRun
 
 pytestmark = pytest.mark.django_db
 HUGE_PAGE = 461168601842738791  # (page - 1) * page_size overflows a 64-bit OFFSET
@@ -81,7 +81,7 @@ def test_the_page_size_cap_is_in_the_schema_and_a_larger_one_is_refused(call, st
         ("/runs", {"preset": "smoke", "config": {"num_train_epochs": "2"}}, "config.num_train_epochs"),
         ("/runs", {"preset": "smoke", "config": {"group_by_length": "false"}}, "config.group_by_length"),
         ("/runs", {"preset": "smoke", "config": {"max_length": 64.5}}, "config.max_length"),
-        ("/serving/restore", {"reason": "roll back", "run": "1"}, "run"),
+        ("/serving/restore", {"reason": "roll back to the earlier model", "run": "1"}, "run"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_not_converted(call, staff_key, served_run, path, body, field):
@@ -129,8 +129,10 @@ def test_a_field_the_body_does_not_have_is_refused_by_name(call, key, served_run
 # --- texts ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t\u3000\u00a0\u2028", "\x1c\x1f", "fine\x00film"])
-def test_a_review_that_is_blank_or_holds_a_nul_is_refused_by_the_schema(call, key, served_run, text):
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n\t\u3000\u00a0\u2028", "\x1c\x1f", "fine\x00film", "bell\x07", "\x1b[31m red", "\x0bfine"]
+)
+def test_a_review_that_is_blank_or_holds_a_control_character_is_refused_by_the_schema(call, key, served_run, text):
     assert "text" in error_of(call("POST", "/classify", key=key, json={"text": text}), 400)["fields"]
     error = error_of(call("POST", "/classify/batch", key=key, json={"reviews": ["A fine film.", text]}), 400)
     assert "reviews.1" in error["fields"] and not Prediction.objects.exists()
@@ -165,9 +167,10 @@ def test_every_text_in_a_body_states_its_length_and_refuses_a_nul(
     assert spec["maxLength"] == longest and spec["pattern"]
     prediction = services.review_classify(user=staff, text="A wonderful film.")
     concrete = path.format(prediction_id=prediction.pk, run_id=served_run.pk)
-    body = {"correct_label": "negative" if prediction.label == "positive" else "positive", "reason": "why"}
-    for wrong in ("x" * (longest + 1), "a\x00b"):
-        assert field in error_of(call(method, concrete, key=staff_key, json={**body, field: wrong}), 400)["fields"]
+    body = {"correct_label": "negative" if prediction.label == "positive" else "positive"} if "feedback" in path else {}
+    for wrong in ("x" * (longest + 1), "a fine reason\x00"):
+        error = error_of(call(method, concrete, key=staff_key, json={**body, field: wrong}), 400)
+        assert error["fields"].keys() == {field}, error
 
 
 @pytest.mark.parametrize(("path", "name"), [("/predictions", "q"), ("/runs", "preset"), ("/runs", "launched_from")])
@@ -181,10 +184,12 @@ def test_a_search_longer_than_the_schema_allows_is_refused(call, key):
     assert error_of(call("GET", "/predictions?q=" + "x" * (longest + 1), key=key), 400)["fields"].keys() == {"q"}
 
 
-def test_a_blank_reason_is_refused_by_the_schema(call, staff_key, finished_run):
-    assert plain(body_schema("POST", "/runs/{run_id}/promote")["properties"]["reason"])["minLength"] == 1
-    error = error_of(call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": " \n "}), 400)
-    assert error["fields"].keys() == {"reason"}
+@pytest.mark.parametrize("reason", [" \n ", "too short", "   too short   \n", "\u3000nine char\t"])
+def test_a_reason_of_fewer_than_a_few_words_is_refused_by_the_schema(call, staff_key, finished_run, reason):
+    assert plain(body_schema("POST", "/runs/{run_id}/promote")["properties"]["reason"])["minLength"] == 10
+    error = error_of(call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": reason}), 400)
+    assert error["fields"].keys() == {"reason"} and "at least 10 characters" in error["fields"]["reason"]
+    assert not Promotion.objects.exists()
 
 
 def test_an_idempotency_key_states_what_it_may_hold(call, staff_key):
@@ -238,7 +243,12 @@ def test_a_whole_number_written_with_a_fraction_is_an_integer(call, key, staff_k
     assert plain(body_schema("POST", "/serving/restore")["properties"]["run"])["minimum"] == 1
     created = call("POST", "/keys", key=key, json={"name": "notebook", "expires_in_days": 30.0})
     assert created.status_code == 201, created.content
-    refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "roll back", "run": float(served_run.pk)})
+    refused = call(
+        "POST",
+        "/serving/restore",
+        key=staff_key,
+        json={"reason": "roll back to the earlier model", "run": float(served_run.pk)},
+    )
     assert "already served" in error_of(refused, 409)["message"]  # the run was found: its id was read
     launch = call("POST", "/runs", key=staff_key, json={"preset": "smoke", "config": {"max_length": 5.0}})
     assert "max_length" in error_of(launch, 400)["fields"]["config.max_length"]  # the form's range, not the type
@@ -246,5 +256,7 @@ def test_a_whole_number_written_with_a_fraction_is_an_integer(call, key, staff_k
 
 @pytest.mark.parametrize("run", [2**63, 1e300, 10**400])
 def test_an_id_past_any_row_is_not_found_not_a_server_error(call, staff_key, served_run, run):
-    refused = call("POST", "/serving/restore", key=staff_key, json={"reason": "roll back", "run": run})
+    refused = call(
+        "POST", "/serving/restore", key=staff_key, json={"reason": "roll back to the earlier model", "run": run}
+    )
     assert refused.status_code in (400, 404), refused.content
