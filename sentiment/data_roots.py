@@ -28,13 +28,16 @@ def local_path_refusal(value: str, *, what: str) -> str:
     value = (value or "").strip()
     if not value or value in NOT_PATHS:
         return ""
-    path = Path(value).expanduser()
-    looks_like_a_path = value.startswith((".", "/", "~", "\\")) or path.exists()
-    if not looks_like_a_path:
-        return ""  # a hub id, e.g. bert-base-uncased
-    if not path.is_absolute():
-        return f"{what} must be an absolute path (it is read on the training worker, not here)."
-    resolved = path.resolve()
+    try:  # a name no file system takes (too long, say) is refused with the system's reason, not a 500
+        path = Path(value).expanduser()
+        looks_like_a_path = value.startswith((".", "/", "~", "\\")) or path.exists()
+        if not looks_like_a_path:
+            return ""  # a hub id, e.g. bert-base-uncased
+        if not path.is_absolute():
+            return f"{what} must be an absolute path (it is read on the training worker, not here)."
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: expanduser of an unknown ~user
+        return f"{what} cannot be read as a path: {getattr(exc, 'strerror', None) or 'not a folder name'}."
     if any(resolved == root or resolved.is_relative_to(root) for root in data_roots()):
         return ""
     return f"{what} is outside the folders runs may read (DATA_ROOTS); ask the operator to add it there."

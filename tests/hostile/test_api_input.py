@@ -182,3 +182,21 @@ def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_ru
     assert response.status_code == 400, response.content
     assert set(response.json()["error"]) == {"code", "message", "fields"}
     assert not CsvClassification.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"preset": "smoke", "data_folder": "0" * 300}, "data_folder"),  # longer than a file name can be
+        ({"preset": "smoke", "data_folder": "/" + "a" * 300}, "data_folder"),
+        ({"preset": "smoke", "config": {"base_model": "~/" + "é" * 200}}, "config.base_model"),
+        ({"preset": "smoke", "data_folder": "~no-such-person/reviews"}, "data_folder"),  # no home to expand
+    ],
+)
+def test_v1_refuses_a_folder_no_file_system_can_name(client, staff, body, field):  # noqa: F811
+    from sentiment.models import TrainingRun
+
+    key = services.api_token_create(user=staff, name="hostile launch")
+    response = client.post("/api/v1/runs", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"] and not TrainingRun.objects.exists()
