@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
@@ -15,6 +16,7 @@ from sentiment.api_v1.schemas import (
     BatchOut,
     ClassifiedOut,
     ClassifyIn,
+    ExplanationOut,
     FeedbackIn,
     FeedbackOut,
     Label,
@@ -24,6 +26,7 @@ from sentiment.api_v1.schemas import (
 from sentiment.api_v1.throttle import key_or_person, within_limits
 from sentiment.limits import over_limit
 from sentiment.models import Prediction
+from sentiment.services.analysis import AnalysisBusy
 
 router = Router(tags=["predictions"])
 
@@ -39,9 +42,10 @@ def _classified(user, texts: list[str]) -> list[Prediction]:
 
 @router.post("/classify", response=answers({200: ClassifiedOut}, 413, 415, 429, 503), summary="Classify one review")
 def classify(request, body: ClassifyIn):
-    """The served model's answer, saved in the caller's history. With ``explain``, the words that pushed it:
-    limited on its own (``RATE_LIMIT_EXPLAIN``); past it, or when the model cannot explain, the answer still
-    comes, with ``explanation_error``."""
+    """The served model's answer, saved in the caller's history. With ``explain``, the words that pushed it,
+    which a worker works out: ``explanation_url`` says where to read them (or ``explanation`` has them, when
+    they were worked out already). Explanations are limited on their own (``RATE_LIMIT_EXPLAIN``); past it,
+    or when the model cannot explain, the answer still comes, with ``explanation_error``."""
     within_limits(request, "RATE_LIMIT_API_KEY")
     [prediction] = _classified(caller(request), [body.text])
     if body.explain:
@@ -50,9 +54,16 @@ def classify(request, body: ClassifyIn):
         try:
             if wait is not None:
                 raise ValidationError(f"Too many explanations: try again in {wait} s.")
-            prediction.explanation = services.prediction_explain(prediction=prediction)
+            job = services.prediction_explanation_request(prediction=prediction, user=caller(request))
         except ValidationError as exc:
             prediction.explanation_error = " ".join(exc.messages)
+        else:
+            if job.status == job.Status.SUCCEEDED:
+                prediction.explanation = job.result
+            elif job.status == job.Status.FAILED:
+                prediction.explanation_error = job.error
+            else:
+                prediction.explanation_url = reverse("api-v1:prediction_explanation", args=[prediction.pk])
     return prediction
 
 
@@ -96,6 +107,26 @@ def _own(request, prediction_id: int) -> Prediction:
 )
 def prediction_detail(request, prediction_id: int):
     return _own(request, prediction_id)
+
+
+@router.get(
+    "/predictions/{prediction_id}/explanation",
+    response=answers({200: ExplanationOut}, 404, 409, 429),
+    url_name="prediction_explanation",
+    summary="Why the model gave one of your answers",
+)
+def prediction_explanation(request, prediction_id: int):
+    """The words that pushed the answer towards positive or negative, worked out by a worker (occlusion with
+    the model that answered): its progress until it is done. Asked for here when it was not yet (once per
+    answer and model; at most ANALYSIS_JOBS_PER_PERSON under way: 429). 409 when the model that answered is
+    no longer available."""
+    prediction = _own(request, prediction_id)
+    try:
+        return services.prediction_explanation_request(prediction=prediction, user=caller(request))
+    except AnalysisBusy as exc:
+        raise ApiError("too_many_requests", " ".join(exc.messages), **{"Retry-After": "60"}) from None
+    except ValidationError as exc:
+        raise ApiError("conflict", " ".join(exc.messages)) from None
 
 
 @router.post(

@@ -84,7 +84,12 @@ class PredictionOut(Schema):
 
 
 class ClassifiedOut(PredictionOut):
-    explanation: dict | None = Field(None, description='With "explain": the pieces of the text and their push.')
+    explanation: dict | None = Field(
+        None, description='With "explain", when it was already worked out: the pieces of the text and their push.'
+    )
+    explanation_url: str | None = Field(
+        None, description='With "explain": where to read it (GET) while a worker works it out.'
+    )
     explanation_error: str | None = Field(None, description="Why there is no explanation, when one was asked for.")
 
     @staticmethod
@@ -94,6 +99,34 @@ class ClassifiedOut(PredictionOut):
     @staticmethod
     def resolve_explanation_error(prediction):
         return getattr(prediction, "explanation_error", None)
+
+    @staticmethod
+    def resolve_explanation_url(prediction):
+        return getattr(prediction, "explanation_url", None)
+
+
+class ExplanationOut(Schema):
+    prediction: int
+    status: Literal["queued", "running", "succeeded", "failed"]
+    percent: float = Field(description="How far the worker is, 0 to 100.")
+    explanation: dict | None = Field(description="Once it succeeded: the pieces of the text and their push.")
+    error: str | None = Field(description="Why it failed, when it did.")
+
+    @staticmethod
+    def resolve_prediction(job) -> int:
+        return job.params["prediction"]
+
+    @staticmethod
+    def resolve_percent(job) -> float:
+        return job.progress_percent
+
+    @staticmethod
+    def resolve_explanation(job):
+        return job.result if job.status == job.Status.SUCCEEDED else None
+
+    @staticmethod
+    def resolve_error(job):
+        return job.error or None if job.status == job.Status.FAILED else None
 
 
 class BatchOut(Schema):
