@@ -16,7 +16,7 @@ from django.conf import settings
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr
 from pydantic_core import PydanticCustomError
 
-from sentiment.services.classify import _CONTROL
+from sentiment.services.classify import CONTROL_CHARACTERS
 from sentiment.services.feedback import MAX_COMMENT_CHARS
 from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 
@@ -25,7 +25,7 @@ from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # The control characters no review may hold (review_clean's rule: all but tab and line breaks), and the white
 # space that is not one of them.
-CONTROL = _CONTROL.pattern.removeprefix("[").removesuffix("]")
+CONTROL = CONTROL_CHARACTERS.pattern.removeprefix("[").removesuffix("]")
 SPACE = r"\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # PostgreSQL cannot store U+0000 in a text column: no text the API reads may hold it.
 NO_NUL = r"^[^\x00]*$"

@@ -30,7 +30,7 @@ EXPLANATION_BATCH = 8  # variants of the review read at once: progress is report
 
 
 # ASCII control characters other than tab and line breaks: no review holds them, and PostgreSQL refuses NUL
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def review_clean(text: str) -> str:
@@ -39,7 +39,7 @@ def review_clean(text: str) -> str:
     text = (text or "").strip()
     if not text:
         raise ValidationError("Write a review first: the text is empty.")
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise ValidationError("The review holds control characters (such as NUL), which are not text: remove them.")
     try:
         text.encode("utf-8")
