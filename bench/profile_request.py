@@ -274,7 +274,7 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     [pattern] = [p for p in sentiment_urls.urlpatterns if p.name == "api_classify"]
     patches.wrap(timers, "view_with_rate_limits", pattern, "callback")
     # the API view's steps
-    patches.wrap(timers, "rate_limiting_redis", limits, "_over_limit")
+    patches.wrap(timers, "rate_limiting_redis", limits.Limit, "wait")
     patches.wrap(timers, "api_key_check", selectors, "api_token_check")
     patches.wrap(timers, "api_key_last_used_write", sentiment.services, "api_token_used")
     patches.wrap(timers, "request_body_parse", api, "_review_text")

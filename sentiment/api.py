@@ -25,9 +25,9 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sentiment import selectors, services
+from sentiment import limits, selectors, services
 from sentiment.json_limits import BYTES_PER_CHAR, MARGIN_BYTES, MAX_DEPTH, TOO_DEEP, content_length, nesting_depth
-from sentiment.limits import api_key_of, over_limit
+from sentiment.services.api_tokens import api_key_in
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def classify(request):
 def _explanation(request, prediction) -> dict:
     """The answer's explanation, or why there is none: the answer itself is already saved, so a limit
     reached or a model that cannot explain is said in the answer, not by failing it."""
-    retry_after = over_limit(request, group="sentiment.api.explain", rate_setting="RATE_LIMIT_EXPLAIN", key=api_key_of)
+    retry_after = limits.EXPLAIN.wait(request)
     if retry_after is not None:
         return {"explanation_error": f"Too many explanations: try again in {retry_after} s."}
     try:
@@ -133,8 +133,7 @@ def prediction_feedback(request, prediction_id: int):
 
 def _caller(request):
     """The user whose valid API key is in the Authorization header, or a 401 that says what is wrong."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    check = selectors.api_token_check(key=key.strip() if scheme.lower() in {"bearer", "token"} else "")
+    check = selectors.api_token_check(key=api_key_in(request.headers.get("Authorization", "")))
     if check.token is None:
         raise _Refusal(401, check.refusal, **{"WWW-Authenticate": "Bearer"})
     services.api_token_used(token=check.token)

@@ -10,6 +10,7 @@ from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset, presets_described
 from sentiment import selectors
 from sentiment.data_roots import local_path_refusal
+from sentiment.models import ApiToken
 from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
@@ -85,6 +86,21 @@ class ApiKeyForm(forms.Form):
         required=False,
         help_text="A key that expires cannot be forgotten in a script for ever.",
     )
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.CLASSIFY,
+        required=False,
+        help_text="A key for a script that classifies needs no more; give staff power only to a key that needs it.",
+    )
+
+    def __init__(self, *args, staff: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not staff:  # only staff make staff keys: the choice is not offered
+            del self.fields["scope"]
+
+    @property
+    def chosen_scope(self) -> str:
+        return self.cleaned_data.get("scope") or ApiToken.Scope.CLASSIFY
 
 
 class CsvUploadForm(forms.Form):

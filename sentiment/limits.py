@@ -1,19 +1,27 @@
-"""How often one API key, person or address may ask for costly work: each classification runs the model
-and stores the review, each CSV upload queues work for the worker, each explanation reads a review again
-up to 41 times.
+"""How often one caller may ask for costly work: each classification runs the model and stores the review,
+each CSV upload queues work for the worker, each explanation reads a review again up to 41 times.
 
-Requests are counted with django-ratelimit in Django's cache, which is Redis, so a limit holds across
+**Limits count the caller**, once it is authenticated, never the spelling of a header: the person behind
+a session or behind any of their API keys (one budget for the form, the session API and every key they
+hold, so more keys buy nothing), the key itself (a key of a shared script, below its person's budget),
+and the client's address for what arrives unauthenticated. The key is read from ``Authorization`` as the
+APIs read it (``api_key_in``: "Bearer", "bearer" or "BEARER", one space or several), so any spelling of
+one key is that key, and a wrong key counts against its address. A header sent by a signed-in browser
+does not open a new budget: the session's person is the caller either way.
+
+Every limit is named once here (``Limit``), with its setting (``RATE_LIMIT_*``, "count/period" as in
+``30/m``, read at each request) and what it counts per; the group of its counter is its setting, so
+every view that uses a limit shares its count. Counts live in Django's cache, which is Redis, across
 every web process. A request past its limit is answered 429 Too Many Requests with ``Retry-After`` (the
-seconds until the window ends), in JSON for the API. When Redis does not answer, requests go through
+seconds until the window ends), in JSON for the APIs. When Redis does not answer, requests go through
 (and a warning is logged): the limits protect the service, they must not take it down with Redis.
-
-Rates are settings (``RATE_LIMIT_*``, "count/period" as in ``30/m``), read at each request.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
@@ -21,6 +29,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
+
+from sentiment.services.api_tokens import api_key_in
 
 logger = logging.getLogger(__name__)
 
@@ -35,55 +45,108 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def api_key_of(group: str, request: HttpRequest) -> str:
-    """The API key as sent (the cache key stores only its hash), so that each key has its own count."""
-    return request.headers.get("Authorization", "").strip()
+@dataclass(frozen=True)
+class Caller:
+    """Who a request comes from, as the limits count it: a person (and the key they used), or an address."""
+
+    user_id: int | None
+    token_id: int | None
+    address: str
 
 
-def person_or_ip(group: str, request: HttpRequest) -> str:
-    return f"user:{request.user.pk}" if request.user.is_authenticated else f"ip:{client_ip(request)}"
+def caller_of(request: HttpRequest) -> Caller:
+    """The request's caller, worked out once per request: the signed-in person, else the owner of a valid
+    API key in ``Authorization`` (one indexed lookup, kept on the request for the view's own check)."""
+    found = getattr(request, "_limits_caller", None)
+    if found is not None:
+        return found
+    from sentiment import selectors  # the selectors import the models: not at this module's import
+
+    user = getattr(request, "user", None)
+    token = getattr(request, "api_token", None)
+    if token is None and not (user and user.is_authenticated):
+        key = api_key_in(request.headers.get("Authorization", ""))
+        token = selectors.api_token_check(key=key).token if key else None
+    if user and user.is_authenticated:
+        found = Caller(user.pk, token.pk if token and token.user_id == user.pk else None, client_ip(request))
+    elif token is not None:
+        found = Caller(token.user_id, token.pk, client_ip(request))
+    else:
+        found = Caller(None, None, client_ip(request))
+    request._limits_caller = found
+    return found
 
 
-def by_ip(group: str, request: HttpRequest) -> str:
-    return client_ip(request)
+def per_person(group: str, request: HttpRequest) -> str:
+    """The person (however they came: session or any of their keys), or the address when nobody is known."""
+    caller = caller_of(request)
+    return f"person:{caller.user_id}" if caller.user_id else f"ip:{caller.address}"
 
 
-def rate_limited(
-    *limits: tuple[str, Callable[[str, HttpRequest], str]], json: bool = False, methods: tuple[str, ...] = ("POST",)
-):
-    """A view decorator: each ``(rate setting name, key function)`` is a separate limit on the requests of
-    ``methods`` (POSTs: a page that costs work on GET, like an explanation, names GET too)."""
+def per_key(group: str, request: HttpRequest) -> str:
+    """The API key (whatever its spelling), or the person or address when there is none."""
+    caller = caller_of(request)
+    return f"key:{caller.token_id}" if caller.token_id else per_person(group, request)
+
+
+def per_address(group: str, request: HttpRequest) -> str:
+    return f"ip:{caller_of(request).address}"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit: the setting that holds its rate, and what it counts per. Its counter's group is its
+    setting's name, shared by every view that uses it."""
+
+    setting: str
+    per: Callable[[str, HttpRequest], str]
+
+    def wait(self, request: HttpRequest, *, methods: tuple[str, ...] = ("POST",)) -> int | None:
+        """Count this request; the seconds to wait when it is past the limit, else None (also when Redis is
+        away)."""
+        try:
+            usage = get_usage(request, group=self.setting, key=self.per, rate=getattr(settings, self.setting),
+                              method=list(methods), increment=True)  # fmt: skip
+        except RedisError as exc:
+            logger.warning("rate limits not counted, Redis does not answer: %s", exc)
+            return None
+        if usage is None or not usage["should_limit"]:
+            return None
+        return max(1, int(usage["time_left"]))
+
+
+# The limits, each once. Classifications and CSV uploads share one budget per person, on every way in.
+PERSON = Limit("RATE_LIMIT_PERSON", per_person)
+API_KEY = Limit("RATE_LIMIT_API_KEY", per_key)
+ADDRESS = Limit("RATE_LIMIT_IP", per_address)
+EXPLAIN = Limit("RATE_LIMIT_EXPLAIN", per_person)
+BATCH = Limit("RATE_LIMIT_API_BATCH", per_person)
+
+
+def first_wait(request: HttpRequest, limits: tuple[Limit, ...], *, methods: tuple[str, ...] = ("POST",)) -> int | None:
+    """Count the request against each limit in turn; the wait of the first one past its rate, else None."""
+    for limit in limits:
+        wait = limit.wait(request, methods=methods)
+        if wait is not None:
+            return wait
+    return None
+
+
+def rate_limited(*limits: Limit, json: bool = False, methods: tuple[str, ...] = ("POST",)):
+    """A view decorator: each of ``limits`` counts the requests of ``methods`` (POSTs: a page that costs
+    work on GET, like an explanation, names GET too)."""
 
     def decorator(view):
         @wraps(view)
         def limited_view(request: HttpRequest, *args, **kwargs):
-            for rate_setting, key in limits:
-                retry_after = over_limit(request, group=f"{view.__module__}.{view.__name__}.{rate_setting}",
-                                         rate_setting=rate_setting, key=key, methods=methods)  # fmt: skip
-                if retry_after is not None:
-                    return too_many_requests(request, retry_after=retry_after, json=json)
+            wait = first_wait(request, limits, methods=methods)
+            if wait is not None:
+                return too_many_requests(request, retry_after=wait, json=json)
             return view(request, *args, **kwargs)
 
         return limited_view
 
     return decorator
-
-
-def over_limit(
-    request: HttpRequest, *, group: str, rate_setting: str, key, methods: tuple[str, ...] = ("POST",)
-) -> int | None:
-    """Counts this request; seconds to wait when it is past the limit, else None (also when Redis is away).
-    For a limit on part of a view (the API's ``explain``), with ``too_many_requests`` to answer."""
-    try:
-        usage = get_usage(
-            request, group=group, key=key, rate=getattr(settings, rate_setting), method=list(methods), increment=True
-        )
-    except RedisError as exc:
-        logger.warning("rate limits not counted, Redis does not answer: %s", exc)
-        return None
-    if usage is None or not usage["should_limit"]:
-        return None
-    return max(1, int(usage["time_left"]))
 
 
 def too_many_requests(request: HttpRequest, *, retry_after: int, json: bool) -> HttpResponse:

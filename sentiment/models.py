@@ -265,9 +265,18 @@ class CsvClassification(BackgroundJob):
 
 
 class ApiToken(models.Model):
-    """A key for the JSON API. Only its SHA-256 is stored: the key itself is shown once, when created."""
+    """A key for the JSON API. Only its SHA-256 is stored: the key itself is shown once, when created.
+
+    Its ``scope`` is what it may do: classify (and read its owner's answers and files), or, for a key a
+    member of staff created as such, the staff operations too (runs, serving). A key never creates or
+    revokes keys: that takes the signed-in person (``services.api_tokens``)."""
+
+    class Scope(models.TextChoices):
+        CLASSIFY = "classify", "Classify (your reviews, files and answers)"
+        STAFF = "staff", "Staff operations too (runs, serving)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.CLASSIFY)
     name = models.CharField(max_length=100, blank=True, help_text="What the key is for, to recognise it later.")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12, blank=True, help_text="The key's first characters, to tell keys apart.")

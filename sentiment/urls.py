@@ -1,14 +1,14 @@
 from django.urls import path
 
 from sentiment import api, dataset_views, run_views, views
-from sentiment.limits import api_key_of, by_ip, person_or_ip, rate_limited
+from sentiment.limits import ADDRESS, API_KEY, EXPLAIN, PERSON, rate_limited
 
-# Costly requests are rate-limited (sentiment/limits.py): per API key and per address on the API, per
-# person on the pages; explanations have their own limit (the API's too, in sentiment.api).
-per_person = rate_limited(("RATE_LIMIT_PERSON", person_or_ip))
-per_key_and_ip = rate_limited(("RATE_LIMIT_API_KEY", api_key_of), ("RATE_LIMIT_IP", by_ip), json=True)
+# Costly requests are rate-limited per caller (sentiment/limits.py): classifications and uploads against
+# one budget per person, whichever way they come; on the API per key and per address too.
+per_person = rate_limited(PERSON)
+per_key_and_ip = rate_limited(ADDRESS, API_KEY, PERSON, json=True)
 # An explanation reads a review again up to 41 times, on a GET: counted on its own, GETs included.
-explanations = rate_limited(("RATE_LIMIT_EXPLAIN", person_or_ip), methods=("GET", "POST"))
+explanations = rate_limited(EXPLAIN, methods=("GET", "POST"))
 
 app_name = "sentiment"
 urlpatterns = [

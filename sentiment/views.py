@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from sentiment import selectors, services
 from sentiment.forms import ApiKeyForm, CsvUploadForm, FeedbackForm, ReviewForm
+from sentiment.permissions import can_manage_training
 
 HISTORY_PAGE_SIZE = 20
 
@@ -130,14 +131,18 @@ NEW_KEY = "sentiment.new_api_key"  # session key: a new API key, until the page 
 def api_keys(request):
     """How to call the API, and the person's keys. Post/redirect/get: a new key is kept in the session
     just long enough for the next GET to show it once, so a refresh or the back button never shows it."""
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.POST or None, staff=can_manage_training(request.user))
     if request.method == "POST" and form.is_valid():
-        request.session[NEW_KEY] = services.api_token_create(
-            user=request.user,
-            name=form.cleaned_data["name"].strip(),
-            expires_in_days=form.cleaned_data["expires_in_days"],
-        )
-        return redirect("sentiment:api_keys")
+        try:
+            request.session[NEW_KEY] = services.api_token_create(
+                user=request.user,
+                name=form.cleaned_data["name"].strip(),
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                scope=form.chosen_scope,
+            )
+            return redirect("sentiment:api_keys")
+        except ValidationError as exc:
+            form.add_error(None, exc)
     return render(
         request,
         "sentiment/api_keys.html",

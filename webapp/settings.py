@@ -240,10 +240,13 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},  # Redis away: fail fast, open
     }
 }
+# Per caller, never per header spelling (sentiment/limits.py): one budget per person for classifications
+# and CSV uploads, on the site and through every key they hold; each key below it; each address.
+RATE_LIMIT_PERSON = env.str("RATE_LIMIT_PERSON", default="60/m")  # classifications and uploads per person
 RATE_LIMIT_API_KEY = env.str("RATE_LIMIT_API_KEY", default="60/m")  # classifications per API key
-RATE_LIMIT_IP = env.str("RATE_LIMIT_IP", default="120/m")  # API requests per address, whatever the key
-RATE_LIMIT_PERSON = env.str("RATE_LIMIT_PERSON", default="30/m")  # form classifications and CSV uploads
-RATE_LIMIT_EXPLAIN = env.str("RATE_LIMIT_EXPLAIN", default="10/m")  # explanations, per person or API key
-RATE_LIMIT_API_BATCH = env.str("RATE_LIMIT_API_BATCH", default="10/m")  # API v1 batches, per API key or person
+RATE_LIMIT_IP = env.str("RATE_LIMIT_IP", default="120/m")  # API requests per address, whoever sends them
+RATE_LIMIT_EXPLAIN = env.str("RATE_LIMIT_EXPLAIN", default="10/m")  # explanations per person
+RATE_LIMIT_API_BATCH = env.str("RATE_LIMIT_API_BATCH", default="10/m")  # API v1 batches per person
 API_BATCH_MAX = env.int("API_BATCH_MAX", default=64)  # reviews in one API v1 batch
+MAX_API_KEYS_PER_PERSON = env.int("MAX_API_KEYS_PER_PERSON", default=10)  # usable (not revoked, not expired)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)  # how long an Idempotency-Key is remembered

@@ -8,10 +8,16 @@ from ninja import security
 
 from sentiment import selectors, services
 from sentiment.api_v1.errors import ApiError
+from sentiment.models import ApiToken
 from sentiment.permissions import can_manage_training
+from sentiment.services.api_tokens import api_key_in
 
 NO_KEY = "Send a valid API key: 'Authorization: Bearer <key>' (create one on the API page), or sign in."
 STAFF_ONLY = "Only staff who manage training may do this."
+STAFF_SCOPE = (
+    "This key may classify, not manage training: make a key with the staff scope on the API page (signed in) "
+    "for the staff operations."
+)
 
 
 def _allowed(user, *, staff: bool):
@@ -29,12 +35,19 @@ class ApiKey(security.HttpBearer):
         super().__init__()
         self.staff = staff
 
+    def __call__(self, request):
+        """The key as every reader of keys reads it (``api_key_in``: any case and spacing of "Bearer")."""
+        key = api_key_in(request.headers.get("Authorization", ""))
+        return self.authenticate(request, key) if key else None
+
     def authenticate(self, request, token: str):
-        check = selectors.api_token_check(key=token.strip())
+        check = selectors.api_token_check(key=token)
         if check.token is None:
             raise ApiError("unauthorized", check.refusal, **{"WWW-Authenticate": "Bearer"})
         services.api_token_used(token=check.token)
         request.api_token = check.token
+        if self.staff and check.token.scope != ApiToken.Scope.STAFF and can_manage_training(check.token.user):
+            raise ApiError("forbidden", STAFF_SCOPE)
         return _allowed(check.token.user, staff=self.staff)
 
 
@@ -48,6 +61,27 @@ class SessionAuth(security.SessionAuth):
 
     def authenticate(self, request, key):
         return _allowed(super().authenticate(request, key), staff=self.staff)
+
+
+KEYS_BY_SESSION = (
+    "API keys are made and revoked by the person signed in on the site (the API page, or these docs signed "
+    "in), never with a key: a key that leaked could otherwise make one that outlives it."
+)
+
+
+class SessionOnly(SessionAuth):
+    """The signed-in person alone; a request that brings a key instead is told why it is not enough."""
+
+    def authenticate(self, request, key):
+        user = super().authenticate(request, key)
+        if user is None and request.headers.get("Authorization"):
+            raise ApiError("unauthorized", KEYS_BY_SESSION)
+        return user
+
+
+def session_only() -> list:
+    """For making and revoking keys (``KEYS_BY_SESSION``)."""
+    return [SessionOnly()]
 
 
 def key_or_session(*, staff: bool = False) -> list:

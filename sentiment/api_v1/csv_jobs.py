@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile
 
-from sentiment import selectors, services
+from sentiment import limits, selectors, services
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.idempotency import KEY_HEADER, created_once, file_fingerprint
@@ -53,7 +53,7 @@ def csv_upload(request, response: HttpResponse, file: File[UploadedFile], idempo
     """A UTF-8 CSV with a header and a ``text`` column (the checks and limits of the site's upload); the
     worker classifies it. Follow it with ``GET /csv/{id}``. With an ``Idempotency-Key``, the same file sent
     again is not classified twice."""
-    within_limits(request, "RATE_LIMIT_PERSON")
+    within_limits(request, limits.PERSON)
 
     def create():
         try:

@@ -1,9 +1,10 @@
 """The caller: who they are, and their API keys (list, create, revoke)."""
 
+from django.core.exceptions import ValidationError
 from ninja import Router, Status
 
 from sentiment import selectors, services
-from sentiment.api_v1.auth import caller
+from sentiment.api_v1.auth import caller, session_only
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.schemas import KeyCreatedOut, KeyIn, KeyOut, MeOut, answers
 from sentiment.permissions import can_manage_training
@@ -26,19 +27,30 @@ def key_list(request):
     return selectors.api_token_list(user=caller(request))
 
 
-@router.post("/keys", response=answers({201: KeyCreatedOut}, 413, 415), summary="Create an API key")
+@router.post(
+    "/keys", auth=session_only(), response=answers({201: KeyCreatedOut}, 400, 413, 415), summary="Create an API key"
+)
 def key_create(request, body: KeyIn):
-    """The new key is in this answer only: store it now (only its hash is kept)."""
+    """The new key is in this answer only: store it now (only its hash is kept). Signed in on the site only: a
+    key never makes keys. At most ``MAX_API_KEYS_PER_PERSON`` usable keys; the staff scope is for staff."""
     user = caller(request)
-    key = services.api_token_create(user=user, name=body.name, expires_in_days=body.expires_in_days)
+    try:
+        key = services.api_token_create(
+            user=user, name=body.name, expires_in_days=body.expires_in_days, scope=body.scope
+        )
+    except ValidationError as exc:
+        raise ApiError("invalid", " ".join(exc.messages), fields={"scope": exc.messages[0]}) from None
     token = selectors.api_token_check(key=key).token
     token.key = key
     return Status(201, token)
 
 
-@router.post("/keys/{key_id}/revoke", response=answers({200: KeyOut}, 404, 409), summary="Revoke one of your API keys")
+@router.post(
+    "/keys/{key_id}/revoke", auth=session_only(), response=answers({200: KeyOut}, 404, 409),
+    summary="Revoke one of your API keys",
+)  # fmt: skip
 def key_revoke(request, key_id: int):
-    """Requests with it are refused at once. Revoking the key this request uses works too (it is its last)."""
+    """Requests with it are refused at once. Signed in on the site only, as keys are made."""
     user = caller(request)
     token = selectors.api_token_list(user=user).filter(pk=key_id).first()
     if token is None:

@@ -6,7 +6,7 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from sentiment import selectors, services
+from sentiment import limits, selectors, services
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.fields import Filter, Moment
@@ -23,8 +23,7 @@ from sentiment.api_v1.schemas import (
     PredictionOut,
     answers,
 )
-from sentiment.api_v1.throttle import key_or_person, within_limits
-from sentiment.limits import over_limit
+from sentiment.api_v1.throttle import within_limits
 from sentiment.models import Prediction
 from sentiment.services.analysis import AnalysisBusy
 
@@ -46,11 +45,10 @@ def classify(request, body: ClassifyIn):
     which a worker works out: ``explanation_url`` says where to read them (or ``explanation`` has them, when
     they were worked out already). Explanations are limited on their own (``RATE_LIMIT_EXPLAIN``); past it,
     or when the model cannot explain, the answer still comes, with ``explanation_error``."""
-    within_limits(request, "RATE_LIMIT_API_KEY")
+    within_limits(request, limits.API_KEY, limits.PERSON)
     [prediction] = _classified(caller(request), [body.text])
     if body.explain:
-        group = "sentiment.api.explain"  # one count with the first API's explanations
-        wait = over_limit(request, group=group, rate_setting="RATE_LIMIT_EXPLAIN", key=key_or_person)
+        wait = limits.EXPLAIN.wait(request)  # one count with the site's and the first API's explanations
         try:
             if wait is not None:
                 raise ValidationError(f"Too many explanations: try again in {wait} s.")
@@ -73,7 +71,7 @@ def classify(request, body: ClassifyIn):
 def classify_batch(request, body: BatchIn):
     """Up to ``API_BATCH_MAX`` reviews through the model as batches (much faster than one request each);
     the answers in the same order, each saved in the caller's history. One bad review refuses them all."""
-    within_limits(request, "RATE_LIMIT_API_BATCH")
+    within_limits(request, limits.BATCH)
     return {"answers": _classified(caller(request), body.reviews)}
 
 

@@ -152,6 +152,7 @@ class FeedbackOut(Schema):
 class KeyOut(Schema):
     id: int
     name: str
+    scope: Literal["classify", "staff"] = Field(description="classify; or staff: the staff operations too.")
     prefix: str = Field(description="The key's first characters, to tell keys apart.")
     created_at: datetime
     last_used_at: datetime | None
@@ -161,6 +162,9 @@ class KeyOut(Schema):
 
 class KeyIn(Input):
     name: KeyName = ""
+    scope: Literal["classify", "staff"] = Field(
+        "classify", description="staff (for staff only): the key may also launch, cancel and promote runs."
+    )
     expires_in_days: Annotated[Literal[30, 90, 365], Whole] | None = Field(
         None, description="Empty: valid until revoked."
     )

@@ -61,8 +61,12 @@ def keys_for_fuzzing(*, person, staff) -> dict[str, str]:
     from sentiment.models import ApiToken
 
     keys = {}
-    for name, user in (("person", person), ("staff", staff), ("revoking", person)):
-        key = services.api_token_create(user=user, name=f"API fuzzer ({name})")
+    for name, user, scope in (
+        ("person", person, "classify"),
+        ("staff", staff, "staff"),
+        ("revoking", person, "classify"),
+    ):
+        key = services.api_token_create(user=user, name=f"API fuzzer ({name})", scope=scope)
         ApiToken.objects.filter(key_hash=ApiToken.hash_key(key)).update(id=10**9 + secrets.randbelow(10**9))
         keys[name] = key
     return keys

@@ -46,7 +46,7 @@ def test_staff_endpoints_refuse_others_and_change_nothing(call, key, staff, fini
     path = path.format(run=finished_run.pk)
     assert error_of(call(method, path, json=body), 401)["code"] == "unauthorized"  # no key
     assert error_of(call(method, path, key=key, json=body), 403)["code"] == "forbidden"  # not staff
-    revoked = services.api_token_create(user=staff, name="old")
+    revoked = services.api_token_create(user=staff, name="old", scope="staff")
     services.api_token_revoke(user=staff, token_id=staff.api_tokens.get(name="old").pk)
     assert error_of(call(method, path, key=revoked, json=body), 401)["code"] == "unauthorized"
     assert TrainingRun.objects.count() == 1 and not Promotion.objects.exists()

@@ -9,6 +9,7 @@ import pytest
 from sentiment import services
 from sentiment.api_v1.site import api
 from sentiment.models import ApiToken, Feedback, Prediction, Promotion, TrainingRun
+from tests.api_v1.conftest import sent_as
 
 pytestmark = pytest.mark.django_db
 HUGE_PAGE = 461168601842738791  # (page - 1) * page_size overflows a 64-bit OFFSET
@@ -84,9 +85,9 @@ def test_the_page_size_cap_is_in_the_schema_and_a_larger_one_is_refused(call, st
         ("/serving/restore", {"reason": "roll back to the earlier model", "run": "1"}, "run"),
     ],
 )
-def test_a_value_of_the_wrong_type_is_refused_not_converted(call, staff_key, served_run, path, body, field):
+def test_a_value_of_the_wrong_type_is_refused_not_converted(call, staff_key, staff, served_run, path, body, field):
     keys = ApiToken.objects.count()
-    error = error_of(call("POST", path, key=staff_key, json=body), 400)
+    error = error_of(call("POST", path, json=body, **sent_as("POST", path, key=staff_key, user=staff)), 400)
     assert field in error["fields"], error
     assert (Prediction.objects.count(), ApiToken.objects.count(), TrainingRun.objects.count()) == (0, keys, 1)
 
@@ -169,7 +170,8 @@ def test_every_text_in_a_body_states_its_length_and_refuses_a_nul(
     concrete = path.format(prediction_id=prediction.pk, run_id=served_run.pk)
     body = {"correct_label": "negative" if prediction.label == "positive" else "positive"} if "feedback" in path else {}
     for wrong in ("x" * (longest + 1), "a fine reason\x00"):
-        error = error_of(call(method, concrete, key=staff_key, json={**body, field: wrong}), 400)
+        sent = sent_as(method, concrete, key=staff_key, user=staff)
+        error = error_of(call(method, concrete, json={**body, field: wrong}, **sent), 400)
         assert error["fields"].keys() == {field}, error
 
 
@@ -238,10 +240,10 @@ def test_feedback_after_staff_reviewed_it_is_a_conflict(call, key, person, staff
     assert "already reviewed" in error_of(again, 409)["message"]
 
 
-def test_a_whole_number_written_with_a_fraction_is_an_integer(call, key, staff_key, served_run):
+def test_a_whole_number_written_with_a_fraction_is_an_integer(call, key, staff_key, served_run, person):
     """JSON Schema's integer is any number without a fraction: 30.0 is 30, as a generated client may send it."""
     assert plain(body_schema("POST", "/serving/restore")["properties"]["run"])["minimum"] == 1
-    created = call("POST", "/keys", key=key, json={"name": "notebook", "expires_in_days": 30.0})
+    created = call("POST", "/keys", signed_in=person, json={"name": "notebook", "expires_in_days": 30.0})
     assert created.status_code == 201, created.content
     refused = call(
         "POST",

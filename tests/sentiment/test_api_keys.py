@@ -124,3 +124,15 @@ def test_a_key_made_before_prefixes_were_kept_is_listed_without_one(client, pers
 def test_an_unknown_key_learns_nothing(client, served_run):
     refused = call(client, {"text": "a superb film"}, "rs_not-a-key")
     assert refused.status_code == 401 and "revoked" not in refused.json()["error"]
+
+
+def test_staff_choose_a_staff_scope_for_a_key_and_people_are_not_offered_it(client, person, staff):
+    client.force_login(person)
+    page = client.get(reverse("sentiment:api_keys")).content.decode()
+    assert 'name="scope"' not in page
+    client.post(reverse("sentiment:api_keys"), {"name": "sneaky", "scope": "staff"})  # sent anyway: ignored
+    assert person.api_tokens.get().scope == "classify"
+    client.force_login(staff)
+    assert 'name="scope"' in client.get(reverse("sentiment:api_keys")).content.decode()
+    client.post(reverse("sentiment:api_keys"), {"name": "deploy script", "scope": "staff"})
+    assert staff.api_tokens.get().scope == "staff"

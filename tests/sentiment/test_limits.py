@@ -86,3 +86,43 @@ def test_the_client_address_comes_from_the_proxy_only_when_trusted(settings):
     assert client_ip(request) == "10.0.0.2"  # a client could write any X-Forwarded-For
     settings.TRUST_X_FORWARDED_FOR = True
     assert client_ip(request) == "203.0.113.7"  # the entry the proxy appended
+
+
+@pytest.mark.parametrize("spelling", ["Bearer {}", "bearer {}", "BEARER {}", "Bearer  {}", "Bearer {} ", "  Bearer {}"])
+def test_a_keys_count_is_the_keys_however_its_header_is_spelled(client, person, served_run, settings, spelling):
+    """Each spelling authenticates as the same key: none may open a fresh count, on either API."""
+    settings.RATE_LIMIT_API_KEY = "2/m"
+    key = services.api_token_create(user=person)
+    assert [classify_by_api(client, key).status_code for _ in range(2)] == [200, 200]
+    header = {"HTTP_AUTHORIZATION": spelling.format(key), "REMOTE_ADDR": "203.0.113.7"}
+    again = client.post(API, {"text": "a superb film"}, content_type="application/json", **header)
+    v1 = client.post("/api/v1/classify", {"text": "a superb film"}, content_type="application/json", **header)
+    assert (again.status_code, v1.status_code) == (429, 429) and Prediction.objects.count() == 2
+
+
+def test_more_keys_buy_nothing_one_budget_per_person_on_every_way_in(client, person, served_run, settings):
+    settings.RATE_LIMIT_PERSON = "4/m"
+    keys = [services.api_token_create(user=person) for _ in range(3)]
+    answers = [classify_by_api(client, key).status_code for key in keys]  # 3 of the 4, through three keys
+    client.force_login(person)
+    answers.append(client.post(reverse("sentiment:classify"), {"text": "a superb film"}).status_code)  # the 4th
+    answers.append(client.post("/api/v1/classify", {"text": "fine"}, content_type="application/json").status_code)
+    answers.append(classify_by_api(client, services.api_token_create(user=person, name="a fourth key")).status_code)
+    assert answers == [200, 200, 200, 200, 429, 429] and Prediction.objects.count() == 4
+
+
+def test_a_signed_in_browser_adding_a_header_opens_no_new_count(client, person, staff, served_run, settings):
+    settings.RATE_LIMIT_PERSON = "2/m"
+    client.force_login(person)
+    strangers_key = services.api_token_create(user=staff)
+    sent = [
+        client.post(reverse("sentiment:classify"), {"text": "a superb film"}, HTTP_AUTHORIZATION=header).status_code
+        for header in ("", f"Bearer {strangers_key}", "Bearer nonsense")
+    ]
+    assert sent == [200, 200, 429]  # the person is the caller, whatever header the browser adds
+
+
+def test_a_wrong_key_counts_against_its_address(client, served_run, settings):
+    settings.RATE_LIMIT_IP = "2/m"
+    statuses = [classify_by_api(client, f"rs_guess-{i}").status_code for i in range(3)]
+    assert statuses == [401, 401, 429]  # guessing keys costs the address its budget
