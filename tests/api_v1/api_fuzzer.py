@@ -6,13 +6,14 @@ every request the schema forbids refused, every one it allows accepted, unsuppor
 The fuzzer (pinned in requirements-fuzz-test.txt) lives in an environment of its own, created once per
 checkout beside the project's, and runs there as a separate program, as any client of the API would. It
 runs three passes: the operations for everyone with a person's API key; the staff operations (runs,
-serving) with a staff key; last, the person's key management (list, create, revoke) with another key of
-theirs, since revoking may end with the key it is sent with (the stateful phase revokes the ids GET /keys
-lists), which would leave every later answer a 401. Used by tests/api_v1/test_api_fuzz.py, and by hand
-against any server:
+serving) with a staff key; last, the person's key management (list, create, revoke), signed in (keys are
+made and revoked by the signed-in person, never with a key: the session's cookie and CSRF token), since
+the stateful phase revokes the ids GET /keys lists, the person's key among them, which would leave every
+later answer of a pass sent with it a 401. Used by tests/api_v1/test_api_fuzz.py, and by hand against any
+server:
 
     python -m tests.api_v1.api_fuzzer --url http://127.0.0.1:8000 --key <a person's key> \\
-        --staff-key <a staff key> --revoking-key <another of the person's keys> --examples 100
+        --staff-key <a staff key> --sessionid <the person's session> --csrftoken <its CSRF cookie>
 
 Give keys whose ids are far above any the fuzzer tries (``keys_for_fuzzing`` makes them): it tries key
 1, 2, ... and would revoke its own.
@@ -36,11 +37,13 @@ STAFF_TAGS = ("runs", "serving")
 REVOKE = "POST /api/v1/keys/{key_id}/revoke"
 KEY_MANAGEMENT = ("GET /api/v1/keys", "POST /api/v1/keys", REVOKE)
 # Each pass: the key it is sent with (``fuzz``'s keys), the operations it tests.
+SIGNED_IN_ONLY = ("POST /api/v1/keys", REVOKE)
 PASSES = {
-    "person": ("person", [*(a for tag in STAFF_TAGS for a in ("--exclude-tag", tag)), "--exclude-name", REVOKE]),
+    "person": ("person", [*(a for tag in STAFF_TAGS for a in ("--exclude-tag", tag)),
+                          *(a for name in SIGNED_IN_ONLY for a in ("--exclude-name", name))]),
     "staff": ("staff", [arg for tag in STAFF_TAGS for arg in ("--include-tag", tag)]),
-    "keys": ("revoking", [arg for name in KEY_MANAGEMENT for arg in ("--include-name", name)]),
-}
+    "keys": ("signed_in", [arg for name in KEY_MANAGEMENT for arg in ("--include-name", name)]),
+}  # fmt: skip
 
 
 def fuzzer_env() -> Path:
@@ -55,24 +58,31 @@ def fuzzer_env() -> Path:
     return program
 
 
-def keys_for_fuzzing(*, person, staff) -> dict[str, str]:
-    """The keys ``fuzz`` sends, each with an id no fuzzer guesses (it tries small and boundary ids)."""
+def keys_for_fuzzing(*, person, staff) -> dict[str, list[str]]:
+    """The headers of each pass: a person's key and a staff key, each with an id no fuzzer guesses (it tries
+    small and boundary ids), and the person signed in (their session and its CSRF token)."""
+    from django.middleware.csrf import _get_new_csrf_string
+    from django.test import Client
+
     from sentiment import services
     from sentiment.models import ApiToken
 
-    keys = {}
-    for name, user, scope in (
-        ("person", person, "classify"),
-        ("staff", staff, "staff"),
-        ("revoking", person, "classify"),
-    ):
+    headers = {}
+    for name, user, scope in (("person", person, "classify"), ("staff", staff, "staff")):
         key = services.api_token_create(user=user, name=f"API fuzzer ({name})", scope=scope)
         ApiToken.objects.filter(key_hash=ApiToken.hash_key(key)).update(id=10**9 + secrets.randbelow(10**9))
-        keys[name] = key
-    return keys
+        headers[name] = [f"Authorization: Bearer {key}"]
+    browser = Client()
+    browser.force_login(person)
+    headers["signed_in"] = session_headers(browser.cookies["sessionid"].value, _get_new_csrf_string())
+    return headers
 
 
-def fuzz(*, url: str, keys: dict[str, str], examples: int, seed: int, out: Path, timeout: int = 1800) -> dict:
+def session_headers(sessionid: str, csrftoken: str) -> list[str]:
+    return [f"Cookie: sessionid={sessionid}; csrftoken={csrftoken}", f"X-CSRFToken: {csrftoken}"]
+
+
+def fuzz(*, url: str, keys: dict[str, list[str]], examples: int, seed: int, out: Path, timeout: int = 1800) -> dict:
     """Every pass against ``url``; their reports and output in ``out``; the figures of the run."""
     program = fuzzer_env()
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +90,7 @@ def fuzz(*, url: str, keys: dict[str, str], examples: int, seed: int, out: Path,
     for name, (key, selection) in PASSES.items():
         command = [
             str(program), "--config-file", str(CONFIG), "--no-color", "run", f"{url}/api/v1/openapi.json",
-            "--header", f"Authorization: Bearer {keys[key]}", *selection,
+            *(arg for header in keys[key] for arg in ("--header", header)), *selection,
             "--checks", "all", "--max-examples", str(examples), "--seed", str(seed), "--workers", "1",
             "--report", "json,har", "--report-json-path", str(out / f"{name}.json"),
             "--report-har-path", str(out / f"{name}.har.json"),
@@ -126,13 +136,18 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--key", required=True, help="a person's API key")
     parser.add_argument("--staff-key", required=True, help="a staff API key")
-    parser.add_argument("--revoking-key", required=True, help="another of the person's keys (it may be revoked)")
+    parser.add_argument("--sessionid", required=True, help="the person's session cookie (signed in on the site)")
+    parser.add_argument("--csrftoken", required=True, help="that browser's csrftoken cookie")
     parser.add_argument("--examples", type=int, default=100, help="most test cases per operation and phase")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reports", default="api-fuzz-reports", help="folder for the fuzzer's reports")
     parser.add_argument("--out", help="also write the figures (JSON) here")
     args = parser.parse_args()
-    keys = {"person": args.key, "staff": args.staff_key, "revoking": args.revoking_key}
+    keys = {
+        "person": [f"Authorization: Bearer {args.key}"],
+        "staff": [f"Authorization: Bearer {args.staff_key}"],
+        "signed_in": session_headers(args.sessionid, args.csrftoken),
+    }
     figures = fuzz(url=args.url.rstrip("/"), keys=keys, examples=args.examples, seed=args.seed,
                    out=Path(args.reports).resolve())  # fmt: skip
     text = json.dumps(figures, indent=2)
