@@ -115,13 +115,15 @@ def throwaway_site(tmp: str, *, debug: bool, **settings: str) -> None:
     import os
 
     os.environ.update(
-        VAR_DIR=tmp,
-        DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
-        MEDIA_ROOT=f"{tmp}/media",
-        DJANGO_SETTINGS_MODULE="webapp.settings",
-        LOG_LEVEL="WARNING",
-        DEBUG="true" if debug else "false",
-        **settings,
+        {
+            "VAR_DIR": tmp,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+            "MEDIA_ROOT": f"{tmp}/media",
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "true" if debug else "false",
+            **{name: value for name, value in settings.items() if value},  # an empty value keeps the default
+        }
     )
     os.environ.setdefault("SECRET_KEY", "benchmark-only-key-" + "x" * 40)  # the defaults have none
     import django

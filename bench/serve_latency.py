@@ -315,7 +315,7 @@ def promoted_run(model: str | Path, serving_check: dict | None = None):
         metrics=metrics,
     )
     user = get_user_model().objects.create_user("bench", is_staff=True)  # the API key is its credential
-    services.training_run_promote(run=run, user=user, reason="benchmark")
+    services.training_run_promote(run=run, user=user, reason="served for the benchmark")
     return run, services.api_token_create(user=user, name="bench")
 
 
@@ -582,7 +582,7 @@ def swap_during_promotion(port: int, key: str, review: str, run) -> dict:
     while len(answers) < 20 and time.monotonic() < deadline:
         time.sleep(0.1)
     before = len(answers)
-    services.training_run_promote(run=copy, user=run.promotions.first().promoted_by, reason="benchmark")
+    services.training_run_promote(run=copy, user=run.promotions.first().promoted_by, reason="promoted by the benchmark")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(a[2] == copy.pk for a in answers[before:]):
         time.sleep(0.1)

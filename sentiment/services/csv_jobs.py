@@ -69,9 +69,12 @@ def csv_classification_create(*, user, upload) -> CsvClassification:
         )
     if selectors.served_model() is None:
         raise NoModelServed()
-    storage_quota_check(user=user, adding=upload.size + _result_bytes_expected(upload.size, total_rows))
+    # the result's bytes are reserved at once, and the person's uploads are checked one at a time: files sent
+    # together, or results written later, can never add up past the quota
+    reserved = upload.size + _result_bytes_expected(upload.size, total_rows)
     with transaction.atomic():
-        job = CsvClassification(user=user, filename=upload.name[:255], total_rows=total_rows, stored_bytes=upload.size)
+        storage_quota_check(user=user, adding=reserved)
+        job = CsvClassification(user=user, filename=upload.name[:255], total_rows=total_rows, stored_bytes=reserved)
         job.upload.save(upload.name, upload, save=False)
         job.save()
         jobs.job_enqueue(name=jobs.CLASSIFY_CSV, object_id=job.pk)

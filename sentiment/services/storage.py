@@ -4,7 +4,9 @@ and files that go with their rows.
 - **Quota.** Everything a person stores on disk (CSV uploads and their results, the labelled data sets
   they uploaded) counts against ``MAX_STORED_BYTES_PER_PERSON``, checked before anything is written: a
   file that would pass it is refused with a message naming the quota and what the person already uses.
-  Each row records its own bytes (``stored_bytes``), so the sum is one query.
+  Each row records its own bytes (``stored_bytes``), so the sum is one query; a CSV job reserves its
+  result's bytes when it is queued (the real size replaces them once it is written), and a person's
+  uploads are checked one at a time (a lock on their row), so files sent at once cannot pass it together.
 - **Retention**, applied by the sweep (``services.sweep``): a CSV job that ended more than
   ``RETENTION_DAYS`` ago is deleted, files and all, failed ones too; the text of a prediction older than
   ``PREDICTION_TEXT_RETENTION_DAYS`` is emptied (its label, confidence and model stay, for the history's
@@ -21,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -47,9 +50,16 @@ def person_stored_bytes(*, user) -> int:
 
 
 def storage_quota_check(*, user, adding: int) -> None:
-    """Refuse (``StorageQuotaExceeded``) when ``adding`` more bytes would pass ``user``'s quota."""
+    """Refuse (``StorageQuotaExceeded``) when ``adding`` more bytes would pass ``user``'s quota. The person's
+    row is locked first: called inside the transaction that stores the new row, two uploads at once are
+    checked one after the other, each counting the other's bytes. Nobody's (``user`` None: a command, a
+    test) counts against no quota."""
+    if user is None:
+        return
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        used = person_stored_bytes(user=user)
     quota = settings.MAX_STORED_BYTES_PER_PERSON
-    used = person_stored_bytes(user=user)
     if used + adding > quota:
         raise StorageQuotaExceeded(
             f"Your files may take {_mb(quota)} on the server; you use {_mb(used)} and this would add about "

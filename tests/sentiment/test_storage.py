@@ -60,6 +60,20 @@ def test_a_file_past_the_quota_is_refused_naming_the_quota_and_what_is_used_and_
     assert files_in(media) == on_disk and CsvClassification.objects.count() == 1
 
 
+def test_a_queued_file_reserves_its_results_bytes_so_files_sent_together_cannot_pass_the_quota(
+    served_run, person, media, settings
+):
+    upload = csv_file(100)
+    settings.MAX_STORED_BYTES_PER_PERSON = int(2.5 * upload.size) + 4000  # room for one file and its result
+    first = services.csv_classification_create(user=person, upload=upload)
+    assert first.stored_bytes == upload.size + (upload.size + 16 * 100)  # the result's bytes, reserved
+    with pytest.raises(StorageQuotaExceeded):  # before the first one's result is even written
+        services.csv_classification_create(user=person, upload=csv_file(100, name="second.csv"))
+    assert services.csv_classification_process(job_id=first.pk) == "succeeded"
+    first.refresh_from_db()
+    assert first.stored_bytes == first.upload.size + first.result.size  # the reservation becomes the real size
+
+
 def test_the_quota_counts_a_persons_data_sets_too(person, media, settings):
     rows = "text,label\n" + "".join(
         f"review number {i} was {'great' if i % 2 else 'awful'},{i % 2}\n" for i in range(60)
