@@ -52,9 +52,9 @@ demo: $(INSTALLED)
 	DEBUG=true $(PY) manage.py demo
 
 # The compose stack for real: build, up --wait, HTTPS, first model, worker recreated mid-run, restarts
-# (tests/deploy/compose_smoke.py). Needs a Docker engine with Compose >= 2.24.
+# (tests/deploy/compose_smoke.py). Needs a Docker engine with Compose >= 2.24; installs Chromium when missing.
 compose-check: $(INSTALLED)
-	$(PY) -m tests.deploy.compose_smoke
+	@TEST_SERVICES=packages . tests/services.sh && $(PY) -m tests.deploy.compose_smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

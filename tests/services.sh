@@ -6,7 +6,8 @@
 # - Redis on 127.0.0.1:6379 (the tests use its database 15), started when none answers;
 # - PostgreSQL on 127.0.0.1:5432, started when none answers; POSTGRES_TEST_URL is exported when a login
 #   works, and the database-backed tests then run on it too (SKIP_POSTGRES=1 leaves it out).
-# Nothing is started or installed when it is already there.
+# Nothing is started or installed when it is already there. TEST_SERVICES=packages installs the system
+# packages only (`make compose-check` needs Chromium, and its own Redis and PostgreSQL in containers).
 
 _services_fail() { echo "make test: $*" >&2; return 1; }
 
@@ -57,4 +58,4 @@ _services_postgres() {
   echo "make test: WARNING: no PostgreSQL login on 127.0.0.1:5432; the PostgreSQL leg will not run" >&2
 }
 
-_services_packages && _services_redis && _services_postgres
+_services_packages && { [ "${TEST_SERVICES:-all}" = packages ] || { _services_redis && _services_postgres; }; }
