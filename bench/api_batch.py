@@ -49,12 +49,12 @@ def main() -> None:
         unlimited_rates()
         os.environ.setdefault("RATE_LIMIT_API_BATCH", "100000000/m")
         common.throwaway_site(tmp, debug=False)
-        from ml.inference import resolve_model_dir
-        from sentiment import selectors
+        from ml.serving.labeller import resolve_model_dir
+        from sentiment.selectors.serving import training_run_serving_runtime
 
         model_dir = resolve_model_dir(args.model)
         run, key = promoted_run(model_dir)
-        runtime = selectors.training_run_serving_runtime(run=run)
+        runtime = training_run_serving_runtime(run=run)
         reviews = distinct_reviews(BATCH)
         result = {
             "benchmark": "api_batch",

@@ -50,7 +50,7 @@ def train(preset: str, settings: str, folder: Path) -> dict:
 
 def train_one(preset: str, settings: str, folder: str) -> None:
     from ml.presets import config_from_preset
-    from ml.training import train_model
+    from ml.training.pipeline import train_model
 
     config = config_from_preset(preset, output_dir=folder, **overrides(settings))
     train_model(config, imdb_dir=os.environ.get("IMDB_DATA_DIR"), progress_bar=False)

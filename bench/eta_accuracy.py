@@ -41,15 +41,15 @@ def main() -> None:
     import django
 
     django.setup()
-    from sentiment import selectors
     from sentiment.models import TrainingRun
+    from sentiment.selectors.runs import training_run_progress
 
     readings = []
     while True:
         run = TrainingRun.objects.get(pk=args.run)
         if run.finished_at:
             break
-        shown = selectors.training_run_progress(run=run)
+        shown = training_run_progress(run=run)
         if run.started_at and shown.get("step"):
             readings.append(
                 {

@@ -1,9 +1,9 @@
-"""What "why this answer" costs: one occlusion explanation (``ml.explain``) against one plain prediction.
+"""What "why this answer" costs: one occlusion explanation (``ml.evaluation.explain``) against one plain prediction.
 
 An explanation scores the review and up to ``max_pieces`` variants of it (each with one word, or one span
 of words, removed) in one call, so it costs about as much as a batch of N + 1 reviews of that length.
-Measured here for reviews of about 20, 100, 250 and 600 words, on one runtime of ``ml.serving_choice``
-(through ``ml.inference.predictor_load``, as the site serves), against the **baseline** measured in the
+Measured here for reviews of about 20, 100, 250 and 600 words, on one runtime of ``ml.serving.choice``
+(through ``ml.serving.inference.predictor_load``, as the site serves), against the **baseline** measured in the
 same run: one plain prediction of the same review. Per length: the median milliseconds of each, the
 ratio, and the milliseconds per text the explanation scored (how much batching the variants saves over
 scoring them one at a time). The two take turns, so that both meet the machine's ups and downs.
@@ -40,20 +40,21 @@ _FILLER = ["the", "film", "plot", "actor", "scene", "story", "movie", "camera", 
 
 
 def main() -> None:
-    from ml.explain import MAX_PIECES
-    from ml.serving_choice import PYTORCH, RUNTIMES
+    from ml.evaluation.explain import MAX_PIECES
+    from ml.serving.choice import PYTORCH, RUNTIMES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True, help="a trained run's output folder, or its model/ folder")
     parser.add_argument("--runtime", default=PYTORCH, choices=RUNTIMES, help="the runtime that answers (pytorch)")
     parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="review lengths in words")
-    parser.add_argument("--max-pieces", type=int, default=MAX_PIECES, help="ml.explain's bound on the variants")
+    parser.add_argument("--max-pieces", type=int, default=MAX_PIECES, help="the explanation's bound on the variants")
     parser.add_argument("--cores", type=int, default=0, help="cores one answer may use (0: the runtime's choice)")
     parser.add_argument("--repeats", type=int, help="timed predictions and explanations per length (20)")
     args = common.parse_arguments(parser, DEFAULTS)
     lengths = [int(n) for n in args.lengths.split(",") if n]
 
-    from ml.inference import predictor_load, resolve_model_dir
+    from ml.serving.inference import predictor_load
+    from ml.serving.labeller import resolve_model_dir
 
     model_dir = resolve_model_dir(args.model_dir)
     started = time.perf_counter()
@@ -107,7 +108,7 @@ def synthetic_review(words: int, rng: random.Random) -> str:
 def cost(score, review: str, repeats: int, max_pieces: int) -> dict:
     """Median time of one prediction and of one explanation of ``review`` (both answered by ``score``,
     P(positive) of a list of texts), taking turns after a warm-up."""
-    from ml.explain import explain
+    from ml.evaluation.explain import explain
 
     def predict() -> None:
         score([review])

@@ -1,6 +1,6 @@
 """The fast recipe with MiniLM on the full official IMDb splits, timed end to end.
 
-One call of ``ml.training.train_model``: loading the parquet files, tokenizing 50,000 reviews (with a
+One call of ``ml.training.pipeline.train_model``: loading the parquet files, tokenizing 50,000 reviews (with a
 fresh ``datasets`` cache unless ``--warm-cache``), training for 3 epochs with a validation score after
 each (the per-epoch curve), scoring all 25,000 test reviews, and saving the model. Targets: at least
 93.5% test accuracy and under 60 seconds on one H100 or H200.
@@ -59,7 +59,7 @@ def main() -> None:
 def run(args, imdb_dir: str, output_dir: str) -> dict:
     from bench.timing import PhaseTimer
     from ml.presets import config_from_preset
-    from ml.training import train_model
+    from ml.training.pipeline import train_model
 
     overrides = {
         **MINILM_OVERRIDES,

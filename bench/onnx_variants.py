@@ -1,6 +1,6 @@
 """Which ONNX int8 format and session options answer one review fastest on this CPU, at what accuracy.
 
-The product's export (``ml.onnx_export``: transformer optimizer, then dynamic int8 with signed weights,
+The product's export (``ml.serving.onnx_export``: transformer optimizer, then dynamic int8 with signed weights,
 one scale per output channel) is the baseline; each variant is made here from the same optimized fp32
 graph, in a temporary folder, and measured in this one run on the same median review, taking turns:
 
@@ -30,10 +30,9 @@ import numpy as np
 from bench import common
 from bench.serve_latency import imdb_reviews, median_review
 from ml.hardware import cpu_cores
-from ml.onnx_export import INPUTS, ONNX_FOLDER, VARIANTS
-from ml.onnx_inference import OnnxPredictor
+from ml.serving.onnx_inference import INPUTS, ONNX_FOLDER, VARIANTS, OnnxPredictor
 
-FORMATS = {  # name -> quantize_dynamic options; "product" is the export as ml.onnx_export makes it
+FORMATS = {  # name -> quantize_dynamic options; "product" is the export as ml.serving.onnx_export makes it
     "product": None,
     "s8-per-tensor": {"weight_type": "QInt8", "per_channel": False},
     "u8-per-channel": {"weight_type": "QUInt8", "per_channel": True},

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from bench import common
 from bench.serve_latency import imdb_reviews, median_review, promoted_run, unlimited_rates
-from ml.serving_choice import ONNX_INT8, RUNTIMES
+from ml.serving.choice import ONNX_INT8, RUNTIMES
 
 # Components in the order a request meets them; "=" marks one derived from others.
 ORDER = (
@@ -87,7 +87,7 @@ def main() -> None:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as webapp/gunicorn.conf.py, before torch loads
         unlimited_rates()
         common.throwaway_site(tmp, debug=args.debug, SERVE_RUNTIME=args.runtime)
-        from ml.inference import resolve_model_dir
+        from ml.serving.labeller import resolve_model_dir
 
         model_dir = resolve_model_dir(args.model)
         text = args.text or median_review(imdb_reviews()["text"])
@@ -256,12 +256,14 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     from django.core.handlers.base import BaseHandler
     from django.utils.module_loading import import_string
 
-    import ml.inference
-    import ml.onnx_inference
-    import sentiment.services
-    from sentiment import api, limits, selectors
+    import ml.serving.inference
+    import ml.serving.onnx_inference
+    from sentiment import api, limits
     from sentiment import urls as sentiment_urls
     from sentiment.models import Prediction
+    from sentiment.selectors import api_tokens as key_reads
+    from sentiment.selectors import serving as serving_reads
+    from sentiment.services import api_tokens
     from sentiment.services.serving import serving_slot
 
     # Django: the request_started/finished signals (database connections: close_old_connections), each
@@ -275,23 +277,23 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     patches.wrap(timers, "view_with_rate_limits", pattern, "callback")
     # the API view's steps
     patches.wrap(timers, "rate_limiting_redis", limits.Limit, "wait")
-    patches.wrap(timers, "api_key_check", selectors, "api_token_check")
-    patches.wrap(timers, "api_key_last_used_write", sentiment.services, "api_token_used")
+    patches.wrap(timers, "api_key_check", key_reads, "api_token_check")
+    patches.wrap(timers, "api_key_last_used_write", api_tokens, "api_token_used")
     patches.wrap(timers, "request_body_parse", api, "_review_text")
-    patches.wrap(timers, "served_version_query", selectors, "served_version")
+    patches.wrap(timers, "served_version_query", serving_reads, "served_version")
     patches.wrap(timers, "serving_slot_get", serving_slot, "get")
     patches.wrap(timers, "prediction_insert", Prediction, "save")
     patches.wrap(timers, "json_encode", api, "JsonResponse")
     # the predictor: the whole, its tokenization and the model run
     patches.wrap(timers, "predictor", predictor, "positive_probabilities")
-    if isinstance(predictor, ml.onnx_inference.OnnxPredictor):
+    if isinstance(predictor, ml.serving.onnx_inference.OnnxPredictor):
         tokenizer = predictor.tokenizer
         patches.set(
             predictor,
             "tokenizer",
             _Proxy(tokenizer, encode_batch=timers.wrap("tokenization", tokenizer.encode_batch)),
         )
-        patches.wrap(timers, "tokenization", ml.onnx_inference, "truncate")  # head+tail truncation
+        patches.wrap(timers, "tokenization", ml.serving.onnx_inference, "truncate")  # head+tail truncation
         session = predictor.session
 
         def timed_session(threads):
@@ -300,7 +302,7 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
 
         patches.set(predictor, "session", timed_session)
     else:  # PyTorch: tokenization, then padding each batch (counted as tokenization), then the model
-        patches.wrap(timers, "tokenization", ml.inference, "encode")
+        patches.wrap(timers, "tokenization", ml.serving.inference, "encode")
         tokenizer = predictor.tokenizer
         patches.set(predictor, "tokenizer", _Proxy(tokenizer, pad=timers.wrap("tokenization", tokenizer.pad)))
         model = predictor.model

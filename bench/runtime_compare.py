@@ -43,8 +43,8 @@ def main() -> None:
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
 
-    from ml.inference import resolve_model_dir
-    from ml.onnx_export import onnx_folder
+    from ml.serving.labeller import resolve_model_dir
+    from ml.serving.onnx_inference import onnx_folder
 
     model = resolve_model_dir(args.model)
     reviews = imdb_reviews()
@@ -79,15 +79,15 @@ def cpu_flags() -> list[str]:
 
 
 def export(model: Path, texts: list[str]) -> None:
-    from ml.onnx_export import onnx_export
+    from ml.serving.onnx_export import onnx_export
 
     report = onnx_export(model, check_texts=texts)
     print(f"exported: {report}", file=sys.stderr)
 
 
 def load_all(model: Path) -> dict:
-    from ml.inference import Predictor
-    from ml.onnx_inference import OnnxPredictor
+    from ml.serving.inference import Predictor
+    from ml.serving.onnx_inference import OnnxPredictor
 
     return {
         "torch_fp32": Predictor(model),
@@ -145,10 +145,10 @@ MEMORY_PROBE = """
 import sys
 kind = sys.argv[2]
 if kind == "onnx_int8":
-    from ml.onnx_inference import OnnxPredictor
+    from ml.serving.onnx_inference import OnnxPredictor
     predictor = OnnxPredictor(sys.argv[1], variant="int8")
 else:
-    from ml.inference import Predictor
+    from ml.serving.inference import Predictor
     predictor = Predictor(sys.argv[1], int8=True)
 predictor.predict(["A moving, beautifully acted film."])
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")).split()[1]
@@ -171,9 +171,9 @@ def bert_base(review: str, requests: int) -> dict:
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from ml.base_models import builtin_models
-    from ml.inference import Predictor
-    from ml.onnx_export import onnx_export
-    from ml.onnx_inference import OnnxPredictor
+    from ml.serving.inference import Predictor
+    from ml.serving.onnx_export import onnx_export
+    from ml.serving.onnx_inference import OnnxPredictor
 
     with tempfile.TemporaryDirectory(prefix="bench-bert-base-") as tmp:
         folder = Path(tmp)

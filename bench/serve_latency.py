@@ -1,16 +1,16 @@
 """Answers on a CPU: each serving runtime, in-process and through the site's HTTP API, against the old default.
 
-The runtimes are ``ml.serving_choice``'s. The **baseline** is ``pytorch-int8`` (PyTorch's torch.ao dynamic
+The runtimes are ``ml.serving.choice``'s. The **baseline** is ``pytorch-int8`` (PyTorch's torch.ao dynamic
 quantization), what the site served by default before the ONNX export existed; the **candidate** is
 ``onnx-int8`` (the optimized ONNX export in 8-bit integers, run by ONNX Runtime without PyTorch);
 ``onnx-fp32`` and ``pytorch`` (the weights as trained) are reported beside them. Measured, each against
 the baseline in this one run, because these machines are too noisy for figures from different runs:
 
-- in-process, through ``ml.inference.predictor_load``: warm load time and p50/p95 of one
+- in-process, through ``ml.serving.inference.predictor_load``: warm load time and p50/p95 of one
   median-length review, tokenization included; the runtimes take turns in rounds of 20 answers, so that
   each meets the machine's ups and downs;
 - accuracy of every runtime on the same test reviews and its cost in points against PyTorch as trained;
-  the run's serving check (``metrics["serving"]``, made here with ``ml.serving_check`` when the run has
+  the run's serving check (``metrics["serving"]``, made here with ``ml.serving.check`` when the run has
   none or no ONNX export: that re-exports the model) and the runtime ``SERVE_RUNTIME=auto`` picks from it;
 - HTTP: p50/p95 of the same review POSTed to ``/api/classify`` on real gunicorn servers with the
   project's config, one per runtime (``SERVE_RUNTIME=<runtime>``, ``WEB_CORES``), asked in turn, one
@@ -90,7 +90,7 @@ def main() -> None:
         "in-process and accuracy figures cover all four",
     )
     parser.add_argument("--cores", type=int, default=0, help="WEB_CORES of the servers (0: shared between workers)")
-    parser.add_argument("--serving-check", action="store_true", help="run ml.serving_check again (re-exports)")
+    parser.add_argument("--serving-check", action="store_true", help="run ml.serving.check again (re-exports)")
     parser.add_argument("--debug", action="store_true", help="run the servers with DEBUG=true (as in development)")
     args = common.parse_arguments(parser, DEFAULTS)
     served = [BASELINE, CANDIDATE, *(r for r in args.runtimes.split(",") if r and r not in (BASELINE, CANDIDATE))]
@@ -104,8 +104,8 @@ def main() -> None:
         common.throwaway_site(tmp, debug=args.debug, SERVE_RUNTIME="auto")  # each server is told its own
         from django.conf import settings
 
-        from ml.inference import resolve_model_dir
-        from ml.serving_choice import AUTO, serving_runtime
+        from ml.serving.choice import AUTO, serving_runtime
+        from ml.serving.labeller import resolve_model_dir
 
         model_dir = resolve_model_dir(args.model)
         result = {
@@ -192,7 +192,7 @@ def ratio_to_baseline(values: dict[str, float | None]) -> dict[str, float | None
 
 def imdb_reviews() -> dict:
     """Official IMDb test reviews when IMDB_DATA_DIR is set, else the demo set's held-out reviews."""
-    from ml.data import SplitLimits, load_reviews
+    from ml.data.sources import SplitLimits, load_reviews
 
     imdb_dir = os.environ.get("IMDB_DATA_DIR")
     splits = load_reviews("imdb" if imdb_dir else "demo", limits=SplitLimits(max_test=2000), imdb_dir=imdb_dir)
@@ -203,13 +203,13 @@ def median_review(texts: list[str]) -> str:
     return sorted(texts, key=len)[len(texts) // 2]
 
 
-# --- in-process: ml.inference ------------------------------------------------------------------------
+# --- in-process: ml.serving.inference ------------------------------------------------------------------------
 
 
 def serving_check_of(model_dir: Path, reviews: dict, n: int, *, again: bool) -> tuple[dict, str]:
-    """The run's serving check as training recorded it in metrics.json; made here (``ml.serving_check``,
+    """The run's serving check as training recorded it in metrics.json; made here (``ml.serving.check``,
     which exports the model to ONNX again) when asked, or when the run has no check or no export."""
-    from ml.onnx_export import VARIANTS, onnx_folder
+    from ml.serving.onnx_inference import VARIANTS, onnx_folder
 
     metrics_file = model_dir.parent / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
@@ -217,18 +217,18 @@ def serving_check_of(model_dir: Path, reviews: dict, n: int, *, again: bool) -> 
     exported = all((onnx_folder(model_dir) / name).is_file() for name in VARIANTS.values())
     if check.get("runtimes") and exported and not again:
         return check, f"{metrics_file} (made after training)"
-    from ml.serving_check import serving_check
+    from ml.serving.check import serving_check
 
     started = time.perf_counter()
     check = serving_check(model_dir, reviews["text"][:n], reviews["label"][:n])
-    return check, f"ml.serving_check, run here in {time.perf_counter() - started:.0f} s (the model re-exported)"
+    return check, f"ml.serving.check, run here in {time.perf_counter() - started:.0f} s (the model re-exported)"
 
 
 def load_predictors(model_dir: Path) -> tuple[dict, dict]:
     """Every runtime's predictor, through ``predictor_load``, with the time of a warm load: each is loaded
     once untimed first, so that none pays for imports (transformers imports the model's code on its
     first load) or for reading its files from disk. A web worker's cold load is under ``web_workers``."""
-    from ml.inference import predictor_load
+    from ml.serving.inference import predictor_load
 
     predictors, loads = {}, {}
     for runtime in RUNTIMES:
@@ -296,9 +296,10 @@ def promoted_run(model: str | Path, serving_check: dict | None = None):
     """A succeeded run for ``model`` (with its serving check, as training records it), promoted; an API key."""
     from django.contrib.auth import get_user_model
 
-    from ml.inference import resolve_model_dir
-    from sentiment import services
+    from ml.serving.labeller import resolve_model_dir
     from sentiment.models import TrainingRun
+    from sentiment.services.api_tokens import api_token_create
+    from sentiment.services.promotions import training_run_promote
 
     model_dir = resolve_model_dir(model)
     saved = json.loads((model_dir / "training_config.json").read_text())
@@ -315,8 +316,8 @@ def promoted_run(model: str | Path, serving_check: dict | None = None):
         metrics=metrics,
     )
     user = get_user_model().objects.create_user("bench", is_staff=True)  # the API key is its credential
-    services.training_run_promote(run=run, user=user, reason="served for the benchmark")
-    return run, services.api_token_create(user=user, name="bench")
+    training_run_promote(run=run, user=user, reason="served for the benchmark")
+    return run, api_token_create(user=user, name="bench")
 
 
 # The line each web worker logs once it has loaded the served model (sentiment.services.serving)
@@ -557,8 +558,8 @@ def load_test(port: int, key: str, review: str, seconds: int, connections=LOAD_C
 
 def swap_during_promotion(port: int, key: str, review: str, run) -> dict:
     """Promote a copy of the model while a client keeps asking; report what each answer came from."""
-    from sentiment import services
     from sentiment.models import TrainingRun
+    from sentiment.services.promotions import training_run_promote
 
     copy = TrainingRun.objects.get(pk=run.pk)
     copy.pk = None
@@ -582,7 +583,7 @@ def swap_during_promotion(port: int, key: str, review: str, run) -> dict:
     while len(answers) < 20 and time.monotonic() < deadline:
         time.sleep(0.1)
     before = len(answers)
-    services.training_run_promote(run=copy, user=run.promotions.first().promoted_by, reason="promoted by the benchmark")
+    training_run_promote(run=copy, user=run.promotions.first().promoted_by, reason="promoted by the benchmark")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(a[2] == copy.pk for a in answers[before:]):
         time.sleep(0.1)
@@ -620,8 +621,8 @@ def csv_throughput(texts: list[str], runtimes: list[str]) -> dict:
     from django.test import override_settings
 
     from ml.hardware import cpu_cores
-    from sentiment import services
     from sentiment.models import CsvClassification
+    from sentiment.services.csv_jobs import csv_classification_process
     from sentiment.services.serving import serving_slot
 
     out = io.StringIO()
@@ -644,7 +645,7 @@ def csv_throughput(texts: list[str], runtimes: list[str]) -> dict:
             started = time.perf_counter()
             status = "continued"
             while status == "continued":  # a file longer than CSV_SLICE_ROWS takes several slices
-                status = services.csv_classification_process(job_id=job.pk)
+                status = csv_classification_process(job_id=job.pk)
             seconds = time.perf_counter() - started
             job.refresh_from_db()
         results[runtime] = {

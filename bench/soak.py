@@ -161,7 +161,8 @@ def _clients(args, tmp: str) -> dict:
     """The polite and abusive people, their keys, and the reviews they send, in the file locust reads."""
     from django.contrib.auth import get_user_model
 
-    from sentiment import services
+    from sentiment.services.api_tokens import api_token_create
+    from sentiment.services.classify import reviews_classify
 
     texts = imdb_reviews()["text"][:300]
     users = get_user_model().objects
@@ -171,9 +172,9 @@ def _clients(args, tmp: str) -> dict:
         user = users.create_user(name, password=password)
         # answers to ask explanations of: a few for a polite client, many for an abuser's flood (each new one
         # would be a job: the limits must keep the workers' queue short)
-        answers = services.reviews_classify(user=user, texts=texts[: 60 if name.startswith("abuser") else 5])
+        answers = reviews_classify(user=user, texts=texts[: 60 if name.startswith("abuser") else 5])
         predictions = [answer.pk for answer in answers]
-        key = services.api_token_create(user=user, name="soak")
+        key = api_token_create(user=user, name="soak")
         return {"username": name, "password": password, "key": key, "predictions": predictions}
 
     clients = {
@@ -188,9 +189,9 @@ def _clients(args, tmp: str) -> dict:
 
 
 def _runtime(run) -> str:
-    from sentiment import selectors
+    from sentiment.selectors.serving import training_run_serving_runtime
 
-    return selectors.training_run_serving_runtime(run=run)
+    return training_run_serving_runtime(run=run)
 
 
 def _baseline(port: int, key: str, reviews: list[str], seconds: float) -> dict:

@@ -52,7 +52,7 @@ def random_bert_base(folder: Path, tokenizer_source: str) -> str:
 def run_variant(name, recipe, overrides, *, base_model, reviews, warmup, data, imdb_dir, workdir) -> dict:
     from bench.timing import GpuSyncCounter, StepTimer
     from ml.presets import config_from_preset
-    from ml.training import train_model
+    from ml.training.pipeline import train_model
 
     config = config_from_preset(
         recipe,

@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from ml.config import TrainingConfig
-from ml.run_measures import WORD_EDGES
+from ml.training.run_measures import WORD_EDGES
 
 GIB = 2**30
 # Measured on the official IMDb training split (25,000 reviews, <br /> removed): review lengths in words
@@ -50,7 +50,7 @@ KNOWN_MODELS = {
     "bert-large-uncased": {"hidden_size": 1024, "num_hidden_layers": 24, "intermediate_size": 4096},
     "distilbert-base-uncased": {"dim": 768, "n_layers": 6, "hidden_dim": 3072},
 }
-BEHAVIOUR_TEXTS = 204  # ml.behaviour's battery: distinct texts scored once
+BEHAVIOUR_TEXTS = 204  # ml.evaluation.behaviour's battery: distinct texts scored once
 TYPICAL_PROCESS_BYTES = {"cpu": int(1.5 * GIB), "cuda": int(0.5 * GIB)}  # besides weights and activations
 ACTIVATION_VALUES = 34  # per token, per hidden unit, per layer (fused attention: no stored score matrix)
 CLOSE_TO_LIMIT = 0.85
@@ -97,7 +97,8 @@ class DataShape:
 
     @classmethod
     def from_profile(cls, profile: dict) -> DataShape | None:
-        """From the ``data.profile`` a run records (``ml.training``); None when it lacks the sizes or lengths."""
+        """From the ``data.profile`` a run records (``ml.training.pipeline``); None when it lacks the sizes or
+        lengths."""
         sizes = profile.get("source_sizes") or {}
         if not sizes or not profile.get("words"):
             return None

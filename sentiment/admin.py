@@ -17,9 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from sentiment import estimates, selectors, services
 from sentiment.forms import TrainingLaunchForm
-from sentiment.launch import run_launch
 from sentiment.models import (
     ApiToken,
     CsvClassification,
@@ -30,6 +28,10 @@ from sentiment.models import (
     TrainingRun,
 )
 from sentiment.permissions import can_manage_training
+from sentiment.selectors import estimates
+from sentiment.selectors.serving import served_version
+from sentiment.services.launch import run_launch
+from sentiment.services.runs import training_run_cancel
 from sentiment.templatetags.figures import figure
 
 
@@ -123,7 +125,7 @@ class TrainingRunAdmin(TrainingStaffMixin, admin.ModelAdmin):
     @admin.action(description="Cancel the selected runs")
     def cancel_runs(self, request, queryset):
         for run in queryset.filter(status__in=TrainingRun.ACTIVE):
-            services.training_run_cancel(run=run)
+            training_run_cancel(run=run)
         self.message_user(request, "Cancel requested.")
 
     @admin.action(description="Promote the selected run to serving…")
@@ -153,7 +155,7 @@ class PromotionAdmin(TrainingStaffMixin, admin.ModelAdmin):
 
     @admin.display(boolean=True, description="served now")
     def serving(self, promotion):
-        return promotion.pk == selectors.served_version()
+        return promotion.pk == served_version()
 
     @admin.action(description="Serve this model again…")
     def restore(self, request, queryset):
@@ -209,7 +211,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 class StoringUserAdmin(UserAdmin):
-    """Django's user admin, with the bytes each person's files take on disk (``services.storage``), largest
+    """Django's user admin, with the bytes each person's files take on disk (``storage``), largest
     first when sorted: who is near ``MAX_STORED_BYTES_PER_PERSON``."""
 
     list_display = (*UserAdmin.list_display, "stored")

@@ -25,9 +25,14 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sentiment import limits, selectors, services
+from sentiment import limits
 from sentiment.json_limits import BYTES_PER_CHAR, MARGIN_BYTES, MAX_DEPTH, TOO_DEEP, content_length, nesting_depth
-from sentiment.services.api_tokens import api_key_in
+from sentiment.selectors.api_tokens import api_token_check
+from sentiment.selectors.predictions import prediction_list
+from sentiment.services.api_tokens import api_key_in, api_token_used
+from sentiment.services.classify import prediction_explanation_request, review_classify
+from sentiment.services.feedback import prediction_feedback_give
+from sentiment.services.serving import NoModelServed
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +77,7 @@ def classify(request):
     user = _caller(request)
     body = _review_body(request)
     try:
-        prediction = services.review_classify(user=user, text=body["text"])
+        prediction = review_classify(user=user, text=body["text"])
         answer = {
             "id": prediction.pk,
             "label": prediction.label,
@@ -85,7 +90,7 @@ def classify(request):
             answer.update(_explanation(request, prediction))
     except ValidationError as exc:
         raise _Refusal(400, " ".join(exc.messages)) from None
-    except services.NoModelServed as exc:
+    except NoModelServed as exc:
         raise _Refusal(503, str(exc)) from None
     return JsonResponse(answer)
 
@@ -97,14 +102,14 @@ def _explanation(request, prediction) -> dict:
     if retry_after is not None:
         return {"explanation_error": f"Too many explanations: try again in {retry_after} s."}
     try:
-        job = services.prediction_explanation_request(prediction=prediction, user=prediction.user)
+        job = prediction_explanation_request(prediction=prediction, user=prediction.user)
     except ValidationError as exc:
         return {"explanation_error": " ".join(exc.messages)}
     if job.status == job.Status.SUCCEEDED:
         return {"explanation": job.result}
     if job.status == job.Status.FAILED:
         return {"explanation_error": job.error}
-    # a worker works it out (services.analysis): API v1 answers it when it is done
+    # a worker works it out (analysis): API v1 answers it when it is done
     return {"explanation_url": f"/api/v1/predictions/{prediction.pk}/explanation"}
 
 
@@ -115,7 +120,7 @@ def prediction_feedback(request, prediction_id: int):
     if request.method != "POST":
         raise _Refusal(405, f"Use POST, with JSON in the body, e.g. {FEEDBACK_EXAMPLE}.", Allow="POST")
     user = _caller(request)
-    prediction = selectors.prediction_list(user=user).filter(pk=prediction_id).first()
+    prediction = prediction_list(user=user).filter(pk=prediction_id).first()
     if prediction is None:
         raise _Refusal(404, f"You have no prediction #{prediction_id}.")
     body = _json_object(request, cap=MARGIN_BYTES, example=FEEDBACK_EXAMPLE)
@@ -123,7 +128,7 @@ def prediction_feedback(request, prediction_id: int):
     if not isinstance(label, str) or not isinstance(comment, str):
         raise _Refusal(400, f'Give "correct_label" (and optionally "comment") as strings, e.g. {FEEDBACK_EXAMPLE}.')
     try:
-        feedback = services.prediction_feedback_give(prediction=prediction, correct_label=label, comment=comment)
+        feedback = prediction_feedback_give(prediction=prediction, correct_label=label, comment=comment)
     except ValidationError as exc:
         raise _Refusal(400, " ".join(exc.messages)) from None
     return JsonResponse(
@@ -133,10 +138,10 @@ def prediction_feedback(request, prediction_id: int):
 
 def _caller(request):
     """The user whose valid API key is in the Authorization header, or a 401 that says what is wrong."""
-    check = selectors.api_token_check(key=api_key_in(request.headers.get("Authorization", "")))
+    check = api_token_check(key=api_key_in(request.headers.get("Authorization", "")))
     if check.token is None:
         raise _Refusal(401, check.refusal, **{"WWW-Authenticate": "Bearer"})
-    services.api_token_used(token=check.token)
+    api_token_used(token=check.token)
     return check.token.user
 
 

@@ -11,8 +11,8 @@ class SentimentConfig(AppConfig):
     def ready(self) -> None:
         """Make the folders of SQLite databases before any connection: SQLite creates a missing file but
         not its folder, and settings write nothing at import (on PostgreSQL nothing is written at all).
-        Connect the receivers that delete files with their rows (``services.storage``)."""
-        from sentiment.services import storage  # noqa: F401
+        Connect the receivers that delete files with their rows (``services.storage``, ``services.datasets``)."""
+        from sentiment.services import datasets, storage  # noqa: F401
 
         for database in settings.DATABASES.values():
             if not database["ENGINE"].endswith("sqlite3"):

@@ -8,9 +8,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from ml.config import config_fields
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset, presets_described
-from sentiment import selectors
-from sentiment.data_roots import local_path_refusal
+from sentiment.files.data_roots import local_path_refusal
 from sentiment.models import ApiToken
+from sentiment.selectors.datasets import labelled_dataset_choices
+from sentiment.selectors.feedback import corrections_file
 from sentiment.services.promotions import MAX_REASON_CHARS, MIN_REASON_CHARS
 
 _FIELD_TYPES = {"int": forms.IntegerField, "int | None": forms.IntegerField, "float": forms.FloatField}
@@ -186,7 +187,7 @@ class TrainingLaunchForm(forms.Form):
         for f in config_fields():
             if f.name not in self.RUN_DECIDES:
                 self.fields[f.name] = self._form_field(f)
-        self.data_choices = {choice.key: choice for choice in selectors.labelled_dataset_choices()}
+        self.data_choices = {choice.key: choice for choice in labelled_dataset_choices()}
         self.fields["dataset"] = forms.ChoiceField(
             label="Data",
             required=False,
@@ -282,9 +283,7 @@ class TrainingLaunchForm(forms.Form):
         if self.errors:
             return cleaned
         try:
-            self.config = config_from_preset(
-                cleaned["preset"], **self.overrides(), corrections_file=selectors.corrections_file()
-            )
+            self.config = config_from_preset(cleaned["preset"], **self.overrides(), corrections_file=corrections_file())
         except ConfigError as exc:
             for field, message in exc.problems:
                 self.add_error(field if field in self.fields else None, message)

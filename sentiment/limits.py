@@ -60,13 +60,13 @@ def caller_of(request: HttpRequest) -> Caller:
     found = getattr(request, "_limits_caller", None)
     if found is not None:
         return found
-    from sentiment import selectors  # the selectors import the models: not at this module's import
+    from sentiment.selectors.api_tokens import api_token_check
 
     user = getattr(request, "user", None)
     token = getattr(request, "api_token", None)
     if token is None and not (user and user.is_authenticated):
         key = api_key_in(request.headers.get("Authorization", ""))
-        token = selectors.api_token_check(key=key).token if key else None
+        token = api_token_check(key=key).token if key else None
     if user and user.is_authenticated:
         found = Caller(user.pk, token.pk if token and token.user_id == user.pk else None, client_ip(request))
     elif token is not None:

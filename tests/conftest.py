@@ -176,7 +176,7 @@ def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
     """One finished tiny training run shared by the inference, evaluation and command tests. Its batches are
     grouped by length, as the presets' are: in small evaluation batches, so that the Trainer's evaluation
     order would differ from the reviews' if anything let it (tests/sentiment/test_figures_from_source.py)."""
-    from ml.training import train_model
+    from ml.training.pipeline import train_model
 
     out = tmp_path_factory.mktemp("tiny-run")
     config = tiny_config(tiny_model_dir, synthetic_folder, out, group_by_length=True, eval_batch_size=16)

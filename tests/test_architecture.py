@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ML = ROOT / "ml"
 FORBIDDEN = {"django", "celery", "sentiment", "webapp", "worker"}
+APP_PACKAGES = ("ml", "sentiment", "worker", "webapp")
 
 
 def imported_packages(folder: Path):
@@ -21,6 +22,102 @@ def imported_packages(folder: Path):
                 yield from ((file, alias.name.split(".")[0]) for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 yield file, node.module.split(".")[0]
+
+
+def module_files(folder: Path) -> dict[str, Path]:
+    """Every module below ``folder`` (migrations aside) by its dotted name; a package by its own name."""
+    found = {}
+    for file in folder.rglob("*.py"):
+        if "migrations" in file.parts:
+            continue
+        parts = file.relative_to(ROOT).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = file
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Which of the project's modules each one imports, inside functions too (a module imported by name,
+    ``from package import module``, counts as that module)."""
+    modules = {name: file for package in APP_PACKAGES for name, file in module_files(ROOT / package).items()}
+    graph = {name: set() for name in modules}
+    for name, file in modules.items():
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                ]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            for target in edges:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph[target]))))
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        found.append(sorted(group))
+    return found
+
+
+def test_no_module_imports_itself_back_through_others():
+    assert circles(import_graph()) == []
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_rooms_stay_small_enough_to_find_things_in():
+    """A few shared modules loose at a package's root; the rest in sub-packages by concern (README, Layout)."""
+    django_own = {"__init__", "models", "admin", "apps", "urls"}
+    loose = sorted(f.stem for f in (ROOT / "sentiment").glob("*.py") if f.stem not in django_own)
+    assert len(loose) <= 8, loose
+    assert len([f for f in ML.glob("*.py") if f.stem != "__init__"]) <= 12
+
+
+def test_services_are_imported_from_where_they_are_defined():
+    """No facade to keep in step: the packages of services and selectors re-export nothing."""
+    for package in ("services", "selectors"):
+        init = ast.parse((ROOT / "sentiment" / package / "__init__.py").read_text())
+        assert not [node for node in init.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
 def test_no_module_in_ml_imports_django_or_celery():
@@ -34,7 +131,7 @@ def test_the_django_app_never_imports_the_workers():
 
 
 def test_importing_all_of_ml_loads_neither():
-    modules = ", ".join(f"ml.{f.stem}" for f in ML.glob("*.py") if f.stem != "__init__")
+    modules = ", ".join(name for name in module_files(ML) if name != "ml")
     code = f"import sys, {modules}; bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]; print(bad)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ML.parent)
     assert output.stdout.strip() == "[]"

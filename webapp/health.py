@@ -25,7 +25,7 @@ from django.http import HttpRequest, JsonResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 
-from sentiment import selectors
+from sentiment.selectors.health import database_migrations_pending
 
 logger = logging.getLogger(__name__)
 # What the pages link: the site's style sheet and the admin's.
@@ -43,7 +43,7 @@ def _database(request: HttpRequest) -> None:
     now = time.monotonic()
     if _last["migrated_at"] is not None and now - _last["migrated_at"] < MIGRATIONS_RECHECK_SECONDS:
         return
-    if selectors.database_migrations_pending():
+    if database_migrations_pending():
         _last["migrated_at"] = None
         raise RuntimeError("migrations not applied")
     _last["migrated_at"] = now

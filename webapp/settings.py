@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from ml.serving_choice import AUTO, DEFAULT_MAX_LOSS_POINTS, RUNTIMES
+from ml.serving.choice import AUTO, DEFAULT_MAX_LOSS_POINTS, RUNTIMES
 
 
 class Env(environ.Env):
@@ -119,7 +119,7 @@ RUNS_DIR = VAR_DIR / env.str("RUNS_DIR", default="runs")
 # A folder with IMDb's train/test files (parquet, CSV or JSON lines); when unset, 'imdb' means the hub.
 IMDB_DATA_DIR = env.str("IMDB_DATA_DIR", default=None)
 # The folders a run launched from the site or the API may read data or a base model from (symbolic links
-# resolved; sentiment/data_roots.py); empty: IMDB_DATA_DIR, RUNS_DIR and MEDIA_ROOT.
+# resolved; sentiment/files/data_roots.py); empty: IMDB_DATA_DIR, RUNS_DIR and MEDIA_ROOT.
 DATA_ROOTS = env.list("DATA_ROOTS", default=[])
 
 # Seconds between progress writes of a training run; a run whose heartbeat is older than the timeout
@@ -162,7 +162,7 @@ MAX_STORED_BYTES_PER_PERSON = env.int("MAX_STORED_BYTES_PER_PERSON", default=250
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 PREDICTION_TEXT_RETENTION_DAYS = env.int("PREDICTION_TEXT_RETENTION_DAYS", default=180)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 2**20
-# Which runtime answers (ml.serving_choice): "auto" serves the one the serving check made after training
+# Which runtime answers (ml.serving.choice): "auto" serves the one the serving check made after training
 # measured to answer fastest while losing at most INT8_MAX_ACCURACY_LOSS points of accuracy against
 # PyTorch; "pytorch", "onnx-fp32", "onnx-int8" force one ("pytorch-int8": PyTorch's deprecated
 # quantization, only when asked for).
@@ -171,7 +171,7 @@ if SERVE_RUNTIME not in {AUTO, *RUNTIMES}:
     raise ImproperlyConfigured(f"SERVE_RUNTIME must be one of auto, {', '.join(RUNTIMES)} (got {SERVE_RUNTIME!r})")
 INT8_MAX_ACCURACY_LOSS = env.float("INT8_MAX_ACCURACY_LOSS", default=DEFAULT_MAX_LOSS_POINTS)
 # Before a model is promoted, the last REPLAY_PREDICTIONS reviews people classified are scored again by it
-# (sentiment/evidence.py), for at most REPLAY_SECONDS: the promote page shows which answers would change.
+# (sentiment/selectors/evidence.py), for at most REPLAY_SECONDS: the promote page shows which answers would change.
 REPLAY_PREDICTIONS = env.int("REPLAY_PREDICTIONS", default=1000)
 REPLAY_SECONDS = env.float("REPLAY_SECONDS", default=30.0)
 # Heavy reading (explanations, the promote page's evidence, behavioural checks) is done by the default

@@ -5,7 +5,7 @@
 - a Redis visibility timeout longer than any run (otherwise Redis re-delivers a task still running);
 - a prefetch of one, so a worker busy training holds no other task hostage;
 - training runs on its own queue, served by a worker with one process (``--pool solo``), which starts
-  each run as a child process (see ``sentiment.run_execution``), so no CUDA is ever set up in a process
+  each run as a child process (see ``sentiment.services.run_execution``), so no CUDA is ever set up in a process
   that forks; the sweep (``services.jobs_sweep``) on a small queue of its own, which the default
   workers read before their CSV files, so that a backlog of files never delays recovering a lost run;
   everything else goes to the default queue.

@@ -16,9 +16,12 @@ from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 from django.db import close_old_connections
 
-from sentiment import jobs, services
-from sentiment.run_execution import training_run_supervise
-from sentiment.services.analysis import analysis_job_process
+from sentiment import jobs
+from sentiment.services.analysis_work import analysis_job_process
+from sentiment.services.csv_jobs import csv_classification_process
+from sentiment.services.run_execution import training_run_supervise
+from sentiment.services.sweep import jobs_sweep
+from sentiment.services.workers import worker_host_record
 from worker.celery import TRAINING_QUEUE, app
 
 logger = logging.getLogger(__name__)
@@ -43,18 +46,18 @@ def train_run(run_id: int) -> str:
 def sweep() -> dict[str, list[int]]:
     """Periodic: runs and CSV jobs whose worker stopped sending heartbeats are handed back, and queued
     jobs whose message never reached the broker are sent again."""
-    return services.jobs_sweep()
+    return jobs_sweep()
 
 
 @worker_ready.connect
 def _recover_on_start(sender, **kwargs) -> None:
     """A starting worker cannot be running anything: jobs recorded as running on it were interrupted."""
-    services.jobs_sweep(worker=getattr(sender, "hostname", None))
+    jobs_sweep(worker=getattr(sender, "hostname", None))
 
 
 @app.task(name=jobs.CLASSIFY_CSV)
 def classify_csv(job_id: int) -> str:
-    return services.csv_classification_process(job_id=job_id, worker=classify_csv.request.hostname or "worker")
+    return csv_classification_process(job_id=job_id, worker=classify_csv.request.hostname or "worker")
 
 
 @app.task(name=jobs.ANALYSE)
@@ -78,7 +81,7 @@ def _hardware_record(hostname: str) -> None:
     command = [sys.executable, "-m", "ml.hardware", str(settings.RUNS_DIR)]
     try:
         found = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-        services.worker_host_record(hostname=hostname, hardware=json.loads(found.stdout))
+        worker_host_record(hostname=hostname, hardware=json.loads(found.stdout))
     except Exception:  # an estimate is a convenience: nothing the worker does depends on it
         logger.warning("could not record this worker's hardware for the launch form's estimate", exc_info=True)
     finally:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from ninja import security
 
-from sentiment import selectors, services
 from sentiment.api_v1.errors import ApiError
 from sentiment.models import ApiToken
 from sentiment.permissions import can_manage_training
-from sentiment.services.api_tokens import api_key_in
+from sentiment.selectors.api_tokens import api_token_check
+from sentiment.services.api_tokens import api_key_in, api_token_used
 
 NO_KEY = "Send a valid API key: 'Authorization: Bearer <key>' (create one on the API page), or sign in."
 STAFF_ONLY = "Only staff who manage training may do this."
@@ -41,10 +41,10 @@ class ApiKey(security.HttpBearer):
         return self.authenticate(request, key) if key else None
 
     def authenticate(self, request, token: str):
-        check = selectors.api_token_check(key=token)
+        check = api_token_check(key=token)
         if check.token is None:
             raise ApiError("unauthorized", check.refusal, **{"WWW-Authenticate": "Bearer"})
-        services.api_token_used(token=check.token)
+        api_token_used(token=check.token)
         request.api_token = check.token
         if self.staff and check.token.scope != ApiToken.Scope.STAFF and can_manage_training(check.token.user):
             raise ApiError("forbidden", STAFF_SCOPE)

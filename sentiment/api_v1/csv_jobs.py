@@ -9,12 +9,15 @@ from django.urls import reverse
 from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile
 
-from sentiment import limits, selectors, services
+from sentiment import limits
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.idempotency import KEY_HEADER, created_once, file_fingerprint
 from sentiment.api_v1.schemas import answers
 from sentiment.api_v1.throttle import within_limits
+from sentiment.selectors.predictions import csv_classification_list
+from sentiment.services.csv_jobs import csv_classification_create
+from sentiment.services.serving import NoModelServed
 
 router = Router(tags=["csv"])
 
@@ -57,10 +60,10 @@ def csv_upload(request, response: HttpResponse, file: File[UploadedFile], idempo
 
     def create():
         try:
-            return services.csv_classification_create(user=caller(request), upload=file)
+            return csv_classification_create(user=caller(request), upload=file)
         except ValidationError as exc:
             raise ApiError("invalid", " ".join(exc.messages), fields={"file": " ".join(exc.messages)}) from None
-        except services.NoModelServed as exc:
+        except NoModelServed as exc:
             raise ApiError("no_model", str(exc)) from None
 
     return created_once(
@@ -73,7 +76,7 @@ def csv_upload(request, response: HttpResponse, file: File[UploadedFile], idempo
 
 
 def _own(request, job_id: int):
-    return get_object_or_404(selectors.csv_classification_list(user=caller(request)), pk=job_id)
+    return get_object_or_404(csv_classification_list(user=caller(request)), pk=job_id)
 
 
 @router.get("/csv/{job_id}", response=answers({200: CsvJobOut}, 404), summary="A CSV job's progress")

@@ -9,10 +9,10 @@ from django.db.models import Model
 from django.http import HttpResponse
 from ninja import Header, Status
 
-from sentiment import services
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.fields import PRINTABLE_ASCII
+from sentiment.services.idempotency import IdempotencyKeyReused, request_once
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
@@ -53,10 +53,10 @@ def created_once(
     if key is None:
         return Status(201, load(create().pk))
     try:
-        once = services.request_once(
+        once = request_once(
             user=caller(request), key=key, operation=operation, fingerprint=fingerprint(), create=create
         )
-    except services.IdempotencyKeyReused as exc:
+    except IdempotencyKeyReused as exc:
         raise ApiError("conflict", str(exc), fields={HEADER: "used for a different request"}) from None
     if once.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -3,11 +3,12 @@
 from django.core.exceptions import ValidationError
 from ninja import Router, Status
 
-from sentiment import selectors, services
 from sentiment.api_v1.auth import caller, session_only
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.schemas import KeyCreatedOut, KeyIn, KeyOut, MeOut, answers
 from sentiment.permissions import can_manage_training
+from sentiment.selectors.api_tokens import api_token_check, api_token_list
+from sentiment.services.api_tokens import api_token_create, api_token_revoke
 
 router = Router(tags=["you"])
 
@@ -24,7 +25,7 @@ def me(request):
 
 @router.get("/keys", response=answers({200: list[KeyOut]}), summary="Your API keys, active ones first")
 def key_list(request):
-    return selectors.api_token_list(user=caller(request))
+    return api_token_list(user=caller(request))
 
 
 @router.post(
@@ -35,12 +36,10 @@ def key_create(request, body: KeyIn):
     key never makes keys. At most ``MAX_API_KEYS_PER_PERSON`` usable keys; the staff scope is for staff."""
     user = caller(request)
     try:
-        key = services.api_token_create(
-            user=user, name=body.name, expires_in_days=body.expires_in_days, scope=body.scope
-        )
+        key = api_token_create(user=user, name=body.name, expires_in_days=body.expires_in_days, scope=body.scope)
     except ValidationError as exc:
         raise ApiError("invalid", " ".join(exc.messages), fields={"scope": exc.messages[0]}) from None
-    token = selectors.api_token_check(key=key).token
+    token = api_token_check(key=key).token
     token.key = key
     return Status(201, token)
 
@@ -52,11 +51,11 @@ def key_create(request, body: KeyIn):
 def key_revoke(request, key_id: int):
     """Requests with it are refused at once. Signed in on the site only, as keys are made."""
     user = caller(request)
-    token = selectors.api_token_list(user=user).filter(pk=key_id).first()
+    token = api_token_list(user=user).filter(pk=key_id).first()
     if token is None:
         raise ApiError("not_found", f"You have no API key #{key_id}.")
     if token.revoked_at is not None:
         raise ApiError("conflict", f"API key #{key_id} was already revoked.")
-    services.api_token_revoke(user=user, token_id=key_id)
+    api_token_revoke(user=user, token_id=key_id)
     token.refresh_from_db()
     return token

@@ -6,7 +6,7 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from sentiment import limits, selectors, services
+from sentiment import limits
 from sentiment.api_v1.auth import caller
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.fields import Filter, Moment
@@ -25,17 +25,21 @@ from sentiment.api_v1.schemas import (
 )
 from sentiment.api_v1.throttle import within_limits
 from sentiment.models import Prediction
+from sentiment.selectors import predictions as prediction_reads
 from sentiment.services.analysis import AnalysisBusy
+from sentiment.services.classify import prediction_explanation_request, reviews_classify
+from sentiment.services.feedback import prediction_feedback_give
+from sentiment.services.serving import NoModelServed
 
 router = Router(tags=["predictions"])
 
 
 def _classified(user, texts: list[str]) -> list[Prediction]:
     try:
-        return services.reviews_classify(user=user, texts=texts)
+        return reviews_classify(user=user, texts=texts)
     except ValidationError as exc:
         raise ApiError("invalid", " ".join(exc.messages), fields={"text": " ".join(exc.messages)}) from None
-    except services.NoModelServed as exc:
+    except NoModelServed as exc:
         raise ApiError("no_model", str(exc)) from None
 
 
@@ -52,7 +56,7 @@ def classify(request, body: ClassifyIn):
         try:
             if wait is not None:
                 raise ValidationError(f"Too many explanations: try again in {wait} s.")
-            job = services.prediction_explanation_request(prediction=prediction, user=caller(request))
+            job = prediction_explanation_request(prediction=prediction, user=caller(request))
         except ValidationError as exc:
             prediction.explanation_error = " ".join(exc.messages)
         else:
@@ -86,7 +90,7 @@ class PredictionFilters(Schema):
 @paginate(Pages)
 def prediction_list(request, filters: Query[PredictionFilters]):
     """Filter by date (``since``, ``until``), ``label`` and ``q`` (text contained)."""
-    predictions = selectors.prediction_list(user=caller(request), query=(filters.q or "").strip())
+    predictions = prediction_reads.prediction_list(user=caller(request), query=(filters.q or "").strip())
     if filters.since:
         predictions = predictions.filter(created_at__gte=filters.since)
     if filters.until:
@@ -97,7 +101,7 @@ def prediction_list(request, filters: Query[PredictionFilters]):
 
 
 def _own(request, prediction_id: int) -> Prediction:
-    return get_object_or_404(selectors.prediction_list(user=caller(request)), pk=prediction_id)
+    return get_object_or_404(prediction_list(user=caller(request)), pk=prediction_id)
 
 
 @router.get(
@@ -120,7 +124,7 @@ def prediction_explanation(request, prediction_id: int):
     no longer available."""
     prediction = _own(request, prediction_id)
     try:
-        return services.prediction_explanation_request(prediction=prediction, user=caller(request))
+        return prediction_explanation_request(prediction=prediction, user=caller(request))
     except AnalysisBusy as exc:
         raise ApiError("too_many_requests", " ".join(exc.messages), **{"Retry-After": "60"}) from None
     except ValidationError as exc:
@@ -138,7 +142,7 @@ def prediction_feedback(request, prediction_id: int, body: FeedbackIn):
     one the model answered (feedback is for wrong answers), or staff have already reviewed it."""
     prediction = _own(request, prediction_id)
     try:
-        feedback = services.prediction_feedback_give(
+        feedback = prediction_feedback_give(
             prediction=prediction, correct_label=body.correct_label, comment=body.comment
         )
     except ValidationError as exc:  # the request is well formed: the answer's state refuses it

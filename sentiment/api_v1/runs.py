@@ -15,7 +15,6 @@ from pydantic import ValidationError as ValueRefused
 
 from ml.config import config_fields
 from ml.presets import PRESETS
-from sentiment import evidence, launch, selectors, services
 from sentiment.api_v1.auth import caller, key_or_session
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.fields import Filter, Moment, Reason, WholeNumber, text
@@ -24,6 +23,12 @@ from sentiment.api_v1.pages import Pages
 from sentiment.api_v1.schemas import Input, answers
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import TrainingRun
+from sentiment.selectors import evidence
+from sentiment.selectors.runs import training_run_progress, training_run_resumable
+from sentiment.selectors.serving import served_model
+from sentiment.services import launch
+from sentiment.services.promotions import training_run_promote
+from sentiment.services.runs import training_run_cancel, training_run_resume
 
 router = Router(tags=["runs"], auth=key_or_session(staff=True))
 RunStatus = Literal["queued", "running", "interrupted", "succeeded", "failed", "cancelled"]
@@ -130,7 +135,7 @@ class RunFilters(Schema):
 
 
 def with_served_flag(runs):
-    served = selectors.served_model()
+    served = served_model()
     flag = Q(pk=served.run.pk) if served else Q(pk__in=[])
     return runs.annotate(served=ExpressionWrapper(flag, output_field=BooleanField()))
 
@@ -141,8 +146,8 @@ def _run(run_id: int) -> TrainingRun:
 
 def _detailed(run: TrainingRun) -> TrainingRun:
     """The run with what its detail shows beside its columns."""
-    run.progress = selectors.training_run_progress(run=run)
-    run.resumable = selectors.training_run_resumable(run=run)
+    run.progress = training_run_progress(run=run)
+    run.resumable = training_run_resumable(run=run)
     return run
 
 
@@ -215,7 +220,7 @@ def run_cancel(request, run_id: int):
     run = _run(run_id)
     if not run.is_active:
         raise ApiError("conflict", f"{run} has already ended ({run.get_status_display().lower()}).")
-    services.training_run_cancel(run=run)
+    training_run_cancel(run=run)
     return _detailed(_run(run_id))
 
 
@@ -224,7 +229,7 @@ def run_resume(request, run_id: int):
     """Queue a failed run again, from its last complete checkpoint (once what broke it is fixed)."""
     run = _run(run_id)
     try:
-        services.training_run_resume(run=run)
+        training_run_resume(run=run)
     except ValidationError as exc:
         raise ApiError("conflict", " ".join(exc.messages)) from None
     return _detailed(_run(run_id))
@@ -235,11 +240,11 @@ def serve(request, run: TrainingRun, reason: str):
     a conflict, a missing or overlong reason is invalid."""
     if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir:
         raise ApiError("conflict", f"{run} has no finished model to serve (status: {run.get_status_display()}).")
-    served = selectors.served_model()
+    served = served_model()
     if served is not None and served.run.pk == run.pk:
         raise ApiError("conflict", f"{run} is already served.")
     try:
-        return services.training_run_promote(
+        return training_run_promote(
             run=run,
             user=caller(request),
             reason=reason,

@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 
-from sentiment import selectors
 from sentiment.api_v1.auth import key_or_session
 from sentiment.api_v1.errors import ApiError
 from sentiment.api_v1.fields import Id, Reason
@@ -15,6 +14,7 @@ from sentiment.api_v1.pages import Pages
 from sentiment.api_v1.runs import RunOut, serve, with_served_flag
 from sentiment.api_v1.schemas import Input, answers
 from sentiment.models import Promotion, TrainingRun
+from sentiment.selectors.serving import served_model, served_previous_run, training_run_serving_runtime
 
 router = Router(tags=["serving"], auth=key_or_session(staff=True))
 
@@ -53,12 +53,12 @@ class RestoreIn(Input):
 
 
 def _serving() -> dict:
-    served = selectors.served_model()
+    served = served_model()
     if served is None:
         raise ApiError("no_model", "No model is being served yet: train one and promote it.")
     promotion = Promotion.objects.select_related("promoted_by").get(pk=served.promotion_id)
     run = with_served_flag(TrainingRun.objects.select_related("created_by")).get(pk=served.run.pk)
-    return {"run": run, "promotion": promotion, "runtime": selectors.training_run_serving_runtime(run=run)}
+    return {"run": run, "promotion": promotion, "runtime": training_run_serving_runtime(run=run)}
 
 
 @router.get("/serving", response=answers({200: ServingOut}, 403, 503), summary="The served model")
@@ -79,7 +79,7 @@ def serving_restore(request, body: RestoreIn):
     """Roll back to the model served before the current one, or serve again any run that was served once;
     recorded in the history as a restore. 409 when there is nothing to restore."""
     if body.run is None:
-        run = selectors.served_previous_run()
+        run = served_previous_run()
         if run is None:
             raise ApiError("conflict", "No other model was served before the current one: there is nothing to restore.")
     else:

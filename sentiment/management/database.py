@@ -10,13 +10,13 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from ml.errors import first_line
-from sentiment import selectors
+from sentiment.selectors.health import database_migrations_pending
 
 
 def database_ready() -> None:
     """Raise a one-line ``CommandError`` naming what to do when the database is unreachable or not set up."""
     try:
-        pending = selectors.database_migrations_pending()
+        pending = database_migrations_pending()
     except DatabaseError as exc:
         raise CommandError(f"cannot reach the database (DATABASE_URL): {first_line(exc)}") from None
     if pending:

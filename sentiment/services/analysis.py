@@ -31,7 +31,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
 
-from ml.errors import without_paths
 from sentiment import jobs
 from sentiment.models import AnalysisJob
 
@@ -43,10 +42,6 @@ RETRY_FAILED_AFTER = timedelta(minutes=10)  # a failed job is shown with its rea
 
 class AnalysisBusy(ValidationError):
     """Too many analyses wait (the person's, or everybody's): try again shortly."""
-
-
-class _LeaseLost(Exception):
-    """This worker no longer holds the job."""
 
 
 Progress = Callable[[int, int], None]  # (done, total): a heartbeat too
@@ -87,36 +82,6 @@ def _room_check(*, user) -> None:
         raise AnalysisBusy("The workers have many analyses waiting: try again in a minute.")
 
 
-def analysis_job_process(*, job_id: int, worker: str = "local") -> str:
-    """Worker side: claim the job, compute it, store the result. Returns "succeeded", "failed", "skipped"
-    (not claimable: another worker has it, or it ended) or "lost" (the lease went to another meanwhile)."""
-    claimed = AnalysisJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, worker=worker, heartbeat_at=timezone.now()
-    )
-    if not claimed:
-        return "skipped"
-    job = AnalysisJob.objects.get(pk=job_id)
-    held = AnalysisJob.objects.filter(pk=job_id, status=Status.RUNNING, worker=worker)
-
-    def progress(done: int, total: int) -> None:
-        if not held.update(done=done, total=total, heartbeat_at=timezone.now()):
-            raise _LeaseLost()
-
-    try:
-        result = _COMPUTE[job.kind](job, progress)
-    except _LeaseLost:
-        logger.warning("analysis %s is no longer held by %s: this copy stops", job_id, worker)
-        return "lost"
-    except Exception as exc:
-        logger.warning("analysis %s failed", job_id, exc_info=not isinstance(exc, ValidationError))
-        reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-        held.update(status=Status.FAILED, error=without_paths(reason)[:2000], finished_at=timezone.now())
-        return "failed"
-    if not held.update(status=Status.SUCCEEDED, result=result, done=F("total"), finished_at=timezone.now()):
-        return "lost"
-    return "succeeded"
-
-
 def analysis_jobs_recover(*, worker: str | None = None) -> list[int]:
     """Hand back jobs whose worker died (a stale heartbeat, or held by ``worker``, which is starting);
     one lost ``ANALYSIS_MAX_ATTEMPTS`` times fails with that reason."""
@@ -143,32 +108,3 @@ def analysis_jobs_expire(*, now=None) -> int:
     before = (now or timezone.now()) - timedelta(hours=settings.ANALYSIS_KEEP_HOURS)
     deleted, _ = AnalysisJob.objects.filter(finished_at__lt=before).delete()
     return deleted
-
-
-def _explanation(job: AnalysisJob, progress: Progress) -> dict:
-    from sentiment.models import Prediction
-    from sentiment.services.classify import prediction_explanation_compute
-
-    prediction = Prediction.objects.select_related("run").get(pk=job.params["prediction"])
-    return prediction_explanation_compute(prediction=prediction, progress=progress)
-
-
-def _evidence(job: AnalysisJob, progress: Progress) -> dict:
-    from sentiment.evidence import evidence_compute
-
-    return evidence_compute(params=job.params, progress=progress)
-
-
-def _behaviour(job: AnalysisJob, progress: Progress) -> dict:
-    from sentiment.models import TrainingRun
-    from sentiment.services.checks import training_run_check_behaviour
-
-    progress(0, 1)
-    return training_run_check_behaviour(run=TrainingRun.objects.get(pk=job.params["run"]))
-
-
-_COMPUTE: dict[str, Callable[[AnalysisJob, Progress], dict]] = {
-    Kind.EXPLANATION: _explanation,
-    Kind.EVIDENCE: _evidence,
-    Kind.BEHAVIOUR: _behaviour,
-}

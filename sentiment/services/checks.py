@@ -1,4 +1,4 @@
-"""Behavioural checks (``ml.behaviour``) run again on a finished run's model, on demand.
+"""Behavioural checks (``ml.evaluation.behaviour``) run again on a finished run's model, on demand.
 
 They run at the end of every training run; staff run them again from the run page (a worker's job:
 ``services.analysis``) or with ``manage.py check_behaviour`` when the battery has a new version, or for
@@ -16,11 +16,11 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ml.behaviour import behaviour_check
 from ml.errors import first_line
-from ml.inference import predictor_cache
-from sentiment import selectors
+from ml.evaluation.behaviour import behaviour_check
+from ml.serving.inference import predictor_cache
 from sentiment.models import AnalysisJob, TrainingRun
+from sentiment.selectors.serving import training_run_serving_runtime
 from sentiment.services.analysis import analysis_job_request
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def training_run_check_behaviour(*, run: TrainingRun) -> dict:
     run's row, so that a serving check recorded at the same time (``manage.py export_onnx``) is kept."""
     if run.status != TrainingRun.Status.SUCCEEDED or not run.model_dir or not Path(run.model_dir).is_dir():
         raise ValidationError(f"{run} has no finished model to check.")
-    runtime = selectors.training_run_serving_runtime(run=run)
+    runtime = training_run_serving_runtime(run=run)
     try:
         predictor = predictor_cache.get(run.model_dir, runtime=runtime)
         result = {

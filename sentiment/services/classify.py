@@ -17,10 +17,11 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
 from ml.errors import MLError, first_line, without_paths
-from ml.explain import explain, top_words
-from ml.inference import model_version, predictor_cache
-from sentiment import selectors
+from ml.evaluation.explain import explain, top_words
+from ml.serving.inference import predictor_cache
+from ml.serving.labeller import model_version
 from sentiment.models import AnalysisJob, Prediction
+from sentiment.selectors.serving import training_run_serving_runtime
 from sentiment.services.analysis import analysis_job_request
 from sentiment.services.serving import answering, serving_slot
 
@@ -95,7 +96,7 @@ def prediction_explanation_request(*, prediction: Prediction, user) -> AnalysisJ
     run = prediction.run
     if run is None or not run.model_dir or not Path(run.model_dir).is_dir():
         raise ValidationError("The model that gave this answer is no longer available, so it cannot be explained.")
-    runtime = prediction.runtime or selectors.training_run_serving_runtime(run=run)
+    runtime = prediction.runtime or training_run_serving_runtime(run=run)
     version = hashlib.sha256(model_version(Path(run.model_dir)).encode()).hexdigest()[:16]
     return analysis_job_request(
         kind=AnalysisJob.Kind.EXPLANATION,
@@ -106,13 +107,13 @@ def prediction_explanation_request(*, prediction: Prediction, user) -> AnalysisJ
 
 
 def prediction_explanation_compute(*, prediction: Prediction, progress=None) -> dict:
-    """Worker side: ``ml.explain``'s occlusion with the model and runtime that gave the answer. Each piece
+    """Worker side: ``ml.evaluation.explain``'s occlusion with the model and runtime that gave the answer. Each piece
     also gets its ``strength`` (0 to 1, against the strongest piece) and ``direction`` for the highlighting.
     A model that does not load, or an explanation that fails: a ValidationError saying so."""
     run = prediction.run
     if run is None or not run.model_dir or not Path(run.model_dir).is_dir():
         raise ValidationError("The model that gave this answer is no longer available, so it cannot be explained.")
-    runtime = prediction.runtime or selectors.training_run_serving_runtime(run=run)
+    runtime = prediction.runtime or training_run_serving_runtime(run=run)
     try:
         predictor = predictor_cache.get(run.model_dir, runtime=runtime)
     except Exception as exc:

@@ -33,10 +33,12 @@ from django.utils import timezone
 
 from ml.errors import without_paths
 from ml.hardware import cpu_cores
-from ml.inference import Labeller, predictor_cache
-from sentiment import jobs, selectors
-from sentiment.csv_files import ADDED_COLUMNS, csv_cells_neutralise, csv_rows_count, csv_table_open
+from ml.serving.inference import predictor_cache
+from ml.serving.labeller import Labeller
+from sentiment import jobs
+from sentiment.files.csv_files import ADDED_COLUMNS, csv_cells_neutralise, csv_rows_count, csv_table_open
 from sentiment.models import CsvClassification
+from sentiment.selectors.serving import served_model, training_run_serving_runtime
 from sentiment.services.serving import NoModelServed, serving_slot
 from sentiment.services.storage import storage_quota_check
 
@@ -67,7 +69,7 @@ def csv_classification_create(*, user, upload) -> CsvClassification:
             f"You have {waiting:,} reviews waiting to be classified; with this file's {total_rows:,} that would "
             f"pass the limit of {settings.MAX_QUEUED_CSV_ROWS:,}. Upload it once your other files are done."
         )
-    if selectors.served_model() is None:
+    if served_model() is None:
         raise NoModelServed()
     # the result's bytes are reserved at once, and the person's uploads are checked one at a time: files sent
     # together, or results written later, can never add up past the quota
@@ -179,9 +181,7 @@ def _job_predictor(*, job: CsvClassification) -> Labeller:
         return model.predictor
     if job.run_id == model.served.run.pk and job.runtime in ("", model.predictor.runtime):
         return model.predictor
-    return predictor_cache.get(
-        job.run.model_dir, runtime=job.runtime or selectors.training_run_serving_runtime(run=job.run)
-    )
+    return predictor_cache.get(job.run.model_dir, runtime=job.runtime or training_run_serving_runtime(run=job.run))
 
 
 def _slice_classify(*, job: CsvClassification, held, predictor: Labeller) -> dict:

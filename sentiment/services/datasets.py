@@ -18,12 +18,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
-from ml.dataset_stats import dataset_stats, imdb_overlap
-from ml.labelled_sets import TEST_PERCENT, in_test_part, labelled_split_write
-from sentiment import selectors
-from sentiment.dataset_files import labelled_file_read
+from ml.data.labelled_sets import TEST_PERCENT, in_test_part, labelled_split_write
+from ml.data.stats import dataset_stats, imdb_overlap
+from sentiment.files.dataset_files import labelled_file_read
 from sentiment.models import LabelledDataset, TrainingRun
+from sentiment.selectors.datasets import labelled_datasets_folder
 from sentiment.services.storage import folder_bytes, storage_quota_check
 
 logger = logging.getLogger(__name__)
@@ -33,9 +35,9 @@ MAX_DESCRIPTION_CHARS = LabelledDataset._meta.get_field("description").max_lengt
 
 
 def labelled_dataset_create(*, user, name: str, description: str, upload) -> LabelledDataset:
-    """Check an uploaded labelled file (``sentiment.dataset_files``), work out its figures
-    (``ml.dataset_stats``, the overlap with IMDb's test reviews in ``IMDB_DATA_DIR`` included), split it
-    (about 20% kept for testing, by each review's text: ``ml.labelled_sets``) and save it.
+    """Check an uploaded labelled file (``sentiment.files.dataset_files``), work out its figures
+    (``ml.data.stats``, the overlap with IMDb's test reviews in ``IMDB_DATA_DIR`` included), split it
+    (about 20% kept for testing, by each review's text: ``ml.data.labelled_sets``) and save it.
 
     The cheap checks come first (name, size), then the file is read once; nothing is written before every
     check has passed.
@@ -115,7 +117,7 @@ def _name_checked(name: str) -> str:
 def _saved(dataset: LabelledDataset, *, texts: list[str], labels: list[int], in_test: list[bool]) -> LabelledDataset:
     """Write the files into a folder of their own, then store the row and rename the folder into place in one
     transaction; on any failure, remove what was written (the row rolls back with the transaction)."""
-    root = selectors.labelled_datasets_folder()
+    root = labelled_datasets_folder()
     root.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
     folder, saved = None, False
@@ -141,7 +143,7 @@ def _saved(dataset: LabelledDataset, *, texts: list[str], labels: list[int], in_
 
 def dataset_folder_remove(folder: str) -> None:
     """Remove a deleted set's folder, and only a folder inside the data sets' folder, whatever the row said."""
-    root = selectors.labelled_datasets_folder().resolve()
+    root = labelled_datasets_folder().resolve()
     path = Path(folder).resolve()
     if not folder or path == root or root not in path.parents:
         logger.warning("not removing %r: it is not a data set's folder under %s", folder, root)
@@ -149,3 +151,8 @@ def dataset_folder_remove(folder: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
     if path.exists():
         logger.warning("the folder of a deleted data set could not be removed: %s", path)
+
+
+@receiver(post_delete, sender=LabelledDataset, dispatch_uid="dataset_folder_delete")
+def _dataset_folder_delete(sender, instance: LabelledDataset, **kwargs) -> None:
+    transaction.on_commit(lambda: dataset_folder_remove(instance.folder))

@@ -1,5 +1,5 @@
 """What people say about their answers: "this is wrong, it is positive". Staff review each one; the
-accepted ones form the corrections set (``selectors.corrections_set``).
+accepted ones form the corrections set (``corrections_set``).
 
 A person gives feedback on their own answers only, once per answer; they may change it until staff have
 reviewed it. Reviewing is one conditional update per item, so two staff members clicking at once never
@@ -13,9 +13,9 @@ import logging
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from ml.corrections import corrections_write
-from sentiment import selectors
+from ml.data.corrections import corrections_write
 from sentiment.models import Feedback, Prediction
+from sentiment.selectors.feedback import corrections_path, corrections_set
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +59,10 @@ def corrections_snapshot() -> str:
     """The current corrections set saved to its file (once per version), for the runs launched now to train
     on and be scored on; "" while nothing was accepted. Accepted corrections are never withdrawn, so a
     set only grows and a run's file stays what it was when the run was launched."""
-    current = selectors.corrections_set()
+    current = corrections_set()
     if not current.rows:
         return ""
-    path = selectors.corrections_path(version=current.version)
+    path = corrections_path(version=current.version)
     if not path.is_file():
         corrections_write(
             path,

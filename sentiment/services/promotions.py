@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.errors import first_line
-from ml.inference import predictor_cache
-from sentiment import selectors
-from sentiment.evidence import regression_titles, replay_summary, training_run_figures
+from ml.serving.inference import predictor_cache
 from sentiment.models import Promotion, ServingState, TrainingRun
+from sentiment.selectors.evidence import regression_titles, replay_summary, training_run_figures
+from sentiment.selectors.serving import training_run_serving_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict 
     """Serve this run's model from the next request of every web process on.
 
     ``reason`` is required (the audit trail asks why); ``evidence`` is what the promote page showed
-    (``sentiment.evidence.promotion_evidence``), recorded with it; without it the runs' figures are.
+    (``sentiment.selectors.evidence.promotion_evidence``), recorded with it; without it the runs' figures are.
     """
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON_CHARS:
@@ -45,7 +45,7 @@ def training_run_promote(*, run: TrainingRun, user, reason: str, evidence: dict 
     if not Path(run.model_dir).is_dir():
         raise ValidationError(f"The model folder of {run} is missing: {run.model_dir}")
     try:  # loaded once here, so that a damaged model is refused with its reason instead of served
-        predictor_cache.get(run.model_dir, runtime=selectors.training_run_serving_runtime(run=run))
+        predictor_cache.get(run.model_dir, runtime=training_run_serving_runtime(run=run))
     except Exception as exc:
         logger.warning("not promoting %s: its model does not load", run, exc_info=True)
         raise ValidationError(f"The model of {run} does not load: {first_line(exc)}") from None

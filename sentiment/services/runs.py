@@ -27,9 +27,12 @@ from django.utils import timezone
 
 from ml.config import TrainingConfig
 from ml.presets import config_from_preset
-from ml.progress import Progress
-from sentiment import jobs, selectors
+from ml.training.progress import Progress
+from sentiment import jobs
 from sentiment.models import TrainingRun
+from sentiment.selectors.feedback import corrections_folder
+from sentiment.selectors.runs import training_run_resumable
+from sentiment.selectors.serving import served_version
 from sentiment.services.feedback import corrections_snapshot
 from sentiment.services.promotions import WHEN_DONE_REASON, training_run_promote
 
@@ -54,10 +57,10 @@ def training_run_create(
     Without an output folder in ``config`` the run gets ``RUNS_DIR/run-<id>-<random>``: after the database
     is reset, a new run #1 must not resume the checkpoints of the old one. ``launched_from`` is
     recorded for the admin's filter; ``enqueue=False`` leaves the run for the caller to train itself
-    (``manage.py train``). ``estimate`` is what the launch form expected (``sentiment.estimates``), kept to set
-    beside what the run took.
+    (``manage.py train``). ``estimate`` is what the launch form expected
+    (``sentiment.selectors.estimates``), kept to set beside what the run took.
     """
-    if config.corrections_file and Path(config.corrections_file).parent == selectors.corrections_folder():
+    if config.corrections_file and Path(config.corrections_file).parent == corrections_folder():
         config = config.replace(corrections_file=corrections_snapshot())  # the site's set, saved now
     with transaction.atomic():
         run = TrainingRun.objects.create(
@@ -82,7 +85,7 @@ def first_model_ensure(*, user) -> TrainingRun | None:
     With nothing served, the run already under way that is to be promoted when it succeeds, else a new
     offline ``smoke`` run (bundled model and reviews: no network needed) promoted when it succeeds.
     """
-    if selectors.served_version() is not None:
+    if served_version() is not None:
         return None
     pending = TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE, promote_when_done=True).order_by("pk")
     return pending.first() or training_run_create(
@@ -133,7 +136,7 @@ def training_run_record_log(*, run_id: int, log_tail: str) -> None:
 
 
 def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
-    """Store the outcome of ``ml.training.train_model``: SUCCEEDED, or CANCELLED when it was stopped;
+    """Store the outcome of ``ml.training.pipeline.train_model``: SUCCEEDED, or CANCELLED when it was stopped;
     nothing when ``worker`` no longer holds the run.
 
     A run to be promoted when done is SUCCEEDED and served in one transaction: nobody sees one without
@@ -208,7 +211,7 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
     """Queue a FAILED run again, to go on from its last complete checkpoint (staff fixed what broke it: freed
     the disk, made its folder writable). Its attempts start again from zero; the checkpoint is required,
     so that nothing is trained again from scratch by surprise."""
-    if not selectors.training_run_resumable(run=run):
+    if not training_run_resumable(run=run):
         raise ValidationError(f"{run} cannot be resumed: only a failed run with a complete checkpoint can.")
     with transaction.atomic():
         resumed = TrainingRun.objects.filter(pk=run.pk, status=Status.FAILED).update(

@@ -1,7 +1,7 @@
 """The model this web process answers with, swapped without making anyone wait.
 
 The first request of a process (or ``serving_warm_up`` at start) loads the served model, on the runtime
-that ``selectors.training_run_serving_runtime`` chooses (ONNX Runtime where it was measured faster: the
+that ``training_run_serving_runtime`` chooses (ONNX Runtime where it was measured faster: the
 process then never imports PyTorch). When staff promote another model, the next request notices (one
 cheap query), starts loading the new model in a background thread and is answered by the model already
 loaded, as are all requests until the new one is ready; then it takes over. Each answer records the
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from ml.core_share import CoreShare
 from ml.errors import first_line, without_paths
-from ml.inference import Labeller, predictor_cache
-from sentiment import selectors
-from sentiment.selectors import ServedModel
+from ml.serving.inference import predictor_cache
+from ml.serving.labeller import Labeller
+from sentiment.selectors.serving import ServedModel, served_model, served_version, training_run_serving_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class NoModelServed(Exception):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """The served model (``selectors.ServedModel``) loaded in this process, ready to answer."""
+    """The served model (``ServedModel``) loaded in this process, ready to answer."""
 
     served: ServedModel
     predictor: Labeller
@@ -65,9 +65,9 @@ class ServingSlot:
     def get(self, *, wait: bool = False) -> LoadedModel:
         """The model to answer with now; ``wait`` loads a newly promoted one first (the CSV worker)."""
         current = self._current
-        if current is not None and current.served.promotion_id == selectors.served_version():
+        if current is not None and current.served.promotion_id == served_version():
             return current  # the usual case: one indexed query
-        served = selectors.served_model()
+        served = served_model()
         if served is None:
             raise NoModelServed()
         retry_in = self._retry_in(served.promotion_id)
@@ -102,7 +102,7 @@ class ServingSlot:
 
     def _load(self, served: ServedModel) -> LoadedModel:
         started = time.perf_counter()
-        runtime = selectors.training_run_serving_runtime(run=served.run)
+        runtime = training_run_serving_runtime(run=served.run)
         try:
             predictor = predictor_cache.get(served.run.model_dir, runtime=runtime)
         except Exception as exc:

@@ -13,7 +13,8 @@ and files that go with their rows.
   figures), unless someone gave feedback on it: those are the corrections set staff train on.
 - **Files with their rows.** Deleting a CSV job's or a data set's row, one by one, by the retention, or
   because its owner's account was deleted (a cascade), deletes its files: receivers of Django's
-  ``post_delete`` signal, which a cascade sends for every row it deletes.
+  ``post_delete`` signal, which a cascade sends for every row it deletes (a data set's folder:
+  ``services.datasets``).
 """
 
 from __future__ import annotations
@@ -90,13 +91,6 @@ def _csv_files_delete(sender, instance: CsvClassification, **kwargs) -> None:
     names = [field.name for field in (instance.upload, instance.result) if field]
     names += [part["file"] for part in instance.parts or []]
     transaction.on_commit(lambda: _files_delete(names))
-
-
-@receiver(post_delete, sender=LabelledDataset, dispatch_uid="dataset_folder_delete")
-def _dataset_folder_delete(sender, instance: LabelledDataset, **kwargs) -> None:
-    from sentiment.services.datasets import dataset_folder_remove
-
-    transaction.on_commit(lambda: dataset_folder_remove(instance.folder))
 
 
 def _files_delete(names: list[str]) -> None:

@@ -1,5 +1,5 @@
 """Training workers say what hardware they have when they start, so the launch form can estimate a run
-(``sentiment.estimates``) before any worker takes it."""
+(``sentiment.selectors.estimates``) before any worker takes it."""
 
 from __future__ import annotations
 

@@ -64,12 +64,12 @@ def keys_for_fuzzing(*, person, staff) -> dict[str, list[str]]:
     from django.middleware.csrf import _get_new_csrf_string
     from django.test import Client
 
-    from sentiment import services
     from sentiment.models import ApiToken
+    from sentiment.services.api_tokens import api_token_create
 
     headers = {}
     for name, user, scope in (("person", person, "classify"), ("staff", staff, "staff")):
-        key = services.api_token_create(user=user, name=f"API fuzzer ({name})", scope=scope)
+        key = api_token_create(user=user, name=f"API fuzzer ({name})", scope=scope)
         ApiToken.objects.filter(key_hash=ApiToken.hash_key(key)).update(id=10**9 + secrets.randbelow(10**9))
         headers[name] = [f"Authorization: Bearer {key}"]
     browser = Client()

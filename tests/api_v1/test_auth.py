@@ -4,9 +4,9 @@ none of them changes anything on the way."""
 
 import pytest
 
-from sentiment import services
 from sentiment.api_v1.site import api
 from sentiment.models import CsvClassification, Prediction, Promotion, TrainingRun
+from sentiment.services.api_tokens import api_token_create, api_token_revoke
 from tests.api_v1.conftest import session_only
 
 pytestmark = pytest.mark.django_db
@@ -47,8 +47,8 @@ def test_every_operation_refuses_no_key_and_a_revoked_key(call, person, served_r
         refused = call(method, path, key=sent, json=body)
         assert refused.status_code == 401, (path, refused.content)
         assert refused.json()["error"]["code"] == "unauthorized"
-    old = services.api_token_create(user=person, name="old")
-    services.api_token_revoke(user=person, token_id=person.api_tokens.get(name="old").pk)
+    old = api_token_create(user=person, name="old")
+    api_token_revoke(user=person, token_id=person.api_tokens.get(name="old").pk)
     revoked = call(method, path, key=old, json=body)
     told = "never with a key" if session_only(method, path) else "revoked"  # keys are managed signed in
     assert revoked.status_code == 401 and told in revoked.json()["error"]["message"], (path, revoked.content)

@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from sentiment import services
+from sentiment.services.csv_jobs import csv_classification_process
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_upload_follow_and_download(client, call, key, served_run, settings, tmp
     job = sent.json()
     assert (job["status"], job["total"], job["done"], job["result"]) == ("queued", 2, 0, None)
     assert call("GET", f"/csv/{job['id']}/result", key=key).status_code == 409  # not ready yet
-    assert services.csv_classification_process(job_id=job["id"]) == "succeeded"  # what the worker does
+    assert csv_classification_process(job_id=job["id"]) == "succeeded"  # what the worker does
     followed = call("GET", f"/csv/{job['id']}", key=key).json()
     assert followed["status"] == "succeeded" and followed["percent"] == 100 and followed["result"]
     result = call("GET", followed["result"].removeprefix("/api/v1"), key=key)

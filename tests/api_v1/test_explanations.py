@@ -1,12 +1,12 @@
-"""API v1: why the model answered so. A worker works the explanation out (services.analysis), never the web
+"""API v1: why the model answered so. A worker works the explanation out (analysis), never the web
 request: classify with "explain" answers at once with where to read it, and that answer (GET
 /predictions/{id}/explanation) gives the job's progress, then the words that pushed."""
 
 import pytest
 
-from sentiment import services
 from sentiment.models import AnalysisJob
-from sentiment.services.analysis import analysis_job_process
+from sentiment.services.analysis_work import analysis_job_process
+from sentiment.services.classify import prediction_explanation_request, review_classify
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +32,14 @@ def test_classify_with_explain_answers_at_once_and_says_where_to_read_why(call, 
 
 
 def test_an_explanation_already_worked_out_comes_with_the_answer(call, key, person, served_run):
-    prediction = services.review_classify(user=person, text="A dull, tedious film.")
-    analysis_job_process(job_id=services.prediction_explanation_request(prediction=prediction, user=person).pk)
+    prediction = review_classify(user=person, text="A dull, tedious film.")
+    analysis_job_process(job_id=prediction_explanation_request(prediction=prediction, user=person).pk)
     done = call("GET", f"/predictions/{prediction.pk}/explanation", key=key).json()
     assert done["status"] == "succeeded" and done["error"] is None and done["explanation"]["pieces"]
 
 
 def test_someone_elses_answer_has_no_explanation_for_you(call, key, served_run, django_user_model):
     someone = django_user_model.objects.create_user("else", password="pw-else-123")
-    theirs = services.review_classify(user=someone, text="Not yours.")
+    theirs = review_classify(user=someone, text="Not yours.")
     refused = call("GET", f"/predictions/{theirs.pk}/explanation", key=key)
     assert refused.status_code == 404 and not AnalysisJob.objects.exists()

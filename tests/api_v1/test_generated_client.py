@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from ml.config import TrainingConfig
-from sentiment import services
 from sentiment.models import Prediction, TrainingRun
+from sentiment.services.api_tokens import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +65,9 @@ def test_a_generated_client_classifies_a_review(
     )  # fmt: skip
     run.promotions.create()
     person = django_user_model.objects.create_user("script", password="pw-script-123")
-    key = services.api_token_create(user=person, name="generated client")
-    revoked = services.api_token_create(user=person, name="old")
-    services.api_token_revoke(user=person, token_id=person.api_tokens.get(name="old").pk)
+    key = api_token_create(user=person, name="generated client")
+    revoked = api_token_create(user=person, name="old")
+    api_token_revoke(user=person, token_id=person.api_tokens.get(name="old").pk)
 
     env = {**os.environ, "PATH": f"{generator_env / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # its ruff hooks
     generate = [

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from sentiment import services
 from sentiment.models import CsvClassification, IdempotentRequest
+from sentiment.services.idempotency import request_once
 
 pytestmark = pytest.mark.django_db
 REVIEWS = b"id,text\n1,A superb film.\n2,Dull and far too long.\n"
@@ -91,7 +91,7 @@ def test_two_requests_with_one_key_at_once_create_one_object(person):
 
     def send():
         try:
-            answers.append(services.request_once(user=person, key="k", operation="t", fingerprint="f", create=create))
+            answers.append(request_once(user=person, key="k", operation="t", fingerprint="f", create=create))
         except Exception as exc:
             errors.append(exc)
         finally:

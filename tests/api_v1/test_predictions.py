@@ -2,8 +2,9 @@
 
 import pytest
 
-from sentiment import services
 from sentiment.models import Feedback, Prediction
+from sentiment.services.api_tokens import api_token_revoke
+from sentiment.services.classify import review_classify
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,7 @@ def test_no_key_a_wrong_key_and_a_revoked_key_are_401(call, key, person, served_
     wrong = call("GET", "/predictions", key="rs_not-a-key")
     assert wrong.status_code == 401 and wrong["WWW-Authenticate"] == "Bearer"
     token = person.api_tokens.get()
-    services.api_token_revoke(user=person, token_id=token.pk)
+    api_token_revoke(user=person, token_id=token.pk)
     revoked = call("GET", "/predictions", key=key)
     assert revoked.status_code == 401 and "revoked" in error_of(revoked)["message"]
 
@@ -89,9 +90,9 @@ def test_the_site_session_works_for_the_browser(client, person, served_run):
 
 def test_predictions_list_filters_and_pages(call, key, person, served_run, django_user_model):
     for text in ("A superb film.", "A dreadful, boring film.", "Superb acting, superb story."):
-        services.review_classify(user=person, text=text)
+        review_classify(user=person, text=text)
     someone = django_user_model.objects.create_user("else", password="pw-else-123")
-    services.review_classify(user=someone, text="Superb, but not yours.")
+    review_classify(user=someone, text="Superb, but not yours.")
     listed = call("GET", "/predictions", key=key).json()
     assert listed["count"] == 3 and listed["items"][0]["text"] == "Superb acting, superb story."
     assert call("GET", "/predictions?q=superb", key=key).json()["count"] == 2
@@ -104,7 +105,7 @@ def test_predictions_list_filters_and_pages(call, key, person, served_run, djang
 
 
 def test_one_prediction_and_its_feedback(call, key, person, served_run, django_user_model):
-    prediction = services.review_classify(user=person, text="A wonderful film. Not.")
+    prediction = review_classify(user=person, text="A wonderful film. Not.")
     wrong = "negative" if prediction.label == "positive" else "positive"
     assert call("GET", f"/predictions/{prediction.pk}", key=key).json()["text"] == "A wonderful film. Not."
     given = call("POST", f"/predictions/{prediction.pk}/feedback", key=key,
@@ -122,7 +123,7 @@ def test_one_prediction_and_its_feedback(call, key, person, served_run, django_u
     bad = call("POST", f"/predictions/{prediction.pk}/feedback", key=key, json={"correct_label": "meh"})
     assert bad.status_code == 400 and "correct_label" in error_of(bad)["fields"]
     someone = django_user_model.objects.create_user("else", password="pw-else-123")
-    theirs = services.review_classify(user=someone, text="Not yours.")
+    theirs = review_classify(user=someone, text="Not yours.")
     assert call("GET", f"/predictions/{theirs.pk}", key=key).status_code == 404
     feedback = call("POST", f"/predictions/{theirs.pk}/feedback", key=key, json={"correct_label": "positive"})
     assert feedback.status_code == 404 and error_of(feedback)["code"] == "not_found"

@@ -3,9 +3,10 @@ resumed and promoted; the served model, the serving history and restoring an ear
 
 import pytest
 
-from sentiment import selectors, services
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import Promotion, TrainingRun
+from sentiment.selectors.serving import served_model
+from sentiment.services.api_tokens import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db
 Status = TrainingRun.Status
@@ -46,8 +47,8 @@ def test_staff_endpoints_refuse_others_and_change_nothing(call, key, staff, fini
     path = path.format(run=finished_run.pk)
     assert error_of(call(method, path, json=body), 401)["code"] == "unauthorized"  # no key
     assert error_of(call(method, path, key=key, json=body), 403)["code"] == "forbidden"  # not staff
-    revoked = services.api_token_create(user=staff, name="old", scope="staff")
-    services.api_token_revoke(user=staff, token_id=staff.api_tokens.get(name="old").pk)
+    revoked = api_token_create(user=staff, name="old", scope="staff")
+    api_token_revoke(user=staff, token_id=staff.api_tokens.get(name="old").pk)
     assert error_of(call(method, path, key=revoked, json=body), 401)["code"] == "unauthorized"
     assert TrainingRun.objects.count() == 1 and not Promotion.objects.exists()
 
@@ -159,7 +160,7 @@ def test_resume_needs_a_failed_run_with_a_checkpoint(call, staff_key, finished_r
 def test_promote_serves_the_run_with_the_reason_in_the_history(call, staff, staff_key, finished_run):
     promoted = call("POST", f"/runs/{finished_run.pk}/promote", key=staff_key, json={"reason": "the first model"})
     assert promoted.status_code == 200, promoted.content
-    assert promoted.json()["served"] is True and selectors.served_model().run == finished_run
+    assert promoted.json()["served"] is True and served_model().run == finished_run
     promotion = Promotion.objects.get()
     assert (promotion.reason, promotion.promoted_by, promotion.action) == ("the first model", staff, "promote")
     assert promotion.figures  # the evidence, as the promote page records it
@@ -209,4 +210,4 @@ def test_restore_rolls_back_to_the_model_served_before(call, staff_key, finished
     assert restored.status_code == 200 and restored.json()["run"]["id"] == finished_run.pk
     latest = Promotion.objects.first()
     assert (latest.run, latest.action, latest.replaced) == (finished_run, "restore", newer)
-    assert selectors.served_model().run == finished_run
+    assert served_model().run == finished_run

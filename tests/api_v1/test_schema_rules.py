@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from sentiment import services
 from sentiment.api_v1.site import api
 from sentiment.models import ApiToken, Feedback, Prediction, Promotion, TrainingRun
+from sentiment.services.classify import review_classify
+from sentiment.services.feedback import feedback_review, prediction_feedback_give
 from tests.api_v1.conftest import sent_as
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +113,7 @@ RFC_3339_MOMENTS = [
 def test_every_date_and_time_rfc_3339_allows_is_taken_by_every_database(call, key, person, served_run):
     """Any offset RFC 3339 allows (up to 23:59), any year: the filter reads the moment in UTC, and one past
     what Python holds as the first or last moment."""
-    services.review_classify(user=person, text="A wonderful film.")
+    review_classify(user=person, text="A wonderful film.")
     for value in RFC_3339_MOMENTS:
         for name in ("since", "until"):
             response = call("GET", f"/predictions?{name}={value}", key=key)
@@ -166,7 +167,7 @@ def test_every_text_in_a_body_states_its_length_and_refuses_a_nul(
 ):
     spec = plain(body_schema(method, path)["properties"][field])
     assert spec["maxLength"] == longest and spec["pattern"]
-    prediction = services.review_classify(user=staff, text="A wonderful film.")
+    prediction = review_classify(user=staff, text="A wonderful film.")
     concrete = path.format(prediction_id=prediction.pk, run_id=served_run.pk)
     body = {"correct_label": "negative" if prediction.label == "positive" else "positive"} if "feedback" in path else {}
     for wrong in ("x" * (longest + 1), "a fine reason\x00"):
@@ -219,7 +220,7 @@ def test_the_launch_states_each_setting_it_takes_with_its_type(call, staff_key):
 
 
 def test_feedback_that_repeats_the_models_answer_is_a_documented_conflict(call, key, person, served_run):
-    prediction = services.review_classify(user=person, text="A wonderful film.")
+    prediction = review_classify(user=person, text="A wonderful film.")
     same = call("POST", f"/predictions/{prediction.pk}/feedback", key=key, json={"correct_label": prediction.label})
     assert "already answered" in error_of(same, 409)["message"] and not Feedback.objects.exists()
     assert "409" in operation("POST", "/predictions/{prediction_id}/feedback")["responses"]
@@ -232,10 +233,10 @@ def test_every_operation_documents_the_servers_414_for_a_url_too_long():
 
 
 def test_feedback_after_staff_reviewed_it_is_a_conflict(call, key, person, staff, served_run):
-    prediction = services.review_classify(user=person, text="A wonderful film.")
+    prediction = review_classify(user=person, text="A wonderful film.")
     wrong = "negative" if prediction.label == "positive" else "positive"
-    feedback = services.prediction_feedback_give(prediction=prediction, correct_label=wrong)
-    services.feedback_review(feedback_ids=[feedback.pk], status=Feedback.Status.ACCEPTED, user=staff)
+    feedback = prediction_feedback_give(prediction=prediction, correct_label=wrong)
+    feedback_review(feedback_ids=[feedback.pk], status=Feedback.Status.ACCEPTED, user=staff)
     again = call("POST", f"/predictions/{prediction.pk}/feedback", key=key, json={"correct_label": wrong})
     assert "already reviewed" in error_of(again, 409)["message"]
 

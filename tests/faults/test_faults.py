@@ -17,8 +17,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils.html import escape
 
-from sentiment import services
 from sentiment.models import CsvClassification, TrainingRun
+from sentiment.services.runs import training_run_create
 from tests.conftest import tiny_config
 from tests.faults.conftest import HEARTBEAT_TIMEOUT, processes_with
 from tests.integration.test_worker import launch
@@ -142,7 +142,7 @@ def test_a_run_whose_folder_cannot_be_written_fails_after_its_bounded_attempts(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the run's folder should be: no user, root included, can create it")
     config = tiny_config(tiny_model_dir, synthetic_folder, blocker / "run")
-    run = services.training_run_create(user=None, config=config, preset="smoke", launched_from="test")
+    run = training_run_create(user=None, config=config, preset="smoke", launched_from="test")
 
     run = ended(run, 120, "the run gives up")
     assert run.status == "failed" and run.faults == run.interruptions == settings.TRAINING_MAX_ATTEMPTS
@@ -163,7 +163,7 @@ def test_a_full_disk_interrupts_a_run_and_once_space_is_back_staff_resume_it(
     output.mkdir(parents=True)
     (output / "metrics.json").symlink_to("/dev/full")  # every write to it fails: "No space left on device"
     config = tiny_config(tiny_model_dir, synthetic_folder, output, num_train_epochs=2, max_test_examples=40)
-    run = services.training_run_create(user=None, config=config, preset="smoke", launched_from="test")
+    run = training_run_create(user=None, config=config, preset="smoke", launched_from="test")
 
     run = ended(run, 240, "the run gives up on the full disk")
     assert run.status == "failed" and run.faults == settings.TRAINING_MAX_ATTEMPTS, run.error

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from sentiment import services
 from sentiment.models import Prediction
+from sentiment.services.api_tokens import api_token_create, api_token_revoke
+from sentiment.services.classify import review_classify
 from tests.api_v1.conftest import session_only
 from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
 
@@ -16,7 +17,7 @@ URL = "/api/classify"
 
 @pytest.fixture
 def key(person, served_run):  # noqa: F811
-    return services.api_token_create(user=person, name="hostile")
+    return api_token_create(user=person, name="hostile")
 
 
 def post(client, data, key, content_type="application/json"):
@@ -87,7 +88,7 @@ def test_a_body_that_is_not_sent_as_json_is_refused(client, key):
 
 def test_a_revoked_key_gets_a_json_401_and_costs_nothing(client, key, person):  # noqa: F811
     [token] = person.api_tokens.all()
-    services.api_token_revoke(user=person, token_id=token.pk)
+    api_token_revoke(user=person, token_id=token.pk)
     refused(post(client, json.dumps({"text": "a superb film"}), key), 401, "was revoked")
 
 
@@ -120,8 +121,8 @@ def v1(client, staff, served_run):  # noqa: F811
     afterwards nothing was created."""
     from sentiment.models import ApiToken, Feedback, Promotion, TrainingRun
 
-    key = services.api_token_create(user=staff, name="hostile v1", scope="staff")
-    prediction = services.review_classify(user=staff, text="A wonderful film.")
+    key = api_token_create(user=staff, name="hostile v1", scope="staff")
+    prediction = review_classify(user=staff, text="A wonderful film.")
     before = (Prediction.objects.count(), ApiToken.objects.count(), Feedback.objects.count(),
               TrainingRun.objects.count(), Promotion.objects.count())  # fmt: skip
 
@@ -178,7 +179,7 @@ def test_v1_takes_a_whole_character_written_as_two_escapes(v1):
 def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_run, content_type, body):  # noqa: F811
     from sentiment.models import CsvClassification
 
-    key = services.api_token_create(user=person, name="hostile upload")
+    key = api_token_create(user=person, name="hostile upload")
     response = client.generic(
         "POST", "/api/v1/csv", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {key}"
     )
@@ -199,7 +200,7 @@ def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_ru
 def test_v1_refuses_a_folder_no_file_system_can_name(client, staff, body, field):  # noqa: F811
     from sentiment.models import TrainingRun
 
-    key = services.api_token_create(user=staff, name="hostile launch", scope="staff")
+    key = api_token_create(user=staff, name="hostile launch", scope="staff")
     response = client.post("/api/v1/runs", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["fields"] and not TrainingRun.objects.exists()

@@ -7,9 +7,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from sentiment import services
 from sentiment.models import Prediction
 from sentiment.services import classify
+from sentiment.services.api_tokens import api_token_create
 from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def no_model(monkeypatch):
 
 @pytest.fixture
 def key(person, served_run):  # noqa: F811
-    return services.api_token_create(user=person, name="hostile")
+    return api_token_create(user=person, name="hostile")
 
 
 @pytest.mark.parametrize("text", NOT_TEXT)

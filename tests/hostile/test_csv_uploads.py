@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
 from django.urls import reverse
 
-from ml.inference import Labeller
-from sentiment import services
+from ml.serving.labeller import Labeller
 from sentiment.models import CsvClassification
+from sentiment.services.csv_jobs import csv_classification_create, csv_classification_process
 from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def counted_upload(content: bytes, name: str = "reviews.csv") -> InMemoryUploade
 
 def refusal(upload, *, user) -> str:
     with pytest.raises(ValidationError) as refused:
-        services.csv_classification_create(user=user, upload=upload)
+        csv_classification_create(user=user, upload=upload)
     assert not CsvClassification.objects.exists()
     return " ".join(refused.value.messages)
 
@@ -88,9 +88,9 @@ def test_formula_cells_come_back_neutralised_and_the_model_reads_what_was_writte
     writer = csv.writer(table)
     writer.writerow(["text", "=note"])
     writer.writerows([text, "=1+1" if i == 0 else "-3"] for i, text in enumerate(texts))
-    job = services.csv_classification_create(user=person, upload=SimpleUploadedFile("f.csv", table.getvalue().encode()))
+    job = csv_classification_create(user=person, upload=SimpleUploadedFile("f.csv", table.getvalue().encode()))
 
-    assert services.csv_classification_process(job_id=job.pk) == "succeeded"
+    assert csv_classification_process(job_id=job.pk) == "succeeded"
 
     assert classified == texts
     with CsvClassification.objects.get(pk=job.pk).result.open("rb") as handle:

@@ -16,6 +16,8 @@ import pytest
 
 from ml.config import TrainingConfig
 from sentiment.models import Prediction, TrainingRun
+from sentiment.selectors.feedback import corrections_set
+from sentiment.services.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,8 +174,6 @@ def test_the_interactive_docs_try_it_out_classifies_a_review(
     as a script's author would; every file of the page comes from the site itself."""
     from playwright.sync_api import expect
 
-    from sentiment import services
-
     serve(trained_tiny_run)
     cid = django_user_model.objects.create_user("cid", password="cid-password-1")
     page = sign_in(browser, live_server, "cid", "cid-password-1")
@@ -195,7 +195,7 @@ def test_the_interactive_docs_try_it_out_classifies_a_review(
     assert forged.status == 403 and Prediction.objects.count() == 1
 
     # a visitor who is not signed in authorizes with an API key
-    key = services.api_token_create(user=cid, name="docs")
+    key = api_token_create(user=cid, name="docs")
     visitor = browser.new_page(viewport={"width": 1200, "height": 900})
     visitor.on("request", lambda request: hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", request.url)))
     visitor.goto(f"{live_server.url}/api/v1/docs")
@@ -349,17 +349,15 @@ def test_staff_compare_runs_read_mistakes_and_promote_on_evidence_then_roll_back
     expect(page.locator("#audit tbody tr")).to_have_count(3)
     expect(page.locator("#audit tbody tr").first).to_contain_text("Restored")
     shots(page, "15-serving-history")
-    from sentiment import selectors
+    from sentiment.selectors.serving import served_model
 
-    assert selectors.served_model().run.pk == good
+    assert served_model().run.pk == good
 
 
 def test_a_person_says_an_answer_is_wrong_and_staff_accept_it_into_the_corrections(
     browser, live_server, django_user_model, trained_tiny_run, shots
 ):
     from playwright.sync_api import expect
-
-    from sentiment import selectors
 
     serve(trained_tiny_run)
     django_user_model.objects.create_user("cat", password="cat-password-1")
@@ -385,7 +383,7 @@ def test_a_person_says_an_answer_is_wrong_and_staff_accept_it_into_the_correctio
     staff.click("button[value=accepted]")
     expect(staff.locator(".message.success")).to_contain_text("1 item accepted")
     expect(staff.locator("#corrections-count")).to_have_text("1")
-    assert [row["label"] for row in selectors.corrections_set().rows] == [["negative", "positive"].index(right)]
+    assert [row["label"] for row in corrections_set().rows] == [["negative", "positive"].index(right)]
 
 
 def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corrections(
@@ -399,8 +397,7 @@ def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corr
 
     from playwright.sync_api import expect
 
-    from ml.corrections import held_out
-    from sentiment import services
+    from ml.data.corrections import held_out
     from tests.conftest import synthetic_reviews
 
     served = serve(trained_tiny_run)
@@ -419,7 +416,7 @@ def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corr
     page.click(f"#wrong button:has-text('It is {'negative' if answer == 'positive' else 'positive'}')")
     expect(page.locator(".message.success")).to_contain_text("staff will review it")
 
-    key = services.api_token_create(user=person, name="loop")
+    key = api_token_create(user=person, name="loop")
 
     def call(path: str, body: dict) -> dict:
         request = urllib.request.Request(
@@ -508,8 +505,10 @@ def a_site_with_every_kind_of_page(trained, django_user_model) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.utils import timezone
 
-    from sentiment import services
     from sentiment.models import CsvClassification
+    from sentiment.services.classify import review_classify
+    from sentiment.services.datasets import labelled_dataset_create
+    from sentiment.services.feedback import prediction_feedback_give
     from tests.conftest import synthetic_reviews
 
     staff = django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
@@ -523,7 +522,7 @@ def a_site_with_every_kind_of_page(trained, django_user_model) -> dict:
     TrainingRun.objects.filter(pk=served.pk).update(
         metrics={**trained.metrics, "epochs": trained.metrics["epochs"][:1]}
     )
-    log = "INFO ml.training: training on cpu\n\rMap: 100%|██████████| 300/300 [00:00<00:00, 1648.94 examples/s]\n"
+    log = "INFO ml.training.pipeline: training on cpu\n\rMap: 100%|██████████| 300/300 [00:00<00:00, 1648.94 ex/s]\n"
     running = {"status": TrainingRun.Status.RUNNING, "max_steps": 300, "eta_at": timezone.now(), "log_tail": log * 30}
     warming = TrainingRun.objects.create(
         preset="cpu", config={**served.config, "warmup_ratio": 0.1}, step=8, learning_rate=0.0, loss=0.6923,
@@ -534,16 +533,16 @@ def a_site_with_every_kind_of_page(trained, django_user_model) -> dict:
         history=[{"step": 100, "loss": 0.52, "learning_rate": 4e-5}, {"step": 300, "loss": 0.31, "learning_rate": 0.0}],
         **running,
     )  # fmt: skip
-    answers = [services.review_classify(user=person, text=text) for text in (
+    answers = [review_classify(user=person, text=text) for text in (
         "A wonderful, brilliant film: I loved every superb minute.", "Dull, slow and far too long. " * 8)]  # fmt: skip
-    services.prediction_feedback_give(
+    prediction_feedback_give(
         prediction=answers[1], correct_label="negative" if answers[1].label == "positive" else "positive"
     )
     job = CsvClassification.objects.create(user=person, filename="reviews-of-the-year-2024.csv",
                                            upload="uploads/x.csv", total_rows=1200, done_rows=450)  # fmt: skip
     upload = io.BytesIO()
     synthetic_reviews(300, seed=5).to_csv(upload, index=False)
-    dataset = services.labelled_dataset_create(
+    dataset = labelled_dataset_create(
         user=staff, name="support tickets", description="Reviews from our support inbox.",
         upload=SimpleUploadedFile("tickets.csv", upload.getvalue(), content_type="text/csv"),
     )  # fmt: skip

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from ml.config import TrainingConfig
-from sentiment import selectors
 from sentiment.models import CsvClassification, Prediction, TrainingRun, WorkerHost
+from sentiment.selectors.serving import training_run_serving_runtime
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,7 +86,7 @@ def test_launch_train_promote_classify(worker, staff_client, tiny_model_dir, syn
     staff_client.post(reverse("sentiment:classify"), {"text": "a superb and moving film, loved it"})
     prediction = Prediction.objects.get()
     assert prediction.run == run and prediction.label == "positive" and f"Run #{run.pk}" in prediction.model_name
-    assert prediction.runtime == selectors.training_run_serving_runtime(run=run)  # what the check chose
+    assert prediction.runtime == training_run_serving_runtime(run=run)  # what the check chose
 
     # the worker said what hardware it has; the next launch is estimated from this run's measured speed
     host = wait_for(lambda: WorkerHost.objects.filter(hostname=worker.name).first(), 30, "the worker's hardware")
@@ -224,7 +224,7 @@ def test_a_worker_works_out_what_a_page_asked_for_and_the_web_process_loads_no_m
 ):
     """An explanation and the promote page's replay are computed by the worker: the page shows the job's
     progress, polls it, and shows the result once it is done; this (web) process never loads the models."""
-    from ml.inference import predictor_cache
+    from ml.serving.inference import predictor_cache
 
     config = TrainingConfig(base_model="tiny").to_dict()
     served, candidate = (

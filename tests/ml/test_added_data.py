@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from ml.config import TrainingConfig
-from ml.data import load_added_data, resolve_added_data
-from ml.dataset_stats import dataset_stats, histogram_bars, imdb_overlap, words_summary
+from ml.data.labelled_sets import TEST_PERCENT, in_test_part, labelled_split_write, review_digest
+from ml.data.sources import load_added_data, resolve_added_data
+from ml.data.stats import dataset_stats, histogram_bars, imdb_overlap, words_summary
 from ml.errors import ConfigError, DataError
-from ml.labelled_sets import TEST_PERCENT, in_test_part, labelled_split_write, review_digest
-from ml.training import train_model
+from ml.training.pipeline import train_model
 from tests.conftest import synthetic_reviews, tiny_config
 
 

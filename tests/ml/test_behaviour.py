@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from ml.behaviour import (
+from ml.errors import ModelError
+from ml.evaluation.behaviour import (
     BATTERY_VERSION,
     CAPABILITIES,
     DIRECTION_TOLERANCE,
@@ -15,7 +16,6 @@ from ml.behaviour import (
     behaviour_check,
     behaviour_regressions,
 )
-from ml.errors import ModelError
 
 # The fingerprint of each battery version's cases: a case changed without a new BATTERY_VERSION fails
 # test_changing_a_case_needs_a_new_battery_version, so old and new results are never compared as equal.
@@ -259,7 +259,7 @@ def test_the_truncation_reviews_are_longer_than_a_bert_model_reads(minilm_path):
 
 
 def test_the_battery_runs_on_a_trained_model(trained_tiny_run):
-    from ml.inference import Predictor
+    from ml.serving.inference import Predictor
 
     predictor = Predictor(trained_tiny_run.model_dir)
     started = time.monotonic()

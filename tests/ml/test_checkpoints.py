@@ -1,7 +1,7 @@
 import json
 import logging
 
-from ml.checkpoints import latest_complete_checkpoint
+from ml.training.checkpoints import latest_complete_checkpoint
 
 
 def checkpoint(folder, name, *, state='{"global_step": 1}'):
@@ -31,7 +31,7 @@ def test_the_newest_checkpoint_is_chosen_and_a_path_as_text_is_accepted(tmp_path
 def test_a_checkpoint_without_its_trainer_state_was_interrupted_and_is_skipped(tmp_path, caplog):
     complete = checkpoint(tmp_path, "checkpoint-5")
     checkpoint(tmp_path, "checkpoint-10", state=None)
-    with caplog.at_level(logging.WARNING, logger="ml.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="ml.training.checkpoints"):
         assert latest_complete_checkpoint(tmp_path) == str(complete)
     assert "checkpoint-10" in caplog.text and "incomplete" in caplog.text
 

@@ -3,9 +3,16 @@
 import pytest
 
 from ml.config import TrainingConfig
-from ml.corrections import HOLDOUT_PERCENT, accuracy_on, corrections_write, held_out, held_out_rows, load_corrections
+from ml.data.corrections import (
+    HOLDOUT_PERCENT,
+    accuracy_on,
+    corrections_write,
+    held_out,
+    held_out_rows,
+    load_corrections,
+)
 from ml.errors import ConfigError, DataError
-from ml.training import train_model
+from ml.training.pipeline import train_model
 from tests.conftest import synthetic_reviews, tiny_config
 
 

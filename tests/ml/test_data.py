@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from ml.data import SplitLimits, load_reviews
+from ml.data.sources import SplitLimits, load_reviews
 from ml.errors import DataError
 
 LIMITS = SplitLimits(seed=7, validation_fraction=0.25)

@@ -1,5 +1,5 @@
 """The estimate before launch: arithmetic that scales an earlier run's measured speed (``ml.estimate``), and
-what every run measures about itself for it (``ml.run_measures``)."""
+what every run measures about itself for it (``ml.training.run_measures``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ml.estimate import (
     scoring_in_training_steps,
 )
 from ml.presets import config_from_preset
-from ml.run_measures import WORD_EDGES, Laps, tokens_per_word, words_profile
+from ml.training.run_measures import WORD_EDGES, Laps, tokens_per_word, words_profile
 
 MINILM = ModelShape(layers=6, hidden=384, intermediate=1536, vocab=30522)
 DEMO = DataShape(train=20_000, test=5_000, words=IMDB_WORDS)
@@ -114,7 +114,7 @@ def test_too_little_disk_for_the_checkpoints_is_said():
 
 def test_laps_take_the_validation_out_of_the_training_time(monkeypatch):
     clock = iter([0.0, 10.0, 110.0, 130.0, 140.0])
-    monkeypatch.setattr("ml.run_measures.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("ml.training.run_measures.time.monotonic", lambda: next(clock))
     laps = Laps()
     laps.lap("prepare")
     laps.lap("train")

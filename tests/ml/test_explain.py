@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from ml.explain import MAX_PIECES, Explanation, explain, top_words
+from ml.evaluation.explain import MAX_PIECES, Explanation, explain, top_words
 
 KEYWORDS = {"good": 1.0, "great": 2.0, "bad": -1.0, "awful": -2.0}
 
@@ -148,7 +148,7 @@ def test_the_dict_form_is_json_serialisable():
 
 
 def test_the_real_model_explanation_is_complete_and_consistent(trained_tiny_run):
-    from ml.inference import Predictor
+    from ml.serving.inference import Predictor
 
     predictor = Predictor(trained_tiny_run.model_dir)
     text = "A wonderful film, loved it. <br /><br /> The ending was dull and tedious."
@@ -168,7 +168,7 @@ def test_the_real_model_explanation_is_complete_and_consistent(trained_tiny_run)
 
 def test_words_the_model_never_reads_get_no_weight(trained_tiny_run):
     """The tiny model reads 64 tokens (head and tail): a span in the middle of a long review changes nothing."""
-    from ml.inference import Predictor
+    from ml.serving.inference import Predictor
 
     predictor = Predictor(trained_tiny_run.model_dir)
     text = " ".join(["wonderful"] * 10 + ["the plot was awful"] * 100 + ["dull"] * 40)

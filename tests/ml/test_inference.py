@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from ml.errors import ModelError
-from ml.evaluation import evaluate_saved_model, evaluation_limits, saved_training_config
-from ml.inference import PredictorCache, resolve_model_dir
+from ml.evaluation.test_scores import evaluate_saved_model, evaluation_limits, saved_training_config
+from ml.serving.inference import PredictorCache
+from ml.serving.labeller import resolve_model_dir
 
 REVIEWS = ["a wonderful brilliant film, loved it", "awful and boring, the worst", "the plot was dull and tedious"]
 
@@ -92,7 +93,7 @@ def measured(**runtimes) -> dict:
 
 
 def test_auto_serves_the_fastest_runtime_within_the_accuracy_budget():
-    from ml.serving_choice import serving_runtime
+    from ml.serving.choice import serving_runtime
 
     def auto(check):
         return serving_runtime(check, setting="auto", max_loss_points=0.5)

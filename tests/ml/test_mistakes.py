@@ -1,5 +1,5 @@
-"""A run keeps its answer on every test review (``ml.scored_reviews``) and how far its confidence can
-be trusted (``ml.metrics.calibration``)."""
+"""A run keeps its answer on every test review (``ml.evaluation.scored_reviews``) and how far its confidence can
+be trusted (``ml.evaluation.metrics.calibration``)."""
 
 import json
 from pathlib import Path
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.data import SplitLimits, load_reviews
-from ml.metrics import calibration, classification_metrics
-from ml.scored_reviews import scored_reviews_cell, scored_reviews_write
+from ml.data.sources import SplitLimits, load_reviews
+from ml.evaluation.metrics import calibration, classification_metrics
+from ml.evaluation.scored_reviews import scored_reviews_cell, scored_reviews_write
 
 
 def test_each_sampled_test_review_keeps_its_row_in_the_source(make_review_folder):
@@ -107,7 +107,7 @@ def test_saved_answers_line_up_with_their_reviews_when_batches_are_grouped_by_le
 ):
     """With length grouping, the Trainer's evaluation sampler shuffles batches: the saved answers must
     still be each review's own, so the accuracy recomputed from the file is the run's accuracy."""
-    from ml.training import train_model
+    from ml.training.pipeline import train_model
     from tests.conftest import tiny_config
 
     config = tiny_config(

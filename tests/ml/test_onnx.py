@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ml.errors import ModelError
-from ml.inference import Predictor
-from ml.onnx_export import FP32_TOLERANCE, onnx_export
-from ml.onnx_inference import OnnxPredictor
+from ml.serving.inference import Predictor
+from ml.serving.onnx_export import FP32_TOLERANCE, onnx_export
+from ml.serving.onnx_inference import OnnxPredictor
 from tests.conftest import synthetic_reviews
 
 
@@ -55,7 +55,7 @@ def test_answers_come_in_order_in_parallel_batches_too(exported):
 def test_answering_through_onnx_loads_neither_torch_nor_transformers(exported):
     folder, _, _ = exported
     code = (
-        "import sys; from ml.onnx_inference import OnnxPredictor; "
+        "import sys; from ml.serving.onnx_inference import OnnxPredictor; "
         f"print(OnnxPredictor({str(folder)!r}).predict(['a fine film'])[0].label); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers'}))"
     )

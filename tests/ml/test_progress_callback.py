@@ -1,4 +1,4 @@
-"""The live time left (``ml.progress_callback``): the work still to compute, counted in tokens, at the speed
+"""The live time left (``ml.training.progress_callback``): the work still to compute, counted in tokens, at the speed
 the training steps have gone so far, and the validations and scoring after them."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from ml.estimate import padded_tokens_per_epoch
-from ml.progress import RunWork
-from ml.progress_callback import ObserverCallback
+from ml.training.progress import RunWork
+from ml.training.progress_callback import ObserverCallback
 
 
 class Keeper:
@@ -37,7 +37,7 @@ def test_long_first_batches_do_not_inflate_the_time_left(monkeypatch):
     """Length-grouped batches come longest first: the first 10 steps hold half the tokens. At one second per
     1,000 tokens the run takes 40 s of training; after the first 10 steps, 20 s are left, not 60."""
     now = [100.0]
-    monkeypatch.setattr("ml.progress_callback.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("ml.training.progress_callback.time.monotonic", lambda: now[0])
     keeper = Keeper()
     work = RunWork(train_tokens=40_000, evaluations=1, validation_tokens=4_000, after_tokens=6_000)
     callback = ObserverCallback(keeper, min_interval=0, work=work)
@@ -51,7 +51,7 @@ def test_long_first_batches_do_not_inflate_the_time_left(monkeypatch):
 
 def test_validation_time_is_not_counted_as_training_speed_and_is_priced_once_done(monkeypatch):
     now = [0.0]
-    monkeypatch.setattr("ml.progress_callback.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("ml.training.progress_callback.time.monotonic", lambda: now[0])
     keeper = Keeper()
     callback = ObserverCallback(keeper, min_interval=0, work=RunWork(40_000, 2, 4_000, 6_000))
     state = _state()
@@ -69,7 +69,7 @@ def test_validation_time_is_not_counted_as_training_speed_and_is_priced_once_don
 
 def test_without_a_token_count_the_time_left_scales_the_steps(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr("ml.progress_callback.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("ml.training.progress_callback.time.monotonic", lambda: now[0])
     keeper = Keeper()
     callback = ObserverCallback(keeper, min_interval=0)
     state = _state()

@@ -3,7 +3,7 @@ import os
 import pytest
 from transformers import AutoTokenizer
 
-from ml.tokenization import encode
+from ml.data.tokenization import encode
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,8 @@ def test_short_reviews_are_untouched(tokenizer):
 
 
 def test_a_second_run_on_the_same_data_and_tokenizer_reads_the_cache(make_review_folder, minilm_path):
-    from ml.data import SplitLimits, load_reviews
-    from ml.tokenization import tokenize_dataset
+    from ml.data.sources import SplitLimits, load_reviews
+    from ml.data.tokenization import tokenize_dataset
 
     folder = make_review_folder("parquet")
 
@@ -75,9 +75,9 @@ def test_a_second_run_on_the_same_data_and_tokenizer_reads_the_cache(make_review
 
 
 def test_large_splits_are_tokenized_by_one_process_per_core(monkeypatch):
-    from ml import tokenization
+    from ml.data import tokenization
 
-    monkeypatch.setattr("ml.tokenization.cpu_cores", lambda: 16)
+    monkeypatch.setattr("ml.data.tokenization.cpu_cores", lambda: 16)
     assert tokenization.tokenize_processes(500) is None  # not worth a fork
     assert tokenization.tokenize_processes(6_000) == 3
     assert tokenization.tokenize_processes(25_000) == 12

@@ -6,7 +6,7 @@ import torch
 from transformers import TrainerCallback
 
 from ml.errors import ConfigError, MLError
-from ml.training import ReviewCollator, train_model
+from ml.training.pipeline import ReviewCollator, train_model
 from tests.conftest import tiny_config
 
 
@@ -195,7 +195,7 @@ def test_overlapped_steps_never_wait_for_a_value_of_the_step(
 def test_on_a_gpu_the_trainer_copies_batches_without_blocking_and_can_compile(tmp_path):
     from ml.config import TrainingConfig
     from ml.hardware import Hardware
-    from ml.training import training_arguments
+    from ml.training.pipeline import training_arguments
 
     gpu = Hardware(kind="cuda", name="a GPU", count=1, bf16=True)
     fast = training_arguments(
@@ -213,7 +213,7 @@ def test_on_a_gpu_the_trainer_copies_batches_without_blocking_and_can_compile(tm
 def test_the_warmup_ratio_is_a_fraction_of_all_steps_and_one_cpu_process_keeps_the_default_backend(tmp_path):
     from ml.config import TrainingConfig
     from ml.hardware import Hardware
-    from ml.training import training_arguments
+    from ml.training.pipeline import training_arguments
 
     cpu = Hardware(kind="cpu", name="a CPU", count=0, bf16=False)
     args = training_arguments(TrainingConfig(warmup_ratio=0.1), tmp_path, "fp32", cpu, progress_bar=False)

@@ -58,7 +58,7 @@ def analyses_done():
     """Work out the analyses the pages asked for, here, as a default worker would (``services.analysis``);
     returns how many there were."""
     from sentiment.models import AnalysisJob
-    from sentiment.services.analysis import analysis_job_process
+    from sentiment.services.analysis_work import analysis_job_process
 
     def run() -> int:
         queued = list(AnalysisJob.objects.filter(status=AnalysisJob.Status.QUEUED).values_list("pk", flat=True))

@@ -5,8 +5,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from sentiment import selectors, services
 from sentiment.models import Promotion, TrainingRun
+from sentiment.selectors.serving import served_model
+from sentiment.services.runs import training_run_claim
+from sentiment.services.sweep import jobs_sweep
 from tests.brokers import broker_away
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +77,7 @@ def test_restoring_a_model_whose_folder_is_gone_says_so(client, staff, finished_
         reverse("sentiment:run_promote", args=[gone.pk]), {"reason": "roll back to the earlier model"}
     )
     assert "is missing" in response.content.decode()
-    assert selectors.served_model().run == finished_run and Promotion.objects.count() == 2
+    assert served_model().run == finished_run and Promotion.objects.count() == 2
 
 
 def test_a_launch_while_the_broker_is_away_is_kept_and_sent_by_the_sweep_once_it_is_back(
@@ -89,12 +91,12 @@ def test_a_launch_while_the_broker_is_away_is_kept_and_sent_by_the_sweep_once_it
     assert escape(f"{run}: {run.BROKER_AWAY}") in response.content.decode()  # the message, and the status
     assert client.get(reverse("sentiment:run_progress", args=[run.pk])).json()["status_display"] == run.BROKER_AWAY
 
-    assert services.jobs_sweep()["resent"] == []  # just created: its message may still be on its way
+    assert jobs_sweep()["resent"] == []  # just created: its message may still be on its way
     TrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.jobs_sweep()["resent"] == [run.pk]
+        assert jobs_sweep()["resent"] == [run.pk]
     assert queued_jobs("training") == [("worker.tasks.train_run", [run.pk])]
-    assert services.training_run_claim(run_id=run.pk, worker="w")
+    assert training_run_claim(run_id=run.pk, worker="w")
 
 
 def test_staff_launch_the_cpu_preset_from_the_admin_with_its_estimate(

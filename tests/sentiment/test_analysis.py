@@ -9,11 +9,11 @@ from django.utils import timezone
 from sentiment.models import AnalysisJob
 from sentiment.services.analysis import (
     AnalysisBusy,
-    analysis_job_process,
     analysis_job_request,
     analysis_jobs_expire,
     analysis_jobs_recover,
 )
+from sentiment.services.analysis_work import analysis_job_process
 
 pytestmark = pytest.mark.django_db
 Status = AnalysisJob.Status

@@ -5,8 +5,9 @@ import json
 import pytest
 from django.core.management import call_command
 
-from sentiment import services
+from sentiment import api
 from sentiment.models import ApiToken, Prediction
+from sentiment.services.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
 URL = "/api/classify"
@@ -19,7 +20,7 @@ def call(client, body, key=None, content_type="application/json"):
 
 
 def test_a_review_is_classified_and_remembered(client, person, served_run):
-    key = services.api_token_create(user=person, name="script")
+    key = api_token_create(user=person, name="script")
     response = call(client, {"text": "A wonderful brilliant film, loved it"}, key)
     assert response.status_code == 200
     answer = response.json()
@@ -30,7 +31,7 @@ def test_a_review_is_classified_and_remembered(client, person, served_run):
 
 
 def test_only_the_hash_of_a_key_is_stored(person):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     stored = ApiToken.objects.get(user=person)
     assert key not in stored.key_hash and stored.key_hash == ApiToken.hash_key(key)
 
@@ -43,7 +44,7 @@ def test_without_a_valid_key_the_answer_is_401(client, served_run, key):
 
 
 def test_a_deactivated_persons_key_no_longer_works(client, person, served_run):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     person.is_active = False
     person.save()
     assert call(client, {"text": "fine"}, key).status_code == 401
@@ -60,14 +61,14 @@ def test_a_deactivated_persons_key_no_longer_works(client, person, served_run):
     ],
 )
 def test_bad_requests_get_400_with_a_reason(client, person, served_run, body, message):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     response = call(client, body, key)
     assert response.status_code == 400 and message in response.json()["error"]
     assert not Prediction.objects.exists()
 
 
 def test_without_a_served_model_the_answer_is_503(client, person):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     response = call(client, {"text": "fine"}, key)
     assert response.status_code == 503 and "No model" in response.json()["error"]
 
@@ -82,8 +83,8 @@ def test_an_unexpected_failure_answers_json_500_and_is_logged_with_its_traceback
     def broken(**kwargs):  # stands for any bug: nothing real fails on demand here
         raise RuntimeError("a bug in the service")
 
-    monkeypatch.setattr(services, "review_classify", broken)
-    response = call(client, {"text": "fine"}, services.api_token_create(user=person))
+    monkeypatch.setattr(api, "review_classify", broken)  # where the view looks it up
+    response = call(client, {"text": "fine"}, api_token_create(user=person))
     assert response.status_code == 500 and response["Content-Type"] == "application/json"
     assert "try again later" in response.json()["error"] and "bug" not in response.json()["error"]
     [record] = [r for r in caplog.records if r.name == "sentiment.api"]

@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from sentiment import services
 from sentiment.models import ApiToken
+from sentiment.services.api_tokens import api_token_create
 from tests.sentiment.test_api import call
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def test_a_new_key_is_shown_once_after_a_redirect_and_never_cached(client, perso
 
 
 def test_the_list_says_when_each_key_was_made_and_last_used(client, person, served_run):
-    key = services.api_token_create(user=person, name="nightly", expires_in_days=30)
+    key = api_token_create(user=person, name="nightly", expires_in_days=30)
     client.force_login(person)
     assert "never" in client.get(reverse("sentiment:api_keys")).content.decode()  # not used yet
     call(client, {"text": "a superb film"}, key)
@@ -42,7 +42,7 @@ def test_the_list_says_when_each_key_was_made_and_last_used(client, person, serv
 
 
 def test_a_busy_key_records_its_last_use_once_a_minute(client, person, served_run):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     call(client, {"text": "a superb film"}, key)
     first = ApiToken.objects.get().last_used_at
     call(client, {"text": "a superb film"}, key)
@@ -53,7 +53,7 @@ def test_a_busy_key_records_its_last_use_once_a_minute(client, person, served_ru
 
 
 def test_a_revoked_key_is_refused_with_the_reason(client, person, served_run):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     token = ApiToken.objects.get()
     client.force_login(person)
     response = client.post(reverse("sentiment:api_key_revoke", args=[token.pk]), follow=True)
@@ -65,14 +65,14 @@ def test_a_revoked_key_is_refused_with_the_reason(client, person, served_run):
 
 
 def test_an_expired_key_is_refused_with_the_reason(client, person, served_run):
-    key = services.api_token_create(user=person, expires_in_days=1)
+    key = api_token_create(user=person, expires_in_days=1)
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     refused = call(client, {"text": "a superb film"}, key)
     assert refused.status_code == 401 and refused.json()["error"].startswith("This API key expired on")
 
 
 def test_nobody_revokes_another_persons_key_or_by_a_get(client, person, staff, served_run):
-    key = services.api_token_create(user=staff)
+    key = api_token_create(user=staff)
     token = ApiToken.objects.get()
     client.force_login(person)
     assert client.post(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 404
@@ -83,7 +83,7 @@ def test_nobody_revokes_another_persons_key_or_by_a_get(client, person, staff, s
 
 
 def test_a_key_is_revoked_once_and_the_second_try_is_a_404(client, person, served_run):
-    services.api_token_create(user=person)
+    api_token_create(user=person)
     token = ApiToken.objects.get()
     client.force_login(person)
     assert client.post(reverse("sentiment:api_key_revoke", args=[token.pk])).status_code == 302
@@ -93,7 +93,7 @@ def test_a_key_is_revoked_once_and_the_second_try_is_a_404(client, person, serve
 
 
 def test_revoking_needs_the_pages_csrf_token(person, served_run):
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     token = ApiToken.objects.get()
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(person)
@@ -107,7 +107,7 @@ def test_revoking_needs_the_pages_csrf_token(person, served_run):
 
 
 def test_an_expired_key_is_listed_as_expired_and_can_still_be_revoked(client, person):
-    services.api_token_create(user=person, name="old script", expires_in_days=30)
+    api_token_create(user=person, name="old script", expires_in_days=30)
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(days=1))
     client.force_login(person)
     page = client.get(reverse("sentiment:api_keys")).content.decode()
@@ -115,7 +115,7 @@ def test_an_expired_key_is_listed_as_expired_and_can_still_be_revoked(client, pe
 
 
 def test_a_key_made_before_prefixes_were_kept_is_listed_without_one(client, person):
-    services.api_token_create(user=person, name="legacy")
+    api_token_create(user=person, name="legacy")
     ApiToken.objects.update(prefix="")
     client.force_login(person)
     assert "<code>rs_…</code>" in client.get(reverse("sentiment:api_keys")).content.decode()

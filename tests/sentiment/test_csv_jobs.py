@@ -16,9 +16,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from sentiment import services
 from sentiment.models import CsvClassification
 from sentiment.services import csv_jobs
+from sentiment.services.csv_jobs import (
+    csv_classification_create,
+    csv_classification_process,
+    csv_classifications_recover,
+)
+from sentiment.services.sweep import jobs_sweep
 from tests.brokers import broker_away
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +38,10 @@ def test_a_csv_is_labelled_row_by_row_with_progress_along_the_way(served_run, pe
     writer.writerow(["id", "text"])
     writer.writerows([i, "loved it, wonderful" if i % 2 else "awful, boring"] for i in range(300))
     upload = SimpleUploadedFile("reviews.csv", table.getvalue().encode())
-    job = services.csv_classification_create(user=person, upload=upload)
+    job = csv_classification_create(user=person, upload=upload)
 
     with CaptureQueriesContext(connection) as queries:
-        assert services.csv_classification_process(job_id=job.pk) == "succeeded"
+        assert csv_classification_process(job_id=job.pk) == "succeeded"
 
     reported = [int(n) for q in queries for n in re.findall(r'"done_rows" = (\d+)', q["sql"])]
     # batches of 8 finish one after another; a write once 50 more rows are done, and at the end
@@ -54,12 +59,12 @@ def test_the_upload_is_stored_as_sent_and_the_result_keeps_its_columns(served_ru
     sent = '\ufeffid,text,note\r\n1,"loved it,\r\nwonderful",a\r\n\r\n2,"awful, ""boring""",b\r\n'.encode()
     upload = TemporaryUploadedFile("reviews.csv", "text/csv", len(sent), None)  # as Django keeps a large upload
     upload.write(sent)
-    job = services.csv_classification_create(user=person, upload=upload)
+    job = csv_classification_create(user=person, upload=upload)
 
     assert job.total_rows == 2
     with job.upload.open("rb") as handle:
         assert handle.read() == sent
-    assert services.csv_classification_process(job_id=job.pk) == "succeeded"
+    assert csv_classification_process(job_id=job.pk) == "succeeded"
     with CsvClassification.objects.get(pk=job.pk).result.open("rb") as handle:
         rows = list(csv.reader(io.StringIO(handle.read().decode(), newline="")))
     assert [row[:3] for row in rows] == [
@@ -72,10 +77,10 @@ def test_the_upload_is_stored_as_sent_and_the_result_keeps_its_columns(served_ru
 
 def test_a_stored_file_past_a_limit_fails_its_job_with_the_reason(served_run, person, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    job = services.csv_classification_create(user=person, upload=SimpleUploadedFile("r.csv", b"text\na\nb\nc\n"))
+    job = csv_classification_create(user=person, upload=SimpleUploadedFile("r.csv", b"text\na\nb\nc\n"))
     settings.MAX_CSV_ROWS = 2  # lowered between the upload and the worker
 
-    assert services.csv_classification_process(job_id=job.pk) == "failed"
+    assert csv_classification_process(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.status == CsvClassification.Status.FAILED and not job.result
     assert job.error == "The CSV has more than 2 rows; the limit is 2."
@@ -106,61 +111,61 @@ def small_slices(monkeypatch, settings, tmp_path):
 def test_a_big_file_takes_turns_a_slice_at_a_time_and_every_row_is_in_the_result_once(
     served_run, person, small_slices, queued_jobs, django_capture_on_commit_callbacks
 ):
-    job = services.csv_classification_create(user=person, upload=reviews_csv(100))
+    job = csv_classification_create(user=person, upload=reviews_csv(100))
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.csv_classification_process(job_id=job.pk, worker="w") == "continued"
+        assert csv_classification_process(job_id=job.pk, worker="w") == "continued"
     job.refresh_from_db()
     assert job.status == CsvClassification.Status.QUEUED and job.done_rows == 40 and len(job.parts) == 1
     assert job.status_display == "Running (taking turns with other files)" and job.dispatched_at
     assert queued_jobs("default") == [("worker.tasks.classify_csv", [job.pk])]  # behind whatever waits
 
-    assert services.csv_classification_process(job_id=job.pk, worker="w") == "continued"
+    assert csv_classification_process(job_id=job.pk, worker="w") == "continued"
     # a slice a killed worker saved but never recorded: not in the result, and deleted with the others
     stray = Path(small_slices, "csv-parts", str(job.pk), "0000040-deadbeef.csv")
     stray.write_text("40,killed,negative,0.9\n")
-    assert services.csv_classification_process(job_id=job.pk, worker="w2") == "succeeded"
+    assert csv_classification_process(job_id=job.pk, worker="w2") == "succeeded"
     assert result_ids(job) == list(range(100))
     assert job.parts == [] and not list((Path(job.result.path).parents[3] / "csv-parts" / str(job.pk)).iterdir())
 
 
 def test_a_job_whose_worker_died_resumes_after_its_last_slice_on_another_worker(served_run, person, small_slices):
-    job = services.csv_classification_create(user=person, upload=reviews_csv(100))
-    assert services.csv_classification_process(job_id=job.pk, worker="a") == "continued"
+    job = csv_classification_create(user=person, upload=reviews_csv(100))
+    assert csv_classification_process(job_id=job.pk, worker="a") == "continued"
     CsvClassification.objects.filter(pk=job.pk).update(  # worker "a" claimed the next slice, then died
         status="running", worker="a", done_rows=72, heartbeat_at=timezone.now() - timedelta(minutes=5)
     )
-    assert services.csv_classification_process(job_id=job.pk, worker="b") == "skipped"  # held: not b's to take
+    assert csv_classification_process(job_id=job.pk, worker="b") == "skipped"  # held: not b's to take
 
-    assert services.csv_classifications_recover() == [job.pk]
+    assert csv_classifications_recover() == [job.pk]
     job.refresh_from_db()
     assert (job.status, job.worker, job.done_rows, job.faults) == ("queued", "", 40, 1)
-    while (outcome := services.csv_classification_process(job_id=job.pk, worker="b")) == "continued":
+    while (outcome := csv_classification_process(job_id=job.pk, worker="b")) == "continued":
         pass
     assert outcome == "succeeded" and result_ids(job) == list(range(100))
 
 
 def test_a_restarting_worker_hands_back_at_once_what_it_held(served_run, person, small_slices):
-    job = services.csv_classification_create(user=person, upload=reviews_csv(10))
+    job = csv_classification_create(user=person, upload=reviews_csv(10))
     CsvClassification.objects.filter(pk=job.pk).update(status="running", worker="me", heartbeat_at=timezone.now())
-    assert services.csv_classifications_recover() == []  # its heartbeat is fresh
-    assert services.csv_classifications_recover(worker="me") == [job.pk]
+    assert csv_classifications_recover() == []  # its heartbeat is fresh
+    assert csv_classifications_recover(worker="me") == [job.pk]
 
 
 def test_a_job_that_loses_its_worker_every_time_fails_with_the_reason(served_run, person, small_slices, settings):
     settings.CSV_MAX_ATTEMPTS = 2
-    job = services.csv_classification_create(user=person, upload=reviews_csv(10))
+    job = csv_classification_create(user=person, upload=reviews_csv(10))
     for attempt in range(2):
         CsvClassification.objects.filter(pk=job.pk).update(
             status="running", worker=f"w{attempt}", heartbeat_at=timezone.now() - timedelta(minutes=5)
         )
-        services.csv_classifications_recover()
+        csv_classifications_recover()
     job.refresh_from_db()
     assert job.status == "failed" and job.faults == 2 and job.finished_at
     assert job.error == "Its worker stopped 2 times while classifying it; gave up."
 
 
 def test_a_worker_that_lost_its_job_mid_slice_stops_and_commits_nothing(served_run, person, small_slices, monkeypatch):
-    job = services.csv_classification_create(user=person, upload=reviews_csv(30))
+    job = csv_classification_create(user=person, upload=reviews_csv(30))
     original = csv_jobs._slice_classify
 
     def taken_over_midway(*, job, held, predictor):
@@ -169,18 +174,18 @@ def test_a_worker_that_lost_its_job_mid_slice_stops_and_commits_nothing(served_r
         return original(job=job, held=held, predictor=predictor)
 
     monkeypatch.setattr(csv_jobs, "_slice_classify", taken_over_midway)
-    assert services.csv_classification_process(job_id=job.pk, worker="paused") == "lost"
+    assert csv_classification_process(job_id=job.pk, worker="paused") == "lost"
     job.refresh_from_db()
     assert (job.status, job.worker, job.parts, job.done_rows, job.error) == ("running", "other", [], 0, "")
 
 
 def test_a_person_cannot_queue_more_reviews_than_their_share(served_run, person, small_slices, settings):
     settings.MAX_QUEUED_CSV_ROWS = 150
-    services.csv_classification_create(user=person, upload=reviews_csv(100))
+    csv_classification_create(user=person, upload=reviews_csv(100))
     with pytest.raises(ValidationError, match=r"You have 100 reviews waiting.*this file's 60.*limit of 150"):
-        services.csv_classification_create(user=person, upload=reviews_csv(60))
+        csv_classification_create(user=person, upload=reviews_csv(60))
     assert CsvClassification.objects.count() == 1
-    services.csv_classification_create(user=person, upload=reviews_csv(50))  # within the share
+    csv_classification_create(user=person, upload=reviews_csv(50))  # within the share
 
 
 def test_an_upload_while_the_broker_is_away_waits_and_the_sweep_sends_it_once_it_is_back(
@@ -195,7 +200,7 @@ def test_an_upload_while_the_broker_is_away_waits_and_the_sweep_sends_it_once_it
 
     CsvClassification.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.jobs_sweep()["resent"] == [job.pk]
+        assert jobs_sweep()["resent"] == [job.pk]
     assert queued_jobs("default") == [("worker.tasks.classify_csv", [job.pk])]
     job.refresh_from_db()
-    assert job.dispatched_at and services.jobs_sweep()["resent"] == []  # sent: not again at once
+    assert job.dispatched_at and jobs_sweep()["resent"] == []  # sent: not again at once

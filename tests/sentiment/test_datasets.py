@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
 from django.urls import reverse
 
-from ml.labelled_sets import in_test_part, review_digest
-from sentiment import selectors, services
+from ml.data.labelled_sets import in_test_part, review_digest
 from sentiment.models import LabelledDataset, TrainingRun
+from sentiment.selectors.datasets import labelled_dataset_choices, labelled_dataset_list, labelled_dataset_runs
+from sentiment.services.datasets import labelled_dataset_create, labelled_dataset_delete
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def media(settings, tmp_path) -> Path:
 
 def create(content: bytes, name: str = "mine.csv", *, user=None, set_name: str = "mine") -> LabelledDataset:
     upload = SimpleUploadedFile(name, content)
-    return services.labelled_dataset_create(user=user, name=set_name, description="", upload=upload)
+    return labelled_dataset_create(user=user, name=set_name, description="", upload=upload)
 
 
 def nothing_saved(media: Path) -> bool:
@@ -222,14 +223,14 @@ def test_a_refused_upload_on_the_page_says_why_and_saves_nothing(client, staff, 
 def test_the_launch_form_gets_two_choices_per_data_set(media):
     older = create(csv_bytes(labelled(40)), set_name="older")
     newer = create(csv_bytes(labelled(50)), set_name="newer")
-    choices = selectors.labelled_dataset_choices()
+    choices = labelled_dataset_choices()
     keys = [f"set:{newer.pk}", f"set:{newer.pk}+imdb", f"set:{older.pk}", f"set:{older.pk}+imdb"]
     assert [c.key for c in choices] == keys
     alone, added = choices[2], choices[3]
     assert (alone.dataset, alone.added_data) == (older.folder, "")
     assert (added.dataset, added.added_data) == ("imdb", older.folder)
     assert "older" in alone.label and "40" in alone.label and "IMDb + older" in added.label
-    assert list(selectors.labelled_dataset_list()) == [newer, older]
+    assert list(labelled_dataset_list()) == [newer, older]
 
 
 def test_a_data_set_a_run_still_needs_is_not_deleted(media, staff):
@@ -238,12 +239,12 @@ def test_a_data_set_a_run_still_needs_is_not_deleted(media, staff):
         preset="smoke", config={"dataset": "imdb", "added_data": dataset.folder}, status=TrainingRun.Status.QUEUED
     )
     with pytest.raises(ValidationError, match=f"Run #{run.pk} still uses this data set"):
-        services.labelled_dataset_delete(dataset=dataset)
+        labelled_dataset_delete(dataset=dataset)
     assert Path(dataset.folder).is_dir() and LabelledDataset.objects.exists()
-    assert list(selectors.labelled_dataset_runs(dataset=dataset)) == [run]
+    assert list(labelled_dataset_runs(dataset=dataset)) == [run]
     run.status = TrainingRun.Status.SUCCEEDED
     run.save()
-    services.labelled_dataset_delete(dataset=dataset)
+    labelled_dataset_delete(dataset=dataset)
     assert not LabelledDataset.objects.exists()
 
 
@@ -274,7 +275,7 @@ def test_a_huge_file_is_refused_at_the_first_row_past_the_limit_without_reading_
     stream = io.BytesIO(content)
     upload = InMemoryUploadedFile(stream, "file", "huge.jsonl", "application/jsonl", len(content), None)
     with pytest.raises(ValidationError, match="more than 100,000 reviews"):
-        services.labelled_dataset_create(user=None, name="huge", description="", upload=upload)
+        labelled_dataset_create(user=None, name="huge", description="", upload=upload)
     assert stream.tell() < len(content) / 2 and nothing_saved(media)
 
 

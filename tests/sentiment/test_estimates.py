@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ml.presets import PRESETS
-from sentiment import estimates
 from sentiment.forms import TrainingLaunchForm
 from sentiment.models import TrainingRun, WorkerHost
+from sentiment.selectors import estimates
 
 pytestmark = pytest.mark.django_db
 ESTIMATE = reverse("admin:sentiment_trainingrun_estimate")
@@ -111,7 +111,7 @@ def test_a_launch_keeps_the_estimate_and_the_run_page_sets_it_beside_what_it_too
 
 def test_an_uploaded_data_set_is_estimated_from_its_own_size_and_lengths():
     from ml.config import TrainingConfig
-    from ml.run_measures import WORD_EDGES
+    from ml.training.run_measures import WORD_EDGES
     from sentiment.models import LabelledDataset
 
     counts = [0] * (len(WORD_EDGES) - 1)

@@ -8,9 +8,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from ml.inference import Predictor
-from sentiment import evidence, selectors, services
+from ml.serving.inference import Predictor
 from sentiment.models import AnalysisJob, Prediction, Promotion, TrainingRun
+from sentiment.selectors import evidence
+from sentiment.selectors.serving import served_model
+from sentiment.services.api_tokens import api_token_create
+from sentiment.services.classify import review_classify
+from sentiment.services.promotions import training_run_promote
 from tests.conftest import synthetic_reviews
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +36,7 @@ def candidate_run(tiny_model_dir, tmp_path) -> TrainingRun:
 @pytest.fixture
 def people_classified(served_run, person) -> list[Prediction]:
     texts = synthetic_reviews(12, seed=5)["text"].tolist()
-    return [services.review_classify(user=person, text=text) for text in texts]
+    return [review_classify(user=person, text=text) for text in texts]
 
 
 def test_staff_read_the_mistakes_of_a_confusion_cell_most_confident_first(client, staff, finished_run):
@@ -177,7 +181,7 @@ def test_promoting_records_who_why_and_the_evidence_then_a_roll_back_restores(
     replay = client.get(url).context["evidence"]["replay"]
     client.post(url, {"reason": "trained on new data", "next": "https://elsewhere.example/"})
     promotion = Promotion.objects.first()
-    assert selectors.served_model().run == candidate_run
+    assert served_model().run == candidate_run
     assert (promotion.promoted_by, promotion.reason, promotion.replaced, promotion.action) == (
         staff,
         "trained on new data",
@@ -194,7 +198,7 @@ def test_promoting_records_who_why_and_the_evidence_then_a_roll_back_restores(
         follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("sentiment:serving_history")
-    assert selectors.served_model().run == served_run
+    assert served_model().run == served_run
     restored = Promotion.objects.first()
     assert (restored.action, restored.replaced, restored.reason) == (
         "restore",
@@ -222,7 +226,7 @@ def test_a_person_sees_why_their_answer_came_out_so(client, person, staff, peopl
     assert reverse("sentiment:prediction_why", args=[prediction.pk]) in history
     client.force_login(staff)  # another person's answer is not theirs to read
     assert client.get(reverse("sentiment:prediction_why", args=[prediction.pk])).status_code == 404
-    other = services.review_classify(user=staff, text="A film.")
+    other = review_classify(user=staff, text="A film.")
     client.get(reverse("sentiment:prediction_why", args=[other.pk]))
     client.force_login(person)  # nor the progress of someone else's explanation
     job = AnalysisJob.objects.get(params__prediction=other.pk)
@@ -230,7 +234,7 @@ def test_a_person_sees_why_their_answer_came_out_so(client, person, staff, peopl
 
 
 def test_the_api_explains_an_answer_when_asked(client, person, served_run, analyses_done):
-    key = services.api_token_create(user=person, name="t")
+    key = api_token_create(user=person, name="t")
     url = reverse("sentiment:api_classify")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     text = "A superb, moving film; the ending was dull."
@@ -255,7 +259,7 @@ def test_explanations_are_limited_per_person_on_every_method(client, person, peo
 
 def test_the_api_answers_without_the_explanation_past_its_limit(client, person, served_run, settings):
     settings.RATE_LIMIT_EXPLAIN = "1/m"
-    key = services.api_token_create(user=person, name="t")
+    key = api_token_create(user=person, name="t")
     url, auth = reverse("sentiment:api_classify"), {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     body = {"text": "Superb.", "explain": True}
     first = client.post(url, body, content_type="application/json", **auth).json()
@@ -298,7 +302,7 @@ def test_the_promotion_records_the_replay_the_page_showed_even_if_people_classif
     analyses_done()
     page = client.get(url)
     shown, token = page.context["evidence"]["replay"], page.context["evidence_token"]
-    services.review_classify(user=person, text="Someone classifies another review meanwhile.")
+    review_classify(user=person, text="Someone classifies another review meanwhile.")
     client.post(url, {"reason": "as the page showed", "evidence": token})
     recorded = Promotion.objects.first().figures["replay"]
     assert recorded["replayed"] == shown["replayed"] == 12 and recorded["flips"] == shown["flips"]
@@ -345,7 +349,7 @@ def test_a_review_sent_again_is_replayed_once_and_flips_at_most_once(
 ):
     texts = synthetic_reviews(2, seed=8)["text"].tolist()
     for text in [*texts, *texts]:  # two reviews, each sent twice: four predictions
-        services.review_classify(user=person, text=text)
+        review_classify(user=person, text=text)
     client.force_login(staff)
     url = reverse("sentiment:run_promote", args=[candidate_run.pk])
     client.get(url)
@@ -387,26 +391,26 @@ def test_a_drop_in_test_accuracy_beyond_chance_is_flagged_and_must_be_confirmed(
     token = page.context["evidence_token"]
     unconfirmed = client.post(url, {"reason": "more training reviews", "evidence": token})
     assert unconfirmed.status_code == 200 and "Tick the box to serve it anyway" in unconfirmed.content.decode()
-    assert selectors.served_model().run == served_run
+    assert served_model().run == served_run
     client.post(url, {"reason": "more training reviews", "evidence": token, "accept_regressions": "on"})
-    assert selectors.served_model().run == worse_run
+    assert served_model().run == worse_run
     assert Promotion.objects.first().figures["regressions"] == [regression["title"]]
 
 
 def test_a_reason_of_a_word_or_two_letters_is_refused(client, staff, served_run, candidate_run):
     client.force_login(staff)
     refused = client.post(reverse("sentiment:run_promote", args=[candidate_run.pk]), {"reason": "x"})
-    assert "at least 10 characters" in refused.content.decode() and selectors.served_model().run == served_run
+    assert "at least 10 characters" in refused.content.decode() and served_model().run == served_run
     with pytest.raises(ValidationError, match="at least 10 characters"):
-        services.training_run_promote(run=candidate_run, user=staff, reason="  better  ")
+        training_run_promote(run=candidate_run, user=staff, reason="  better  ")
 
 
 def test_a_roll_back_to_a_model_users_had_is_not_held_up_by_its_regressions(client, staff, served_run, worse_run):
     client.force_login(staff)
     url = reverse("sentiment:run_promote", args=[worse_run.pk])
     client.post(url, {"reason": "more training reviews", "accept_regressions": "on"})
-    assert selectors.served_model().run == worse_run
+    assert served_model().run == worse_run
     # served_run now looks better than the served one: no regression; worse_run served before: none to tick
     client.post(reverse("sentiment:run_promote", args=[served_run.pk]), {"reason": "roll back to the first one"})
     client.post(url, {"reason": "serve the newer one again"})  # a restore: it served before
-    assert selectors.served_model().run == worse_run and Promotion.objects.first().action == "restore"
+    assert served_model().run == worse_run and Promotion.objects.first().action == "restore"

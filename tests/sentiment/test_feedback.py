@@ -3,15 +3,18 @@
 import pytest
 from django.urls import reverse
 
-from sentiment import selectors, services
 from sentiment.models import Feedback, TrainingRun
+from sentiment.selectors.feedback import corrections_set
+from sentiment.services.api_tokens import api_token_create
+from sentiment.services.classify import review_classify
+from sentiment.services.feedback import corrections_snapshot, feedback_review, prediction_feedback_give
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def answered(served_run, person):
-    return services.review_classify(user=person, text="A wonderful, brilliant film: I loved it.")
+    return review_classify(user=person, text="A wonderful, brilliant film: I loved it.")
 
 
 def wrong_label(prediction) -> str:
@@ -51,18 +54,18 @@ def test_feedback_that_says_nothing_new_or_comes_from_another_person_changes_not
 
 
 def test_feedback_can_be_changed_until_staff_review_it(person, staff, answered):
-    services.prediction_feedback_give(prediction=answered, correct_label=wrong_label(answered), comment="a")
-    services.prediction_feedback_give(prediction=answered, correct_label=wrong_label(answered), comment="b")
+    prediction_feedback_give(prediction=answered, correct_label=wrong_label(answered), comment="a")
+    prediction_feedback_give(prediction=answered, correct_label=wrong_label(answered), comment="b")
     assert Feedback.objects.get().comment == "b"
-    services.feedback_review(feedback_ids=[Feedback.objects.get().pk], status="accepted", user=staff)
+    feedback_review(feedback_ids=[Feedback.objects.get().pk], status="accepted", user=staff)
     with pytest.raises(Exception, match="already reviewed"):
-        services.prediction_feedback_give(prediction=answered, correct_label=wrong_label(answered), comment="c")
+        prediction_feedback_give(prediction=answered, correct_label=wrong_label(answered), comment="c")
     assert Feedback.objects.get().comment == "b"
 
 
 def test_the_api_takes_feedback_on_the_callers_own_answers(client, person, staff, answered):
-    key = services.api_token_create(user=person, name="t")
-    other = services.api_token_create(user=staff, name="t")
+    key = api_token_create(user=person, name="t")
+    other = api_token_create(user=staff, name="t")
     url = reverse("sentiment:api_feedback", args=[answered.pk])
 
     def post(body, key):
@@ -81,9 +84,9 @@ def test_staff_accept_and_reject_and_the_corrections_set_is_versioned(client, pe
     texts = ["Loved it, superb.", "Dreadful and dull.", "Brilliant acting."]
     items = []
     for text in texts:
-        prediction = services.review_classify(user=person, text=text)
-        items.append(services.prediction_feedback_give(prediction=prediction, correct_label=wrong_label(prediction)))
-    empty = selectors.corrections_set()
+        prediction = review_classify(user=person, text=text)
+        items.append(prediction_feedback_give(prediction=prediction, correct_label=wrong_label(prediction)))
+    empty = corrections_set()
     client.force_login(staff)
     queue = client.get(reverse("sentiment:feedback_queue"))
     assert [f.pk for f in queue.context["page"]] == [f.pk for f in items]  # oldest first, as a queue
@@ -91,14 +94,14 @@ def test_staff_accept_and_reject_and_the_corrections_set_is_versioned(client, pe
     client.post(reverse("sentiment:feedback_queue"), {"feedback": [items[1].pk, items[2].pk], "decision": "rejected"})
     statuses = dict(Feedback.objects.values_list("pk", "status"))
     assert statuses == {items[0].pk: "accepted", items[1].pk: "accepted", items[2].pk: "rejected"}  # decided once
-    corrections = selectors.corrections_set()
+    corrections = corrections_set()
     assert [r["text"] for r in corrections.rows] == texts[:2]
     assert [r["label"] for r in corrections.rows] == [
         Feedback.LABELS.index(items[0].correct_label),
         Feedback.LABELS.index(items[1].correct_label),
     ]
     assert corrections.version.startswith("2-") and corrections.version != empty.version
-    assert selectors.corrections_set().version == corrections.version  # stable while nothing changes
+    assert corrections_set().version == corrections.version  # stable while nothing changes
     page = client.get(reverse("sentiment:feedback_queue"), {"status": "accepted"}).content.decode()
     assert texts[0] in page and corrections.version in page
     client.force_login(person)
@@ -108,9 +111,9 @@ def test_staff_accept_and_reject_and_the_corrections_set_is_versioned(client, pe
 def accept_corrections(person, staff, texts) -> list[Feedback]:
     items = []
     for text in texts:
-        prediction = services.review_classify(user=person, text=text)
-        items.append(services.prediction_feedback_give(prediction=prediction, correct_label=wrong_label(prediction)))
-    services.feedback_review(feedback_ids=[f.pk for f in items], status="accepted", user=staff)
+        prediction = review_classify(user=person, text=text)
+        items.append(prediction_feedback_give(prediction=prediction, correct_label=wrong_label(prediction)))
+    feedback_review(feedback_ids=[f.pk for f in items], status="accepted", user=staff)
     return items
 
 
@@ -122,9 +125,9 @@ def test_training_on_corrections_is_refused_until_some_are_accepted(client, staf
     accept_corrections(person, staff, [f"Review {i}: superb, loved it." for i in range(12)])
     client.post(launch, {"preset": "smoke", "train_on_corrections": "true"})
     run = TrainingRun.objects.latest("pk")
-    current = selectors.corrections_set()
+    current = corrections_set()
     assert run.config["train_on_corrections"] and run.config["corrections_file"].endswith(f"{current.version}.parquet")
-    from ml.corrections import load_corrections
+    from ml.data.corrections import load_corrections
 
     saved = load_corrections(run.config["corrections_file"])  # saved when the run was created
     assert saved.version == current.version and len(saved.train) + len(saved.holdout) == 12
@@ -133,11 +136,11 @@ def test_training_on_corrections_is_refused_until_some_are_accepted(client, staf
 def test_the_run_page_sets_a_runs_corrections_score_beside_the_served_models(
     client, staff, person, served_run, analyses_done
 ):
-    from ml.corrections import held_out
+    from ml.data.corrections import held_out
 
     texts = [f"Review {i}: dreadful, dull and boring." for i in range(20)]
     accept_corrections(person, staff, texts)
-    path = services.corrections_snapshot()
+    path = corrections_snapshot()
     held = [t for t in texts if held_out(t)]
     run = TrainingRun.objects.create(
         preset="smoke", config={**served_run.config, "corrections_file": path}, status="succeeded",
@@ -159,7 +162,7 @@ def test_the_run_page_sets_a_runs_corrections_score_beside_the_served_models(
 def test_the_promote_page_scores_both_models_on_the_held_out_corrections(
     client, staff, person, served_run, tiny_model_dir, tmp_path, analyses_done
 ):
-    from ml.corrections import held_out
+    from ml.data.corrections import held_out
 
     texts = [f"Review {i}: superb, wonderful, loved it." for i in range(20)]
     accept_corrections(person, staff, texts)

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from ml.inference import Predictor, predictor_load
-from ml.metrics import calibration
-from ml.scored_reviews import CELLS, FILE
-from sentiment import selectors
+from ml.evaluation.metrics import calibration
+from ml.evaluation.scored_reviews import CELLS, FILE
+from ml.serving.inference import Predictor, predictor_load
 from sentiment.models import TrainingRun
+from sentiment.selectors.feedback import corrections_set
+from sentiment.selectors.serving import training_run_serving_runtime
 
 pytestmark = pytest.mark.django_db
 
@@ -95,17 +96,18 @@ def test_the_compare_page_shows_each_runs_own_accuracy_and_validation_curve(
 def test_the_promote_pages_corrections_scores_are_each_models_answers_on_the_held_out_reviews(
     client, staff, person, served_run, tmp_path, analyses_done
 ):
-    from ml.corrections import held_out
-    from sentiment import services
+    from ml.data.corrections import held_out
+    from sentiment.services.classify import review_classify
+    from sentiment.services.feedback import feedback_review, prediction_feedback_give
     from tests.conftest import synthetic_reviews
 
     corrected, feedback = {}, []
     for text in synthetic_reviews(40, seed=11)["text"]:
-        prediction = services.review_classify(user=person, text=text)
+        prediction = review_classify(user=person, text=text)
         label = "negative" if prediction.label == "positive" else "positive"  # "the model was wrong"
         corrected[text] = label
-        feedback.append(services.prediction_feedback_give(prediction=prediction, correct_label=label).pk)
-    services.feedback_review(feedback_ids=feedback, status="accepted", user=staff)
+        feedback.append(prediction_feedback_give(prediction=prediction, correct_label=label).pk)
+    feedback_review(feedback_ids=feedback, status="accepted", user=staff)
     # the trained model, answering through PyTorch (no serving check recorded): the untrained tiny model
     # answers every review within a hair of 0.5, where the number of threads can turn an answer
     candidate = TrainingRun.objects.create(
@@ -119,11 +121,11 @@ def test_the_promote_pages_corrections_scores_are_each_models_answers_on_the_hel
     ]
     # in the corrections set's order: an int8 runtime scales each batch's activations by that batch, so
     # a near-even answer of this tiny model can change with the reviews batched beside it
-    held = [row["text"] for row in selectors.corrections_set().rows if held_out(row["text"])]
+    held = [row["text"] for row in corrections_set().rows if held_out(row["text"])]
     assert scores["examples"] == len(held) == len([text for text in corrected if held_out(text)]) > 0
 
     def accuracy(run: TrainingRun) -> float:  # through the runtime that serves it, as the page scores it
-        model = predictor_load(run.model_dir, selectors.training_run_serving_runtime(run=run))
+        model = predictor_load(run.model_dir, training_run_serving_runtime(run=run))
         answers = model.predict(held, batch_size=32)
         return sum(a.label == corrected[t] for a, t in zip(answers, held, strict=True)) / len(held)
 

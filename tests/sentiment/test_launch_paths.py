@@ -55,7 +55,7 @@ def test_a_link_inside_an_allowed_root_that_leads_out_of_it_is_refused(client, s
 
 
 def test_folders_inside_the_roots_and_names_that_are_not_paths_pass_the_check(client, staff, allowed):
-    from sentiment.data_roots import local_path_refusal
+    from sentiment.files.data_roots import local_path_refusal
 
     assert local_path_refusal(str(allowed / "reviews"), what="x") == ""
     assert local_path_refusal(str(allowed / "model"), what="x") == ""

@@ -5,9 +5,10 @@ from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
 
-from sentiment import services
 from sentiment.limits import client_ip
 from sentiment.models import Prediction
+from sentiment.services.accounts import admin_user_ensure
+from sentiment.services.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
 API = "/api/classify"
@@ -22,7 +23,7 @@ def classify_by_api(client, key: str, address: str = "203.0.113.7"):
 
 def test_an_api_key_past_its_rate_gets_429_with_retry_after_and_nothing_is_stored(client, person, served_run, settings):
     settings.RATE_LIMIT_API_KEY = "3/m"
-    key, other = services.api_token_create(user=person), services.api_token_create(user=person)
+    key, other = api_token_create(user=person), api_token_create(user=person)
     assert [classify_by_api(client, key).status_code for _ in range(3)] == [200, 200, 200]
     refused = classify_by_api(client, key)
     assert refused.status_code == 429 and refused["Content-Type"] == "application/json"
@@ -33,7 +34,7 @@ def test_an_api_key_past_its_rate_gets_429_with_retry_after_and_nothing_is_store
 
 def test_one_address_is_limited_whatever_keys_it_uses(client, person, served_run, settings):
     settings.RATE_LIMIT_IP = "2/m"
-    keys = [services.api_token_create(user=person) for _ in range(3)]
+    keys = [api_token_create(user=person) for _ in range(3)]
     assert [classify_by_api(client, key).status_code for key in keys] == [200, 200, 429]
     assert classify_by_api(client, keys[2], address="198.51.100.9").status_code == 200
 
@@ -77,7 +78,7 @@ def test_repeated_failed_sign_ins_lock_that_name_from_that_address_only(client, 
 
 def test_a_weak_password_is_refused_with_the_reason():
     with pytest.raises(ValidationError, match=r"too short|too common"):
-        services.admin_user_ensure(username="boss", password="a")
+        admin_user_ensure(username="boss", password="a")
 
 
 def test_the_client_address_comes_from_the_proxy_only_when_trusted(settings):
@@ -92,7 +93,7 @@ def test_the_client_address_comes_from_the_proxy_only_when_trusted(settings):
 def test_a_keys_count_is_the_keys_however_its_header_is_spelled(client, person, served_run, settings, spelling):
     """Each spelling authenticates as the same key: none may open a fresh count, on either API."""
     settings.RATE_LIMIT_API_KEY = "2/m"
-    key = services.api_token_create(user=person)
+    key = api_token_create(user=person)
     assert [classify_by_api(client, key).status_code for _ in range(2)] == [200, 200]
     header = {"HTTP_AUTHORIZATION": spelling.format(key), "REMOTE_ADDR": "203.0.113.7"}
     again = client.post(API, {"text": "a superb film"}, content_type="application/json", **header)
@@ -102,19 +103,19 @@ def test_a_keys_count_is_the_keys_however_its_header_is_spelled(client, person, 
 
 def test_more_keys_buy_nothing_one_budget_per_person_on_every_way_in(client, person, served_run, settings):
     settings.RATE_LIMIT_PERSON = "4/m"
-    keys = [services.api_token_create(user=person) for _ in range(3)]
+    keys = [api_token_create(user=person) for _ in range(3)]
     answers = [classify_by_api(client, key).status_code for key in keys]  # 3 of the 4, through three keys
     client.force_login(person)
     answers.append(client.post(reverse("sentiment:classify"), {"text": "a superb film"}).status_code)  # the 4th
     answers.append(client.post("/api/v1/classify", {"text": "fine"}, content_type="application/json").status_code)
-    answers.append(classify_by_api(client, services.api_token_create(user=person, name="a fourth key")).status_code)
+    answers.append(classify_by_api(client, api_token_create(user=person, name="a fourth key")).status_code)
     assert answers == [200, 200, 200, 200, 429, 429] and Prediction.objects.count() == 4
 
 
 def test_a_signed_in_browser_adding_a_header_opens_no_new_count(client, person, staff, served_run, settings):
     settings.RATE_LIMIT_PERSON = "2/m"
     client.force_login(person)
-    strangers_key = services.api_token_create(user=staff)
+    strangers_key = api_token_create(user=staff)
     sent = [
         client.post(reverse("sentiment:classify"), {"text": "a superb film"}, HTTP_AUTHORIZATION=header).status_code
         for header in ("", f"Bearer {strangers_key}", "Bearer nonsense")

@@ -7,8 +7,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ml.errors import without_paths
-from sentiment import services
 from sentiment.models import CsvClassification, TrainingRun
+from sentiment.services.api_tokens import api_token_create
+from sentiment.services.csv_jobs import csv_classification_create, csv_classification_process
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_a_served_model_that_does_not_load_is_explained_without_its_folder(
 ):
     moved = shutil.copytree(served_run.output_dir, tmp_path / "run")
     TrainingRun.objects.filter(pk=served_run.pk).update(model_dir=str(moved / "gone"))
-    key = services.api_token_create(user=person, name="t")
+    key = api_token_create(user=person, name="t")
     answer = client.post("/api/v1/classify", {"text": "fine"}, content_type="application/json",
                          HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
     assert answer.status_code == 503, answer.content
@@ -43,9 +44,9 @@ def test_a_csv_job_that_fails_on_a_missing_file_says_why_without_the_path(
     tmp_path,
 ):
     settings.MEDIA_ROOT = str(tmp_path)
-    job = services.csv_classification_create(user=person, upload=SimpleUploadedFile("r.csv", b"text\nfine\n"))
+    job = csv_classification_create(user=person, upload=SimpleUploadedFile("r.csv", b"text\nfine\n"))
     (tmp_path / job.upload.name).unlink()  # the disk lost it
-    assert services.csv_classification_process(job_id=job.pk) == "failed"
+    assert csv_classification_process(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.status == CsvClassification.Status.FAILED and "No such file" in job.error
     assert str(tmp_path) not in job.error and "uploads" not in job.error

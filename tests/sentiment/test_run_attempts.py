@@ -6,10 +6,17 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from ml.progress import Progress
-from sentiment import services
+from ml.training.progress import Progress
 from sentiment.models import TrainingRun
-from sentiment.run_execution import training_run_supervise
+from sentiment.services.run_execution import training_run_supervise
+from sentiment.services.runs import (
+    training_run_claim,
+    training_run_fail,
+    training_run_heartbeat,
+    training_run_interrupt,
+    training_run_record_progress,
+    training_runs_recover,
+)
 
 pytestmark = pytest.mark.django_db
 Status = TrainingRun.Status
@@ -24,19 +31,19 @@ def test_a_run_whose_folder_cannot_be_written_fails_after_its_attempts_with_the_
         assert training_run_supervise(run_id=run.pk, worker="w1") == Status.INTERRUPTED
         run.refresh_from_db()
         assert run.interruptions == attempt and run.error.startswith("Interrupted: cannot write")
-        assert services.training_runs_recover(stale_after=timedelta(0)) == [run.pk]  # the sweep queues it again
+        assert training_runs_recover(stale_after=timedelta(0)) == [run.pk]  # the sweep queues it again
     assert training_run_supervise(run_id=run.pk, worker="w1") == Status.FAILED
     run.refresh_from_db()
     assert run.error.startswith("Interrupted 3 times; gave up. The last time: cannot write") and run.finished_at
-    assert services.training_runs_recover(stale_after=timedelta(0)) == []  # and it stays failed
+    assert training_runs_recover(stale_after=timedelta(0)) == []  # and it stays failed
 
 
 def test_a_run_whose_worker_keeps_dying_fails_after_its_attempts(staff, settings):
     settings.TRAINING_MAX_ATTEMPTS = 2
     run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
     for expected in (Status.INTERRUPTED, Status.FAILED):
-        assert services.training_run_claim(run_id=run.pk, worker="w1")
-        services.training_runs_recover(worker="w1")  # the worker restarted: whatever it ran was interrupted
+        assert training_run_claim(run_id=run.pk, worker="w1")
+        training_runs_recover(worker="w1")  # the worker restarted: whatever it ran was interrupted
         run.refresh_from_db()
         assert run.status == expected
     assert "Interrupted 2 times; gave up" in run.error and "its worker stopped" in run.error
@@ -44,8 +51,8 @@ def test_a_run_whose_worker_keeps_dying_fails_after_its_attempts(staff, settings
 
 def test_only_the_worker_holding_a_run_hands_it_back(staff):
     run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
-    services.training_run_claim(run_id=run.pk, worker="w2")
-    assert not services.training_run_interrupt(run_id=run.pk, worker="w1", reason="a stale supervisor")
+    training_run_claim(run_id=run.pk, worker="w2")
+    assert not training_run_interrupt(run_id=run.pk, worker="w1", reason="a stale supervisor")
     run.refresh_from_db()
     assert run.status == Status.RUNNING and run.worker == "w2"
 
@@ -53,14 +60,14 @@ def test_only_the_worker_holding_a_run_hands_it_back(staff):
 def test_a_worker_that_lost_its_run_is_told_to_stop_and_records_nothing(staff):
     """Paused past the heartbeat timeout, the run went to another worker: the old one must stop."""
     run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
-    services.training_run_claim(run_id=run.pk, worker="paused")
-    assert services.training_run_heartbeat(run_id=run.pk, worker="paused") == "held"
-    services.training_runs_recover(worker="paused")  # as the sweep does once the heartbeat is stale
-    assert services.training_run_claim(run_id=run.pk, worker="other")
-    assert services.training_run_heartbeat(run_id=run.pk, worker="paused") == "lost"
+    training_run_claim(run_id=run.pk, worker="paused")
+    assert training_run_heartbeat(run_id=run.pk, worker="paused") == "held"
+    training_runs_recover(worker="paused")  # as the sweep does once the heartbeat is stale
+    assert training_run_claim(run_id=run.pk, worker="other")
+    assert training_run_heartbeat(run_id=run.pk, worker="paused") == "lost"
     progress = Progress(step=9, max_steps=20, epoch=0.5, num_epochs=1, elapsed_seconds=3, eta_seconds=9)
-    assert services.training_run_record_progress(run_id=run.pk, worker="paused", progress=progress) is True
-    services.training_run_fail(run_id=run.pk, worker="paused", error="exited with status 0")
+    assert training_run_record_progress(run_id=run.pk, worker="paused", progress=progress) is True
+    training_run_fail(run_id=run.pk, worker="paused", error="exited with status 0")
     run.refresh_from_db()
     assert run.status == Status.RUNNING and run.worker == "other" and run.step == 0 and not run.error
 
@@ -69,10 +76,10 @@ def test_runs_handed_back_by_stopping_workers_are_not_given_up(staff, settings):
     settings.TRAINING_MAX_ATTEMPTS = 2
     run = TrainingRun.objects.create(preset="smoke", config={}, created_by=staff)
     for _ in range(3):  # three deploys in a row
-        services.training_run_claim(run_id=run.pk, worker="w1")
-        assert services.training_run_interrupt(run_id=run.pk, worker="w1", reason="stopped", give_up=False)
-    services.training_run_claim(run_id=run.pk, worker="w1")
-    assert services.training_run_interrupt(run_id=run.pk, worker="w1", reason="a fault")  # the first fault
+        training_run_claim(run_id=run.pk, worker="w1")
+        assert training_run_interrupt(run_id=run.pk, worker="w1", reason="stopped", give_up=False)
+    training_run_claim(run_id=run.pk, worker="w1")
+    assert training_run_interrupt(run_id=run.pk, worker="w1", reason="a fault")  # the first fault
     run.refresh_from_db()
     assert run.status == Status.INTERRUPTED and (run.interruptions, run.faults) == (4, 1)
 
@@ -113,7 +120,7 @@ def test_a_run_that_ends_is_left_to_exit_by_itself_not_taken_as_lost(staff, monk
     the supervisor's heartbeat meanwhile finds the run no longer RUNNING, and must not kill it as lost."""
     from django.db import connection
 
-    from sentiment import run_execution
+    from sentiment.services import run_execution
 
     run = TrainingRun.objects.create(preset="smoke", config={}, output_dir=str(tmp_path / "run"), created_by=staff)
     monkeypatch.setenv("DATABASE_URL", _database_url(connection.settings_dict))
@@ -126,7 +133,7 @@ def test_a_run_that_ends_is_left_to_exit_by_itself_not_taken_as_lost(staff, monk
         "_training_command",
         lambda run_id: [sys.executable, "manage.py", "shell", "-c", succeed_then_linger],
     )
-    with caplog.at_level("INFO", logger="sentiment.run_execution"):
+    with caplog.at_level("INFO", logger="sentiment.services.run_execution"):
         assert training_run_supervise(run_id=run.pk, worker="w1") == Status.SUCCEEDED
     assert "no longer held" not in caplog.text and "has not exited" not in caplog.text
     run.refresh_from_db()
@@ -144,6 +151,6 @@ def test_a_run_left_interrupted_with_a_cancel_asked_ends_cancelled_at_the_next_s
     run = TrainingRun.objects.create(
         preset="smoke", config={}, created_by=staff, status=Status.INTERRUPTED, cancel_requested=True
     )
-    assert services.training_runs_recover(stale_after=timedelta(0)) == []
+    assert training_runs_recover(stale_after=timedelta(0)) == []
     run.refresh_from_db()
     assert run.status == Status.CANCELLED and run.finished_at

@@ -6,10 +6,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from ml.core_share import CoreShare
-from sentiment import services
 from sentiment.models import Promotion, ServingState, TrainingRun
 from sentiment.selectors import training_run_serving_runtime
 from sentiment.services import serving
+from sentiment.services.classify import review_classify
+from sentiment.services.promotions import training_run_promote
 from sentiment.services.serving import NoModelServed, serving_slot
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,7 @@ def test_auto_serves_the_runtime_the_serving_check_measured_fastest(finished_run
 def test_the_answer_comes_from_the_runtime_served_and_says_so(served_run, staff, settings, runtime):
     settings.SERVE_RUNTIME = runtime
     assert serving_slot.get().predictor.runtime == runtime
-    prediction = services.review_classify(user=staff, text="A warm, funny and moving film.")
+    prediction = review_classify(user=staff, text="A warm, funny and moving film.")
     assert prediction.runtime == runtime and prediction.label in {"positive", "negative"}
 
 
@@ -73,7 +74,7 @@ def test_forcing_onnx_for_a_model_never_exported_is_refused_at_promotion(finishe
     settings.SERVE_RUNTIME = "onnx-int8"
     unexported = a_copy_with_a_model(finished_run, tmp_path, damage=lambda model: shutil.rmtree(model / "onnx"))
     with pytest.raises(ValidationError, match=r"has no ONNX export.*export_onnx"):
-        services.training_run_promote(run=unexported, user=staff, reason="a test promotion")
+        training_run_promote(run=unexported, user=staff, reason="a test promotion")
 
 
 def test_the_run_page_shows_the_serving_check_and_the_runtime_served(client, staff, finished_run, settings):
@@ -99,7 +100,7 @@ def test_an_answer_is_computed_on_the_share_of_cores_of_a_process_that_shares_th
         return real_predict(texts, **options)
 
     monkeypatch.setattr(predictor, "predict", predict)
-    services.review_classify(user=staff, text="A warm, funny and moving film.")
+    review_classify(user=staff, text="A warm, funny and moving film.")
     assert seen == [(1, 2)] and share.busy_processes() == 0
 
 
@@ -128,7 +129,7 @@ def a_copy_with_a_damaged_model(run: TrainingRun, folder) -> TrainingRun:
 def test_a_model_that_does_not_load_is_refused_at_promotion(finished_run, staff, tmp_path):
     damaged = a_copy_with_a_damaged_model(finished_run, tmp_path)
     with pytest.raises(ValidationError, match="does not load"):
-        services.training_run_promote(run=damaged, user=staff, reason="a test promotion")
+        training_run_promote(run=damaged, user=staff, reason="a test promotion")
     assert not Promotion.objects.exists()
 
 
@@ -158,7 +159,7 @@ def test_two_promotions_at_once_each_record_the_model_they_really_replaced(staff
 
     from sentiment.services import promotions
 
-    services.training_run_promote(run=finished_run, user=staff, reason="the first model served")
+    training_run_promote(run=finished_run, user=staff, reason="the first model served")
     a, b = (
         TrainingRun.objects.create(preset="smoke", config=finished_run.config, status="succeeded",
                                    output_dir=finished_run.output_dir, model_dir=finished_run.model_dir)
@@ -175,7 +176,7 @@ def test_two_promotions_at_once_each_record_the_model_they_really_replaced(staff
 
     def promote(run):
         try:
-            services.training_run_promote(run=run, user=staff, reason="promoted at the same moment")
+            training_run_promote(run=run, user=staff, reason="promoted at the same moment")
         finally:
             connection.close()
 

@@ -1,4 +1,4 @@
-"""Storage stays bounded (``services.storage``): a quota of bytes per person checked before anything is
+"""Storage stays bounded (``storage``): a quota of bytes per person checked before anything is
 written, a retention applied by the sweep, files deleted with their rows, and staff can see who stores what
 (recomputed here from the files on disk)."""
 
@@ -14,8 +14,12 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
-from sentiment import services
 from sentiment.models import CsvClassification, Feedback, LabelledDataset, Prediction
+from sentiment.services.api_tokens import api_token_create
+from sentiment.services.classify import review_classify
+from sentiment.services.csv_jobs import csv_classification_create, csv_classification_process
+from sentiment.services.datasets import labelled_dataset_create
+from sentiment.services.feedback import prediction_feedback_give
 from sentiment.services.storage import StorageQuotaExceeded, person_stored_bytes, stored_expire
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +44,8 @@ def files_in(folder: Path) -> list[Path]:
 
 
 def classified(person, upload) -> CsvClassification:
-    job = services.csv_classification_create(user=person, upload=upload)
-    assert services.csv_classification_process(job_id=job.pk) == "succeeded"
+    job = csv_classification_create(user=person, upload=upload)
+    assert csv_classification_process(job_id=job.pk) == "succeeded"
     job.refresh_from_db()
     return job
 
@@ -54,7 +58,7 @@ def test_a_file_past_the_quota_is_refused_naming_the_quota_and_what_is_used_and_
     settings.MAX_STORED_BYTES_PER_PERSON = first.stored_bytes + 3000
     on_disk = files_in(media)
     with pytest.raises(StorageQuotaExceeded) as refused:
-        services.csv_classification_create(user=person, upload=csv_file(200, width=40))
+        csv_classification_create(user=person, upload=csv_file(200, width=40))
     message = " ".join(refused.value.messages)
     assert f"{(first.stored_bytes + 3000) / 2**20:,.1f} MB" in message and "you use" in message
     assert files_in(media) == on_disk and CsvClassification.objects.count() == 1
@@ -65,11 +69,11 @@ def test_a_queued_file_reserves_its_results_bytes_so_files_sent_together_cannot_
 ):
     upload = csv_file(100)
     settings.MAX_STORED_BYTES_PER_PERSON = int(2.5 * upload.size) + 4000  # room for one file and its result
-    first = services.csv_classification_create(user=person, upload=upload)
+    first = csv_classification_create(user=person, upload=upload)
     assert first.stored_bytes == upload.size + (upload.size + 16 * 100)  # the result's bytes, reserved
     with pytest.raises(StorageQuotaExceeded):  # before the first one's result is even written
-        services.csv_classification_create(user=person, upload=csv_file(100, name="second.csv"))
-    assert services.csv_classification_process(job_id=first.pk) == "succeeded"
+        csv_classification_create(user=person, upload=csv_file(100, name="second.csv"))
+    assert csv_classification_process(job_id=first.pk) == "succeeded"
     first.refresh_from_db()
     assert first.stored_bytes == first.upload.size + first.result.size  # the reservation becomes the real size
 
@@ -78,14 +82,14 @@ def test_the_quota_counts_a_persons_data_sets_too(person, media, settings):
     rows = "text,label\n" + "".join(
         f"review number {i} was {'great' if i % 2 else 'awful'},{i % 2}\n" for i in range(60)
     )
-    dataset = services.labelled_dataset_create(
+    dataset = labelled_dataset_create(
         user=person, name="mine", description="", upload=SimpleUploadedFile("mine.csv", rows.encode())
     )
     on_disk = sum(p.stat().st_size for p in files_in(Path(dataset.folder)))
     assert dataset.stored_bytes == on_disk > 0 and person_stored_bytes(user=person) == on_disk
     settings.MAX_STORED_BYTES_PER_PERSON = on_disk + 10
     with pytest.raises(ValidationError, match="you use"):
-        services.labelled_dataset_create(
+        labelled_dataset_create(
             user=person, name="again", description="", upload=SimpleUploadedFile("again.csv", rows.encode())
         )
     assert LabelledDataset.objects.count() == 1
@@ -96,7 +100,7 @@ def test_the_page_and_the_api_say_the_quota_with_a_4xx(client, served_run, perso
     client.force_login(person)
     page = client.post(reverse("sentiment:csv_upload"), {"file": csv_file(50)})
     assert "you use 0.0 MB" in page.content.decode() and not CsvClassification.objects.exists()
-    key = services.api_token_create(user=person, name="t")
+    key = api_token_create(user=person, name="t")
     answer = client.post("/api/v1/csv", {"file": csv_file(50)}, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert 400 <= answer.status_code < 500 and "you use 0.0 MB" in answer.json()["error"]["message"]
 
@@ -105,7 +109,7 @@ def test_jobs_past_the_retention_go_with_their_files_failed_ones_too_and_recent_
     served_run, person, media, settings
 ):
     old, recent = classified(person, csv_file(30)), classified(person, csv_file(30, name="recent.csv"))
-    failed = services.csv_classification_create(user=person, upload=csv_file(10, name="failed.csv"))
+    failed = csv_classification_create(user=person, upload=csv_file(10, name="failed.csv"))
     CsvClassification.objects.filter(pk=failed.pk).update(status="failed", finished_at=timezone.now())
     long_ago = timezone.now() - timedelta(days=settings.RETENTION_DAYS + 1)
     CsvClassification.objects.filter(pk__in=[old.pk, failed.pk]).update(finished_at=long_ago)
@@ -121,8 +125,8 @@ def test_jobs_past_the_retention_go_with_their_files_failed_ones_too_and_recent_
 
 
 def test_old_prediction_texts_are_emptied_except_those_with_feedback(served_run, person, settings):
-    kept, emptied, recent = (services.review_classify(user=person, text=t) for t in ("a superb film", "dull", "fine"))
-    services.prediction_feedback_give(prediction=kept, correct_label="negative")
+    kept, emptied, recent = (review_classify(user=person, text=t) for t in ("a superb film", "dull", "fine"))
+    prediction_feedback_give(prediction=kept, correct_label="negative")
     long_ago = timezone.now() - timedelta(days=settings.PREDICTION_TEXT_RETENTION_DAYS + 1)
     Prediction.objects.filter(pk__in=[kept.pk, emptied.pk]).update(created_at=long_ago)
     assert stored_expire()["prediction_texts"] == 1

@@ -181,10 +181,10 @@ def test_the_csv_page_names_the_served_model(client, person, served_run):
     assert "No model is being served yet" not in page
     from django.utils.html import escape
 
-    from sentiment import selectors
+    from sentiment.selectors.serving import served_model
 
-    assert f"Answering with <strong>{escape(selectors.served_model().name)}</strong>" in page
-    assert selectors.served_model().run == served_run
+    assert f"Answering with <strong>{escape(served_model().name)}</strong>" in page
+    assert served_model().run == served_run
 
 
 @pytest.fixture
@@ -309,7 +309,7 @@ def test_the_api_page_shows_a_new_key_first_and_documents_version_1(client, pers
 
 
 LOG = (
-    "2026-01-05 10:00:00,003 INFO ml.training: training on cpu (2 threads) in bf16\n"
+    "2026-01-05 10:00:00,003 INFO ml.training.pipeline: training on cpu (2 threads) in bf16\n"
     "\rFilter:   0%|          | 0/33530 [00:00<?, ? examples/s]\n"
     "\rFilter: 100%|██████████| 33530/33530 [00:00<00:00, 3025319.73 examples/s]\n"
     "\n"
@@ -380,7 +380,7 @@ def test_the_run_log_reads_as_a_terminal_shows_it_without_progress_bars(client, 
     client.force_login(staff)
     progress = client.get(reverse("sentiment:run_progress", args=[training_run.pk])).json()
     assert progress["log_tail"].splitlines() == [
-        "2026-01-05 10:00:00,003 INFO ml.training: training on cpu (2 threads) in bf16",
+        "2026-01-05 10:00:00,003 INFO ml.training.pipeline: training on cpu (2 threads) in bf16",
         "LOAD REPORT from: minilm",
         "{'loss': '0.6923', 'grad_norm': '0.5768', 'learning_rate': '0', 'epoch': '0.05263'}",
     ]
@@ -468,12 +468,11 @@ def test_the_why_page_lists_the_strongest_words_as_the_explanation_weighs_them(
     (a weight that would show as +0.000)."""
     import re
 
-    from sentiment import services
-    from sentiment.services.classify import prediction_explanation_compute
+    from sentiment.services.classify import prediction_explanation_compute, review_classify
     from sentiment.templatetags.figures import signed
 
     client.force_login(person)
-    prediction = services.review_classify(user=person, text="A dull, boring plot but a brilliant, superb cast.")
+    prediction = review_classify(user=person, text="A dull, boring plot but a brilliant, superb cast.")
     client.get(reverse("sentiment:prediction_why", args=[prediction.pk]))
     analyses_done()
     page = client.get(reverse("sentiment:prediction_why", args=[prediction.pk])).content.decode()

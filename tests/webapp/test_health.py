@@ -32,13 +32,13 @@ def test_pages_that_cannot_render_make_it_unhealthy(client, settings):
 
 
 def test_a_flood_of_probes_costs_one_check_every_two_seconds_and_few_migration_reads(client, monkeypatch):
-    from sentiment import selectors
+    from sentiment.selectors.health import database_migrations_pending
     from webapp import health
 
     now, reads, renders = [1000.0], [], []
     monkeypatch.setattr(health.time, "monotonic", lambda: now[0])
-    pending = selectors.database_migrations_pending
-    monkeypatch.setattr(selectors, "database_migrations_pending", lambda: reads.append(1) or pending())
+    pending = database_migrations_pending
+    monkeypatch.setattr(health, "database_migrations_pending", lambda: reads.append(1) or pending())
     templates = health.CHECKS["templates"]
     monkeypatch.setitem(health.CHECKS, "templates", lambda request: renders.append(1) or templates(request))
     assert {client.get("/healthz").status_code for _ in range(300)} == {200}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from sentiment import services
 from sentiment.management.database import database_ready
+from sentiment.services.api_tokens import api_token_create
 
 
 class Command(BaseCommand):
@@ -21,4 +21,4 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"no user named {options['username']!r} (create one with createsuperuser)")
-        self.stdout.write(services.api_token_create(user=user, name=options["name"]))
+        self.stdout.write(api_token_create(user=user, name=options["name"]))

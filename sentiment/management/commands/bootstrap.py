@@ -15,10 +15,12 @@ import time
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from sentiment import selectors, services
 from sentiment.management.database import database_ready
 from sentiment.models import TrainingRun
 from sentiment.permissions import can_manage_training
+from sentiment.selectors.serving import served_model
+from sentiment.services.accounts import admin_user_ensure
+from sentiment.services.runs import first_model_ensure
 
 
 class Command(BaseCommand):
@@ -37,7 +39,7 @@ class Command(BaseCommand):
         database_ready()
         username = os.environ.get("ADMIN_USERNAME") or "admin"
         try:
-            user, created, generated = services.admin_user_ensure(
+            user, created, generated = admin_user_ensure(
                 username=username,
                 password=os.environ.get("ADMIN_PASSWORD", ""),
                 email=os.environ.get("ADMIN_EMAIL", ""),
@@ -53,9 +55,9 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"The administrator {username!r} exists; its password is unchanged.")
 
-        run = services.first_model_ensure(user=user)
+        run = first_model_ensure(user=user)
         if run is None:
-            self.stdout.write(self.style.SUCCESS(f"A model is served: {selectors.served_model().name}."))
+            self.stdout.write(self.style.SUCCESS(f"A model is served: {served_model().name}."))
             return
         self.stdout.write(
             f"No model is served yet: {run} (the offline smoke recipe) trains on the worker and is promoted "

@@ -1,4 +1,4 @@
-"""``manage.py check_behaviour RUN``: the behavioural checks (``ml.behaviour``) on a finished run's model,
+"""``manage.py check_behaviour RUN``: the behavioural checks (``ml.evaluation.behaviour``) on a finished run's model,
 recorded with the run: for a run trained before the checks existed, or after the battery changed."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from sentiment import services
 from sentiment.management.options import dump_json
 from sentiment.models import TrainingRun
+from sentiment.services.checks import training_run_check_behaviour
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if run is None:
             raise CommandError(f"There is no run #{options['run']}.")
         try:
-            result = services.training_run_check_behaviour(run=run)
+            result = training_run_check_behaviour(run=run)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         if options["json"]:

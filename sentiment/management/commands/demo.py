@@ -30,8 +30,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from sentiment import estimates, selectors, services
 from sentiment.models import TrainingRun
+from sentiment.selectors import estimates
+from sentiment.selectors.serving import served_model, served_version
+from sentiment.services.accounts import admin_user_ensure
+from sentiment.services.runs import first_model_ensure
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
@@ -57,7 +60,7 @@ class Command(BaseCommand):
         try:
             call_command("migrate", interactive=False, verbosity=0)
             self._ensure_redis()
-            user, _, _ = services.admin_user_ensure(username=DEMO_USER, password=DEMO_PASSWORD)
+            user, _, _ = admin_user_ensure(username=DEMO_USER, password=DEMO_PASSWORD)
             python = [sys.executable, "-m"]
             self._start("training worker", [*python, "celery", "-A", "worker", "worker", "-Q", "training",
                                             "--pool", "solo", "-n", "training@%h", "--loglevel", "INFO"])  # fmt: skip
@@ -67,7 +70,7 @@ class Command(BaseCommand):
             self._start("web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"])
             first = self._first_run(user) if not options["no_train"] else None
             self._where()
-            self._wait(_Story(first_run=first.pk if first else None, served=selectors.served_version() is not None))
+            self._wait(_Story(first_run=first.pk if first else None, served=served_version() is not None))
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
@@ -90,7 +93,7 @@ class Command(BaseCommand):
         raise CommandError(f"redis-server did not answer on port {port}")
 
     def _first_run(self, user) -> TrainingRun | None:
-        run = services.first_model_ensure(user=user)
+        run = first_model_ensure(user=user)
         if run is not None:
             self.stdout.write(f"No model is served yet: {run} (smoke recipe) trains and is promoted when it succeeds.")
         return run
@@ -119,7 +122,7 @@ class Command(BaseCommand):
                 launch = self.url + reverse("admin:sentiment_trainingrun_launch")
                 self.stdout.write(f"Its page: {page}; launch another from {launch}")
         if not story.served:
-            served = selectors.served_model()
+            served = served_model()
             if served is not None:
                 story.served = True
                 self.stdout.write(self.style.SUCCESS(f"\nThe first model is served: {served.name}."))

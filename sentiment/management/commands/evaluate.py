@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ml.evaluation import evaluate_saved_model, evaluation_limits, saved_training_config, training_test_accuracy
+from ml.evaluation.test_scores import (
+    evaluate_saved_model,
+    evaluation_limits,
+    saved_training_config,
+    training_test_accuracy,
+)
 from sentiment.management.options import dump_json, reasons_not_tracebacks
 
 

@@ -1,18 +1,18 @@
 """``manage.py export_onnx MODEL``: the serving check for a model trained before it existed: export to
 ONNX Runtime (fp32 and int8, checked against PyTorch), score every runtime on test reviews, and record
-the check with the runs of that model so that ``SERVE_RUNTIME=auto`` can choose (``ml.serving_check``)."""
+the check with the runs of that model so that ``SERVE_RUNTIME=auto`` can choose (``ml.serving.check``)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ml.data import load_reviews
-from ml.evaluation import evaluation_limits, saved_training_config
-from ml.inference import resolve_model_dir
-from ml.serving_check import serving_check
-from sentiment import services
+from ml.data.sources import load_reviews
+from ml.evaluation.test_scores import evaluation_limits, saved_training_config
+from ml.serving.check import serving_check
+from ml.serving.labeller import resolve_model_dir
 from sentiment.management.options import dump_json, reasons_not_tracebacks
+from sentiment.services.runs import training_runs_record_serving_check
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             dataset = trained.dataset if trained else "imdb"
             test = load_reviews(dataset, limits=limits, imdb_dir=settings.IMDB_DATA_DIR).test
             check = serving_check(folder, list(test["text"]), list(test["label"]))
-        runs = services.training_runs_record_serving_check(model_dir=folder, check=check)
+        runs = training_runs_record_serving_check(model_dir=folder, check=check)
         if options["json"]:
             self.stdout.write(dump_json({**check, "recorded_with_runs": runs}))
             return

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.inference import predictor_cache
-from ml.serving_choice import PYTORCH, RUNTIMES
+from ml.serving.choice import PYTORCH, RUNTIMES
+from ml.serving.inference import predictor_cache
 from sentiment.management.options import dump_json, reasons_not_tracebacks
 
 

@@ -16,10 +16,11 @@ from django.core.management.base import BaseCommand
 from ml.config import TrainingConfig
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset, presets_described
-from sentiment import selectors, services
 from sentiment.management.database import database_ready
 from sentiment.management.options import add_config_options, config_overrides, dump_json, reasons_not_tracebacks
-from sentiment.run_execution import training_run_execute
+from sentiment.selectors.feedback import corrections_file
+from sentiment.services.run_execution import training_run_execute
+from sentiment.services.runs import training_run_claim, training_run_create
 
 
 class Command(BaseCommand):
@@ -73,10 +74,10 @@ class Command(BaseCommand):
 
     def _create_and_claim(self, options) -> int:
         config = self._config(options)
-        run = services.training_run_create(
+        run = training_run_create(
             user=None, config=config, preset=options["preset"], launched_from="command", enqueue=False
         )
-        services.training_run_claim(run_id=run.pk, worker=f"command@{socket.gethostname()}")
+        training_run_claim(run_id=run.pk, worker=f"command@{socket.gethostname()}")
         return run.pk
 
     def _config(self, options) -> TrainingConfig:
@@ -87,5 +88,5 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise ConfigError(f"cannot read {options['config']}: {exc.strerror}") from None
             return TrainingConfig.from_json(text).replace(**overrides)
-        overrides.setdefault("corrections_file", selectors.corrections_file())  # users' accepted corrections
+        overrides.setdefault("corrections_file", corrections_file())  # users' accepted corrections
         return config_from_preset(options["preset"], **overrides)

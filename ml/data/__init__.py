@@ -1,0 +1,1 @@
+"""Data: labelled reviews as ``datasets`` splits, uploaded sets and corrections, and tokenization."""

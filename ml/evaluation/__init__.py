@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the test answers kept for staff, behavioural checks and explanations."""
