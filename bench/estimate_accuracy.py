@@ -44,8 +44,12 @@ def train(preset: str, settings: str, folder: Path) -> dict:
     """One run in a process of its own, as the worker trains: its peak memory is its own."""
     command = [sys.executable, "-m", "bench.estimate_accuracy", "--train-one", str(folder), "--preset", preset]
     subprocess.run([*command, "--target", settings], check=True, cwd=common.ROOT, stdout=subprocess.DEVNULL)
-    metrics = json.loads((folder / "metrics.json").read_text())
-    return {"config": json.loads((folder / "training_config.json").read_text()), "metrics": metrics}
+    from ml.results import RESULTS_FILE, results_read
+
+    return {
+        "config": json.loads((folder / "training_config.json").read_text()),
+        "results": results_read(folder / RESULTS_FILE),
+    }
 
 
 def train_one(preset: str, settings: str, folder: str) -> None:
@@ -73,27 +77,27 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         first = train(args.preset, args.baseline, Path(tmp) / "baseline")
-        measured = estimate.measured_from_metrics(first["metrics"], first["config"], run_id=1)
+        measured = estimate.measured_from_results(first["results"], first["config"], run_id=1)
         target = config_from_preset(args.preset, output_dir=str(Path(tmp) / "target"), **overrides(args.target))
-        model = estimate.ModelShape.from_config(first["metrics"]["model_shape"])
+        model = estimate.ModelShape.from_config(first["results"].model_shape)
         found = estimate.run_estimate(
             target,
             data=measured.data,
             model=model,
             hardware=estimate.Hardware.from_profile(machine_profile(tmp)),
-            precision=first["metrics"]["precision"],
+            precision=first["results"].precision,
             measured=measured,
         )
         second = train(args.preset, args.target, Path(tmp) / "target")
 
-    took = second["metrics"]["seconds"]
-    peak = second["metrics"]["memory"]["training"]["peak_bytes"]
+    took = second["results"].seconds.to_json()
+    peak = second["results"].memory.training.peak_bytes
     common.emit(
         {
             "benchmark": "estimate_accuracy",
             "machine": common.machine(),
-            "baseline": {"overrides": args.baseline, "seconds": first["metrics"]["seconds"]}
-            | {"peak_bytes": first["metrics"]["memory"]["training"]["peak_bytes"]},
+            "baseline": {"overrides": args.baseline, "seconds": first["results"].seconds.to_json()}
+            | {"peak_bytes": first["results"].memory.training.peak_bytes},
             "target": {"overrides": args.target or "(the preset)", "seconds": took, "peak_bytes": peak},
             "estimate": {"seconds": found.seconds, "phases": found.phases, "peak_bytes": found.peak_bytes},
             "time_error": round(found.seconds / took["total"] - 1, 3),
@@ -103,7 +107,7 @@ def main() -> None:
                 if took.get(name) and took[name] > 1
             },
             "memory_error": round(found.peak_bytes / peak - 1, 3),
-            "accuracy": second["metrics"]["test"]["accuracy"],
+            "accuracy": second["results"].test.accuracy,
         },
         args.out,
     )

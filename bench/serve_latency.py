@@ -104,6 +104,7 @@ def main() -> None:
         common.throwaway_site(tmp, debug=args.debug, SERVE_RUNTIME="auto")  # each server is told its own
         from django.conf import settings
 
+        from ml.results import ServingCheck
         from ml.serving.choice import AUTO, serving_runtime
         from ml.serving.labeller import resolve_model_dir
 
@@ -121,7 +122,8 @@ def main() -> None:
         result["review"] = {"characters": len(review), "source": reviews["source"]}
 
         check, source = serving_check_of(model_dir, reviews, args.accuracy_reviews, again=args.serving_check)
-        auto = serving_runtime(check, setting=AUTO, max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
+        measured = ServingCheck.from_json(check)
+        auto = serving_runtime(measured, setting=AUTO, max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
         result["serving_check"] = {"source": source, "auto_runtime": auto, **check}
 
         predictors, loads = load_predictors(model_dir)

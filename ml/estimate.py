@@ -28,6 +28,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from ml.config import TrainingConfig
+from ml.results import RunResults
 from ml.training.run_measures import WORD_EDGES
 
 GIB = 2**30
@@ -159,7 +160,7 @@ class Hardware:
 
 @dataclass(frozen=True)
 class Measured:
-    """What an earlier run on the same hardware measured (its ``metrics.json``), to scale from."""
+    """What an earlier run on the same hardware measured (its results, ``ml.results``), to scale from."""
 
     run_id: int | None
     config: TrainingConfig
@@ -179,27 +180,25 @@ class Measured:
         return rates
 
 
-def measured_from_metrics(metrics: dict, config: dict, *, run_id: int | None = None) -> Measured | None:
-    """What a finished run's ``metrics.json`` says the estimate can scale from; None for a run that lacks it
-    (saved by an older version) or timed only part of its work (it was resumed)."""
-    data = DataShape.from_profile((metrics.get("data") or {}).get("profile") or {})
-    seconds = metrics.get("seconds") or {}
-    if data is None or not seconds.get("train") or metrics.get("resumed_from"):
+def measured_from_results(results: RunResults, config: dict, *, run_id: int | None = None) -> Measured | None:
+    """What a finished run's results say the estimate can scale from; None for a run that lacks them (saved
+    by an older version) or timed only part of its work (it was resumed)."""
+    data = DataShape.from_profile(results.data.profile)
+    if data is None or not results.seconds.train or results.resumed_from:
         return None
     try:
-        model = ModelShape.from_config(metrics.get("model_shape") or {})
+        model = ModelShape.from_config(results.model_shape)
         training = TrainingConfig.from_dict(config)
     except (ValueError, TypeError):  # a ConfigError is a ValueError
         return None
-    memory = (metrics.get("memory") or {}).get("training") or {}
-    on_gpu = (metrics.get("hardware") or {}).get("kind") == "cuda"
+    memory = results.memory.training
     return Measured(
         run_id=run_id,
         config=training,
         data=data,
         model=model,
-        seconds=seconds,
-        peak_bytes=memory.get("device_peak_bytes") if on_gpu else memory.get("peak_bytes"),
+        seconds=results.seconds.to_json(),
+        peak_bytes=memory.device_peak_bytes if results.hardware.kind == "cuda" else memory.peak_bytes,
     )
 
 

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from ml.results import RunResults
+
 
 class BackgroundJob(models.Model):
     """What every row a worker picks up has: whether its message reached the broker (``sentiment.jobs``)."""
@@ -111,8 +113,18 @@ class TrainingRun(BackgroundJob):
         return round(100.0 * self.step / self.max_steps, 1) if self.max_steps else 0.0
 
     @property
+    def results(self) -> RunResults:
+        """The run's results (``metrics``) as the typed record every page, command and API answer reads
+        (``ml.results``). Read once per instance, and again after ``metrics`` is given another value (a
+        refresh, an assignment); writers build a new record and store its ``to_json()``."""
+        cached = self.__dict__.get("_results")
+        if cached is None or cached[0] is not self.metrics:
+            cached = self.__dict__["_results"] = (self.metrics, RunResults.from_json(self.metrics))
+        return cached[1]
+
+    @property
     def test_accuracy(self) -> float | None:
-        return (self.metrics.get("test") or {}).get("accuracy")
+        return self.results.test.accuracy
 
 
 class Promotion(models.Model):

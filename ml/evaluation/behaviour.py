@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.errors import ModelError
+from ml.results import BehaviourResult
 
 logger = logging.getLogger(__name__)
 
@@ -438,27 +439,26 @@ def behaviour_check(score: Scorer, *, max_failures: int = 5) -> dict:
     }
 
 
-def behaviour_regressions(candidate: dict | None, served: dict | None) -> list[dict]:
+def behaviour_regressions(candidate: BehaviourResult | None, served: BehaviourResult | None) -> list[dict]:
     """The capabilities where ``candidate`` passes a smaller share than ``served``, the largest drop first.
 
-    Only results of the same battery version are compared: with either result missing (None), or from
-    different versions, there is nothing comparable and the answer is ``[]``. A capability found in only
-    one of them is left out.
+    Only results of the same battery version are compared: with either result missing (None or empty), or
+    from different versions, there is nothing comparable and the answer is ``[]``. A capability found in
+    only one of them is left out.
     """
-    versions = {(result or {}).get("version") for result in (candidate, served)}
-    if not candidate or not served or len(versions) != 1 or None in versions:
+    if not candidate or not served or candidate.version is None or candidate.version != served.version:
         return []
-    served_rates = {c["name"]: c["pass_rate"] for c in served.get("capabilities", [])}
+    served_rates = {c.name: c.pass_rate for c in served.capabilities}
     drops = [
         {
-            "name": c["name"],
-            "title": c.get("title", c["name"]),
-            "candidate": c["pass_rate"],
-            "served": served_rates[c["name"]],
-            "drop_points": round((served_rates[c["name"]] - c["pass_rate"]) * 100, 2),
+            "name": c.name,
+            "title": c.title or c.name,
+            "candidate": c.pass_rate,
+            "served": served_rates[c.name],
+            "drop_points": round((served_rates[c.name] - c.pass_rate) * 100, 2),
         }
-        for c in candidate.get("capabilities", [])
-        if c["name"] in served_rates and c["pass_rate"] < served_rates[c["name"]]
+        for c in candidate.capabilities
+        if c.name in served_rates and c.pass_rate < served_rates[c.name]
     ]
     return sorted(drops, key=lambda drop: -drop["drop_points"])
 

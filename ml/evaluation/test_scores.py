@@ -7,13 +7,13 @@ numbers can be checked independently of the training process.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from ml.config import CONFIG_FILE, TrainingConfig
 from ml.data.sources import SplitLimits, load_reviews
 from ml.evaluation.metrics import classification_metrics
+from ml.results import RESULTS_FILE, results_read
 from ml.serving.inference import Predictor
 from ml.serving.labeller import resolve_model_dir
 
@@ -62,7 +62,7 @@ def evaluate_saved_model(
 
 def training_test_accuracy(model_dir: str | Path) -> float | None:
     """The test accuracy recorded when the model was trained (from the run's metrics.json)."""
-    metrics = resolve_model_dir(model_dir).parent / "metrics.json"
-    if not metrics.is_file():
+    path = resolve_model_dir(model_dir).parent / RESULTS_FILE
+    if not path.is_file():
         return None
-    return json.loads(metrics.read_text()).get("test", {}).get("accuracy")
+    return results_read(path).test.accuracy

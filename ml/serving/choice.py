@@ -9,6 +9,8 @@ that a web process decides without importing a machine-learning library.
 
 from __future__ import annotations
 
+from ml.results import ServingCheck
+
 PYTORCH = "pytorch"
 ONNX_FP32 = "onnx-fp32"
 ONNX_INT8 = "onnx-int8"
@@ -21,7 +23,7 @@ RUNTIMES = (*MEASURED, PYTORCH_INT8)
 ONNX_VARIANTS = {ONNX_FP32: "fp32", ONNX_INT8: "int8"}  # runtime -> the export's variant (ml.serving.onnx_export)
 
 
-def serving_runtime(check: dict | None, *, setting: str, max_loss_points: float) -> str:
+def serving_runtime(check: ServingCheck | None, *, setting: str, max_loss_points: float) -> str:
     """The runtime to serve: ``setting`` when it names one, else ("auto") the fastest measured runtime
     that answered one review sooner than PyTorch's and lost at most ``max_loss_points`` of accuracy.
 
@@ -30,12 +32,15 @@ def serving_runtime(check: dict | None, *, setting: str, max_loss_points: float)
     """
     if setting != AUTO:
         return setting
-    measured = (check or {}).get("runtimes") or {}
+    measured = check.runtimes if check else {}
     fit = [
         name
         for name, scores in measured.items()
-        if name in MEASURED and "ms_per_review" in scores and scores["accuracy_loss_points"] <= max_loss_points
+        if name in MEASURED
+        and scores.ms_per_review is not None
+        and scores.accuracy_loss_points is not None
+        and scores.accuracy_loss_points <= max_loss_points
     ]
     if PYTORCH not in fit:
         return PYTORCH
-    return min(fit, key=lambda name: (measured[name]["ms_per_review"], name != PYTORCH))
+    return min(fit, key=lambda name: (measured[name].ms_per_review, name != PYTORCH))

@@ -23,6 +23,7 @@ Output folder layout::
     OUT/training_config.json        the exact configuration of this run
     OUT/log_history.json            every logged loss, learning rate and evaluation
     OUT/metrics.json                test scores, throughput, wall time, device, serving and behaviour checks
+                                    (``ml.results``: the record every reader reads them through)
     OUT/test_predictions.parquet    the answer on every test review (``ml.evaluation.scored_reviews``)
 """
 
@@ -66,6 +67,24 @@ from ml.estimate import DataShape, ModelShape, Work, padded_tokens_per_epoch, sc
 from ml.evaluation.metrics import classification_metrics, positive_probabilities, trainer_metrics
 from ml.evaluation.scored_reviews import scored_reviews_write
 from ml.hardware import Hardware, detect_hardware, resolve_precision
+from ml.results import (
+    RESULTS_FILE,
+    AddedDataScore,
+    BehaviourResult,
+    CorrectionsScore,
+    DataUsed,
+    EpochScores,
+    MemoryPeaks,
+    ModelSize,
+    PhaseSeconds,
+    RanOn,
+    RunResults,
+    ServingCheck,
+    SplitSizes,
+    TestScores,
+    TrainingFigures,
+    results_write,
+)
 from ml.serving.choice import AUTO, DEFAULT_MAX_LOSS_POINTS, serving_runtime
 from ml.serving.inference import predictor_load
 from ml.serving.labeller import WEIGHT_FILES
@@ -83,10 +102,15 @@ CHECKPOINTS = "checkpoints"  # the Trainer's output_dir, inside the run's folder
 class TrainingResult:
     output_dir: str
     model_dir: str | None  # None when the run was stopped before the end
-    metrics: dict = field(default_factory=dict)
+    results: RunResults = field(default_factory=RunResults)
     stopped: bool = False
     last_checkpoint: str | None = None
     main_process: bool = True  # False in the other processes of a multi-process (torchrun) run
+
+    @property
+    def metrics(self) -> dict:
+        """The results as ``metrics.json`` has them."""
+        return self.results.to_json()
 
 
 class ReviewCollator:
@@ -192,17 +216,17 @@ def train_model(
     laps.lap("train")
     training_memory = peak_memory()  # what the estimate models: the checks after it may read more
     result = _record_training(config, out, trainer, stopped=bool(watcher and watcher.stopped))  # 7
-    result.metrics = _run_metrics(config, trainer, train_output, hardware, precision, splits, resume_from)
-    result.metrics["data"]["profile"] = profile
+    result.results = results = _run_results(config, trainer, train_output, hardware, precision, splits, resume_from)
+    results.data.profile = profile
     if not result.stopped:  # a stopped run saves no model
-        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, result.metrics, laps)
+        result.model_dir = _score_and_save(config, trainer, out, tokenized["test"], splits, results, laps)
         if corrections is not None:
-            result.metrics["corrections"] = _score_corrections(config, trainer, tokenized, corrections)
+            results.corrections = _score_corrections(config, trainer, tokenized, corrections)
         if added is not None:
-            result.metrics["added_data"] = _score_added_data(trainer, tokenized, added)
-    result.metrics["seconds"] = laps.phases(trainer.state.log_history)
-    result.metrics["memory"] = {**peak_memory(), "training": training_memory}
-    _write_metrics(result, laps.started)
+            results.added_data = _score_added_data(trainer, tokenized, added)
+    results.seconds = PhaseSeconds.from_json(laps.phases(trainer.state.log_history))
+    results.memory = MemoryPeaks.from_json({**peak_memory(), "training": training_memory})
+    _write_results(result, laps.started)
     return result
 
 
@@ -351,28 +375,29 @@ def _tokenized_splits(
     }
 
 
-def _score_corrections(config: TrainingConfig, trainer, tokenized: dict, corrections: Corrections) -> dict:
+def _score_corrections(config: TrainingConfig, trainer, tokenized: dict, corrections: Corrections) -> CorrectionsScore:
     """The model's accuracy on the held-out corrections: does it fix what users reported?"""
-    scores = {**corrections.describe(), "trained_on": len(corrections.train) if config.train_on_corrections else 0}
+    scores = CorrectionsScore.from_json(corrections.describe())
+    scores.trained_on = len(corrections.train) if config.train_on_corrections else 0
     held = tokenized.get("corrections")
     if held is not None:
         output = trainer.predict(held, metric_key_prefix="corrections")
         right = (positive_probabilities(output.predictions) >= 0.5).astype(int) == output.label_ids
-        scores.update(right=int(right.sum()), accuracy=float(right.mean()))
+        scores.right, scores.accuracy = int(right.sum()), float(right.mean())
     return scores
 
 
-def _score_added_data(trainer, tokenized: dict, added: AddedReviews) -> dict:
+def _score_added_data(trainer, tokenized: dict, added: AddedReviews) -> AddedDataScore:
     """The model's accuracy on the added set's own test reviews: how it does on your kind of reviews."""
     output = trainer.predict(tokenized["added_data"], metric_key_prefix="added_data")
     right = (positive_probabilities(output.predictions) >= 0.5).astype(int) == output.label_ids
-    return {
-        "folder": added.folder,
-        "train": len(added.train),
-        "test": len(added.test),
-        "right": int(right.sum()),
-        "accuracy": float(right.mean()),
-    }
+    return AddedDataScore(
+        folder=added.folder,
+        train=len(added.train),
+        test=len(added.test),
+        right=int(right.sum()),
+        accuracy=float(right.mean()),
+    )
 
 
 def _trainer(config: TrainingConfig, args, model, tokenizer, tokenized: dict, callbacks: list):
@@ -404,7 +429,7 @@ def _record_training(config: TrainingConfig, out: Path, trainer, *, stopped: boo
     )
 
 
-def _run_metrics(
+def _run_results(
     config: TrainingConfig,
     trainer,
     train_output,
@@ -412,28 +437,28 @@ def _run_metrics(
     precision: str,
     splits: ReviewSplits,
     resume_from: str | None,
-) -> dict:
+) -> RunResults:
     """What ran on what, and how training went; ``_score_and_save`` adds the test scores."""
-    return {
-        "base_model": config.base_model,
-        "device": hardware.describe(),
-        "hardware": hardware.to_dict(),
-        "precision": precision,
-        "processes": trainer.args.world_size,
-        "data": {"source": splits.description, "sizes": splits.sizes(), "notes": splits.notes},
-        "resumed_from": resume_from,
-        "train": {
-            "loss": train_output.training_loss,
-            "samples_per_second": train_output.metrics.get("train_samples_per_second"),
-            "seconds": train_output.metrics.get("train_runtime"),
-            "steps": trainer.state.global_step,
-        },
-        "epochs": _epoch_curve(trainer.state.log_history),
-        "model_shape": {
+    return RunResults(
+        base_model=config.base_model,
+        device=hardware.describe(),
+        hardware=RanOn.from_json(hardware.to_dict()),
+        precision=precision,
+        processes=trainer.args.world_size,
+        data=DataUsed(source=splits.description, sizes=SplitSizes.from_json(splits.sizes()), notes=splits.notes),
+        resumed_from=resume_from,
+        train=TrainingFigures(
+            loss=train_output.training_loss,
+            samples_per_second=train_output.metrics.get("train_samples_per_second"),
+            seconds=train_output.metrics.get("train_runtime"),
+            steps=trainer.state.global_step,
+        ),
+        epochs=[EpochScores.from_json(epoch) for epoch in _epoch_curve(trainer.state.log_history)],
+        model_shape={
             name: getattr(trainer.model.config, name, None)
             for name in ("num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size")
         },
-    }
+    )
 
 
 def _data_profile(config: TrainingConfig, splits: ReviewSplits, tokenized_train) -> dict:
@@ -473,11 +498,11 @@ def _run_work(config: TrainingConfig, profile: dict, model, train, args) -> RunW
 
 
 def _score_and_save(
-    config: TrainingConfig, trainer, out: Path, test_dataset, splits: ReviewSplits, metrics: dict, laps: Laps
+    config: TrainingConfig, trainer, out: Path, test_dataset, splits: ReviewSplits, results: RunResults, laps: Laps
 ) -> str:
     """Score the test set (every process takes part), save the model and the test answers, and add the
-    scores, the model's size, the serving check and the behavioural checks to ``metrics``."""
-    metrics["test"], probs = _score_test(trainer, test_dataset)
+    scores, the model's size, the serving check and the behavioural checks to ``results``."""
+    results.test, probs = _score_test(trainer, test_dataset)
     model_dir = out / "model"
     trainer.save_model(str(model_dir))  # weights, model config and tokenizer, from the main process
     if trainer.is_world_process_zero():
@@ -487,30 +512,30 @@ def _score_and_save(
             scored_reviews_write(
                 out, review_ids=splits.test_ids, labels=test["label"], positive_probs=probs, texts=test["text"]
             )
-            metrics["model"] = _model_size(trainer.model, model_dir)
+            results.model = _model_size(trainer.model, model_dir)
         except OSError as exc:
             logger.warning("the test answers or the model's size were not recorded: %s", exc)
         laps.lap("test")
-        metrics["serving"] = _serving_check(model_dir, test, config.serving_check_reviews)
-        metrics["behaviour"] = _behaviour_check(model_dir, metrics["serving"])
+        results.serving = _serving_check(model_dir, test, config.serving_check_reviews)
+        results.behaviour = _behaviour_check(model_dir, results.serving)
         laps.lap("checks")
     return str(model_dir)
 
 
-def _model_size(model, model_dir: Path) -> dict:
+def _model_size(model, model_dir: Path) -> ModelSize:
     """Parameters (the weights learned), those training could change, and the saved weights' size."""
-    return {
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "bytes": sum(f.stat().st_size for f in model_dir.iterdir() if f.name in WEIGHT_FILES),
-    }
+    return ModelSize(
+        parameters=sum(p.numel() for p in model.parameters()),
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        bytes=sum(f.stat().st_size for f in model_dir.iterdir() if f.name in WEIGHT_FILES),
+    )
 
 
-def _write_metrics(result: TrainingResult, started: float) -> None:
-    result.metrics["wall_seconds"] = round(time.monotonic() - started, 2)
-    result.metrics["stopped"] = result.stopped
+def _write_results(result: TrainingResult, started: float) -> None:
+    result.results.wall_seconds = round(time.monotonic() - started, 2)
+    result.results.stopped = result.stopped
     if result.main_process:
-        _write_json(Path(result.output_dir) / "metrics.json", result.metrics)
+        results_write(Path(result.output_dir) / RESULTS_FILE, result.results)
 
 
 def _check_length(config: TrainingConfig, model) -> None:
@@ -521,7 +546,7 @@ def _check_length(config: TrainingConfig, model) -> None:
         )
 
 
-def _score_test(trainer, test_dataset) -> tuple[dict, np.ndarray]:
+def _score_test(trainer, test_dataset) -> tuple[TestScores, np.ndarray]:
     """Score the test split once: the scores, and P(positive) per review in the split's order. Sorted by
     length, batches need almost no padding; the answers are put back in order afterwards."""
     order = np.argsort(np.asarray(test_dataset["length"]), kind="stable")
@@ -533,13 +558,13 @@ def _score_test(trainer, test_dataset) -> tuple[dict, np.ndarray]:
     probs[order] = positive_probabilities(output.predictions)
     labels = np.empty(len(order), dtype=np.int64)
     labels[order] = output.label_ids
-    scores = classification_metrics(labels, probs)
-    scores["loss"] = output.metrics.get("test_loss")
-    scores["samples_per_second"] = output.metrics.get("test_samples_per_second")
+    scores = TestScores.from_json(classification_metrics(labels, probs))
+    scores.loss = output.metrics.get("test_loss")
+    scores.samples_per_second = output.metrics.get("test_samples_per_second")
     return scores, probs
 
 
-def _serving_check(model_dir: Path, test, reviews: int) -> dict | None:
+def _serving_check(model_dir: Path, test, reviews: int) -> ServingCheck | None:
     """Each serving runtime on the first ``reviews`` test reviews (the test split is already a seeded
     sample): ``ml.serving.check``. A check that cannot run leaves the model served by PyTorch."""
     if not reviews:
@@ -548,13 +573,13 @@ def _serving_check(model_dir: Path, test, reviews: int) -> dict | None:
 
     sample = test.select(range(min(reviews, len(test))))
     try:
-        return serving_check(model_dir, sample["text"], sample["label"])
+        return ServingCheck.from_json(serving_check(model_dir, sample["text"], sample["label"]))
     except (RuntimeError, OSError) as exc:
         logger.warning("serving check skipped: %s", exc)
-        return {"error": first_line(exc)}
+        return ServingCheck(error=first_line(exc))
 
 
-def _behaviour_check(model_dir: Path, serving: dict | None) -> dict:
+def _behaviour_check(model_dir: Path, serving: ServingCheck) -> BehaviourResult:
     """The behavioural checks (``ml.evaluation.behaviour``) on the saved model, answered by the runtime that would serve
     it by default (``ml.serving.choice``), as the checks run again later on the site are: their results
     are comparable. A check that cannot run is recorded as such: it never fails a run that trained."""
@@ -566,8 +591,8 @@ def _behaviour_check(model_dir: Path, serving: dict | None) -> dict:
         result = behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32))
     except (MLError, RuntimeError, OSError, ValueError) as exc:
         logger.warning("behavioural checks skipped: %s", exc)
-        return {"error": first_line(exc)}
-    return {**result, "runtime": runtime}
+        return BehaviourResult(error=first_line(exc))
+    return BehaviourResult.from_json({**result, "runtime": runtime})
 
 
 def _epoch_curve(log_history: list[dict]) -> list[dict]:

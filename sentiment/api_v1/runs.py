@@ -74,6 +74,10 @@ class RunDetailOut(RunOut):
     notice: str | None = Field(description="Set while the run waits for the worker's message broker.")
 
     @staticmethod
+    def resolve_metrics(run) -> dict[str, Any]:
+        return run.results.to_json()  # the record's JSON, as stored (ml.results)
+
+    @staticmethod
     def resolve_notice(run) -> str | None:
         return run.BROKER_AWAY if run.waiting_for_broker else None
 

@@ -103,7 +103,7 @@ def model_shape(base_model: str) -> arithmetic.ModelShape:
         config = arithmetic.KNOWN_MODELS.get(base_model)
     if config is None:
         recorded = _recorded_runs().filter(config__base_model=base_model).first()
-        config = (recorded.metrics.get("model_shape") or None) if recorded else None
+        config = recorded.results.model_shape if recorded else None
     if not config:
         raise ModelError(f"the shape of {base_model} is not known before it is downloaded, so no estimate")
     return arithmetic.ModelShape.from_config(config)
@@ -125,8 +125,8 @@ def measured_run(config: TrainingConfig, hardware: dict) -> arithmetic.Measured 
     then the newest), as ``ml.estimate`` reads it; None when no run on that hardware was measured."""
     best, best_score = None, -1
     for run in _recorded_runs()[:CANDIDATE_RUNS]:
-        ran_on = run.metrics.get("hardware") or {}
-        if (ran_on.get("kind"), ran_on.get("name")) != (hardware.get("kind"), hardware.get("name")):
+        ran_on = run.results.hardware
+        if (ran_on.kind, ran_on.name) != (hardware.get("kind"), hardware.get("name")):
             continue
         earlier = run.config
         score = (
@@ -143,18 +143,21 @@ def measured_run(config: TrainingConfig, hardware: dict) -> arithmetic.Measured 
 def _recorded_runs():
     """Succeeded runs that measured their phases in one go (a resumed run timed only its last part)."""
     return TrainingRun.objects.filter(
-        status=TrainingRun.Status.SUCCEEDED, interruptions=0, metrics__seconds__isnull=False
+        # the database reads the key (ml.results.RunResults.seconds): only runs that timed their phases
+        status=TrainingRun.Status.SUCCEEDED,
+        interruptions=0,
+        metrics__seconds__isnull=False,
     ).order_by("-finished_at", "-pk")
 
 
 def _measured(run: TrainingRun) -> arithmetic.Measured | None:
-    return arithmetic.measured_from_metrics(run.metrics or {}, run.config, run_id=run.pk)
+    return arithmetic.measured_from_results(run.results, run.config, run_id=run.pk)
 
 
 def _source_shape(dataset: str) -> arithmetic.DataShape:
     """imdb, demo or a folder: the profile the newest run on it recorded, else IMDb's (measured once)."""
     for run in _recorded_runs().filter(config__dataset=dataset)[:5]:
-        recorded = arithmetic.DataShape.from_profile((run.metrics.get("data") or {}).get("profile") or {})
+        recorded = arithmetic.DataShape.from_profile(run.results.data.profile)
         if recorded is not None:
             return recorded
     train, test = arithmetic.SOURCE_SIZES.get(dataset, arithmetic.SOURCE_SIZES["imdb"])
@@ -218,10 +221,9 @@ def training_run_estimate_check(*, run: TrainingRun) -> dict | None:
     expected = run.estimate or {}
     if not expected or expected.get("unavailable"):
         return None
-    metrics = run.metrics or {}
-    took = (metrics.get("seconds") or {}).get("total")
-    memory = (metrics.get("memory") or {}).get("training") or {}
-    peak = memory.get("device_peak_bytes") or memory.get("peak_bytes")
+    took = run.results.seconds.total
+    memory = run.results.memory.training
+    peak = memory.device_peak_bytes or memory.peak_bytes
     seconds = expected.get("seconds")
     return {
         "seconds": seconds,

@@ -54,18 +54,16 @@ CACHE_SECONDS = 600
 
 def training_run_figures(*, run: TrainingRun) -> dict:
     """The numbers that describe a run's model at a glance (stored with a promotion, so kept small)."""
-    metrics = run.metrics or {}
-    test = metrics.get("test") or {}
-    behaviour = metrics.get("behaviour") or {}
+    results = run.results
     return {
         "run": run.pk,
-        "test_accuracy": test.get("accuracy"),
-        "f1": test.get("f1"),
-        "test_examples": test.get("examples"),
-        "test_source": (metrics.get("data") or {}).get("source"),
-        "ece": (test.get("calibration") or {}).get("ece"),
-        "behaviour_pass_rate": behaviour.get("pass_rate"),
-        "behaviour_version": behaviour.get("version"),
+        "test_accuracy": results.test.accuracy,
+        "f1": results.test.f1,
+        "test_examples": results.test.examples,
+        "test_source": results.data.source,
+        "ece": results.test.calibration.ece,
+        "behaviour_pass_rate": results.behaviour.pass_rate,
+        "behaviour_version": results.behaviour.version,
         "runtime": training_run_serving_runtime(run=run),
     }
 
@@ -81,7 +79,7 @@ def promotion_evidence(*, run: TrainingRun, replay: str = COMPUTE, user=None) ->
         "served": training_run_figures(run=served_run) if served_run else None,
         "is_served": served_run is not None and served_run.pk == run.pk,
         "regressions": behaviour_regressions(
-            (run.metrics or {}).get("behaviour"), (served_run.metrics or {}).get("behaviour") if served_run else None
+            run.results.behaviour, served_run.results.behaviour if served_run else None
         ),
         "replay": None,
         "replay_error": "",
@@ -278,12 +276,17 @@ def corrections_accuracy(*, run: TrainingRun, rows: list[dict]) -> float | None:
 def training_run_corrections(*, run: TrainingRun, user=None) -> dict | None:
     """The run's score on the corrections it held out (recorded when it ended) beside the served model's on
     the same reviews (a job: ``job`` is its progress until it is done); None for a run launched without."""
-    recorded = (run.metrics or {}).get("corrections")
+    recorded = run.results.corrections
     if not recorded:
         return None
     served = served_model()
-    result = {**recorded, "served_accuracy": None, "served_run": served.run.pk if served else None, "error": ""}
-    if served is None or not recorded.get("held_out"):
+    result = {
+        **recorded.to_json(),  # the template reads its figures by name, beside the served model's
+        "served_accuracy": None,
+        "served_run": served.run.pk if served else None,
+        "error": "",
+    }
+    if served is None or not recorded.held_out:
         return result
     try:
         job = analysis_job_request(

@@ -54,7 +54,7 @@ def training_run_progress(*, run: TrainingRun) -> dict:
             for h in history
             if "eval_accuracy" in h
         ],
-        "test": run.metrics.get("test"),
+        "test": run.results.test.to_json() if run.results.test else None,
         "model_dir": run.model_dir,
         "last_checkpoint": run.last_checkpoint,
         "output_dir": run.output_dir,

@@ -59,8 +59,9 @@ def served_version() -> int | None:
 def training_run_serving_runtime(*, run: TrainingRun) -> str:
     """The runtime ``SERVE_RUNTIME`` names, or ("auto") the one the run's serving check says answers fastest
     at an accuracy cost of at most ``INT8_MAX_ACCURACY_LOSS`` points (``ml.serving.choice``)."""
-    check = (run.metrics or {}).get("serving")
-    return serving_runtime(check, setting=settings.SERVE_RUNTIME, max_loss_points=settings.INT8_MAX_ACCURACY_LOSS)
+    return serving_runtime(
+        run.results.serving, setting=settings.SERVE_RUNTIME, max_loss_points=settings.INT8_MAX_ACCURACY_LOSS
+    )
 
 
 RUNTIME_NAMES = {
@@ -73,20 +74,19 @@ RUNTIME_NAMES = {
 
 def training_run_serving_check(*, run: TrainingRun) -> dict | None:
     """The run's serving check for its page: one row per runtime measured, and the one that serves."""
-    check = (run.metrics or {}).get("serving")
+    check = run.results.serving
     if not check:
         return None
     served = training_run_serving_runtime(run=run)
     rows = [
-        {"runtime": name, "description": RUNTIME_NAMES.get(name, name), "served": name == served, **scores}
-        for name, scores in (check.get("runtimes") or {}).items()
+        {"runtime": name, "description": RUNTIME_NAMES.get(name, name), "served": name == served, "scores": scores}
+        for name, scores in check.runtimes.items()
     ]
-    export_error = (check.get("export") or {}).get("error") or check.get("error")
     return {
-        "reviews": check.get("reviews"),
+        "reviews": check.reviews,
         "rows": rows,
         "served": served,
         "forced": settings.SERVE_RUNTIME != AUTO,
         "max_loss": settings.INT8_MAX_ACCURACY_LOSS,
-        "export_error": export_error,
+        "export_error": check.export.error or check.error,
     }

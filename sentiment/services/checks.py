@@ -8,7 +8,6 @@ judge what users get.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from django.db import transaction
 
 from ml.errors import first_line
 from ml.evaluation.behaviour import behaviour_check
+from ml.results import RESULTS_FILE, BehaviourResult, RunResults, results_write
 from ml.serving.inference import predictor_cache
 from sentiment.models import AnalysisJob, TrainingRun
 from sentiment.selectors.serving import training_run_serving_runtime
@@ -59,14 +59,16 @@ def training_run_check_behaviour(*, run: TrainingRun) -> dict:
         raise ValidationError(f"The checks could not run on the model of {run}: {first_line(exc)}") from None
     with transaction.atomic():
         locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        locked.metrics = {**(locked.metrics or {}), "behaviour": result}
+        results = RunResults.from_json(locked.metrics)
+        results.behaviour = BehaviourResult.from_json(result)
+        locked.metrics = results.to_json()
         locked.save(update_fields=["metrics"])
     run.metrics = locked.metrics
-    metrics_file = Path(run.output_dir) / "metrics.json" if run.output_dir else None
-    if metrics_file and metrics_file.is_file():
+    results_file = Path(run.output_dir) / RESULTS_FILE if run.output_dir else None
+    if results_file and results_file.is_file():
         try:
-            metrics_file.write_text(json.dumps(run.metrics, indent=2, default=str))
+            results_write(results_file, results)
         except OSError:
-            logger.warning("could not update %s", metrics_file, exc_info=True)
+            logger.warning("could not update %s", results_file, exc_info=True)
     logger.info("behavioural checks of %s: %s of %s passed", run, result["passed"], result["total"])
     return result

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from ml.config import TrainingConfig
 from ml.presets import config_from_preset
+from ml.results import RESULTS_FILE, RunResults, ServingCheck, results_read, results_write
 from ml.training.progress import Progress
 from sentiment import jobs
 from sentiment.models import TrainingRun
@@ -143,16 +144,17 @@ def training_run_finish(*, run_id: int, worker: str, result) -> TrainingRun:
     the other. A model that cannot be served leaves the run SUCCEEDED, with the reason in its error.
     """
     status = Status.CANCELLED if result.stopped else Status.SUCCEEDED
+    results = result.results
     with transaction.atomic():
         _held(run_id=run_id, worker=worker).update(
             status=status,
             finished_at=timezone.now(),
-            metrics=_plain(result.metrics),
+            metrics=_plain(results.to_json()),
             model_dir=result.model_dir or "",
             last_checkpoint=result.last_checkpoint or "",
-            device=result.metrics.get("device", ""),
-            precision=result.metrics.get("precision", ""),
-            step=result.metrics.get("train", {}).get("steps", F("step")),
+            device=results.device or "",
+            precision=results.precision or "",
+            step=F("step") if results.train.steps is None else results.train.steps,
         )
         run = TrainingRun.objects.get(pk=run_id)
         if run.status == Status.SUCCEEDED and run.promote_when_done and not run.promotions.exists():
@@ -170,12 +172,16 @@ def training_runs_record_serving_check(*, model_dir: Path, check: dict) -> list[
     ``model_dir``, and in their metrics.json; returns their ids. A web process serving one of them
     chooses its runtime again at the next promotion or restart."""
     runs = [run for run in TrainingRun.objects.exclude(model_dir="") if _same_folder(run.model_dir, model_dir)]
+    serving = ServingCheck.from_json(_plain(check))
     for run in runs:
-        metrics = {**(run.metrics or {}), "serving": _plain(check)}
-        TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
-    metrics_file = model_dir.parent / "metrics.json"
-    if metrics_file.is_file():
-        metrics_file.write_text(json.dumps({**json.loads(metrics_file.read_text()), "serving": check}, indent=2))
+        results = RunResults.from_json(run.metrics)
+        results.serving = serving
+        TrainingRun.objects.filter(pk=run.pk).update(metrics=results.to_json())
+    results_file = model_dir.parent / RESULTS_FILE
+    if results_file.is_file():
+        results = results_read(results_file)
+        results.serving = serving
+        results_write(results_file, results)
     return [run.pk for run in runs]
 
 

@@ -52,8 +52,8 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "progress": run_progress_shown(run),
                 "served": served_model(),
                 "serving_check": training_run_serving_check(run=run),
-                "behaviour": (run.metrics or {}).get("behaviour"),
-                "model_size": (run.metrics or {}).get("model"),
+                "behaviour": run.results.behaviour,
+                "model_size": run.results.model,
                 "corrections": evidence.training_run_corrections(run=run, user=request.user),
                 "behaviour_job": job_shown(analysis_job_active(key=behaviour_job_key(run))),
                 "resumable": training_run_resumable(run=run),
@@ -89,9 +89,9 @@ class RunMistakesView(TrainingStaffRequiredMixin, View):
                 limit=MISTAKES_PAGE_SIZE,
             )
 
-        test = (run.metrics or {}).get("test") or {}
+        test = run.results.test
         found, pages = cell_page(_page_number(request)), None
-        agree = scored_reviews_agree(run.output_dir, confusion_matrix=test.get("confusion_matrix"))
+        agree = scored_reviews_agree(run.output_dir, confusion_matrix=test.confusion_matrix)
         if agree is False:
             found = None
         if found is not None:

@@ -16,6 +16,7 @@ from ml.evaluation.behaviour import (
     behaviour_check,
     behaviour_regressions,
 )
+from ml.results import BehaviourResult
 
 # The fingerprint of each battery version's cases: a case changed without a new BATTERY_VERSION fails
 # test_changing_a_case_needs_a_new_battery_version, so old and new results are never compared as equal.
@@ -199,11 +200,11 @@ def test_a_model_giving_the_wrong_number_of_answers_or_impossible_probabilities_
         behaviour_check(constant_scorer(0.5), max_failures=-1)
 
 
-def result_with(rates: dict, version: str = BATTERY_VERSION) -> dict:
-    return {
+def result_with(rates: dict, version: str = BATTERY_VERSION) -> BehaviourResult:
+    return BehaviourResult.from_json({
         "version": version,
         "capabilities": [{"name": name, "title": name.title(), "pass_rate": rate} for name, rate in rates.items()],
-    }
+    })  # fmt: skip
 
 
 def test_regressions_are_the_capabilities_that_got_worse_largest_drop_first():
@@ -217,8 +218,8 @@ def test_regressions_are_the_capabilities_that_got_worse_largest_drop_first():
 
 
 def test_a_model_that_loses_negation_shows_it_as_its_worst_regression():
-    served = behaviour_check(keyword_scorer(negation=True))
-    candidate = behaviour_check(keyword_scorer(negation=False))
+    served = BehaviourResult.from_json(behaviour_check(keyword_scorer(negation=True)))
+    candidate = BehaviourResult.from_json(behaviour_check(keyword_scorer(negation=False)))
     regressions = behaviour_regressions(candidate, served)
     assert regressions[0]["name"] == "negation"
     assert [r["drop_points"] for r in regressions] == sorted((r["drop_points"] for r in regressions), reverse=True)

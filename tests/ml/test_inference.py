@@ -6,6 +6,7 @@ import pytest
 
 from ml.errors import ModelError
 from ml.evaluation.test_scores import evaluate_saved_model, evaluation_limits, saved_training_config
+from ml.results import ServingCheck
 from ml.serving.inference import PredictorCache
 from ml.serving.labeller import resolve_model_dir
 
@@ -86,10 +87,11 @@ def test_training_ends_with_the_serving_check_of_every_runtime(trained_tiny_run)
     assert (Path(trained_tiny_run.model_dir) / "onnx" / "model-int8.onnx").is_file()
 
 
-def measured(**runtimes) -> dict:
+def measured(**runtimes) -> ServingCheck:
     """A serving check's runtimes: name=(points lost, ms per review)."""
-    return {"runtimes": {name.replace("_", "-"): {"accuracy_loss_points": loss, "ms_per_review": ms}
-                         for name, (loss, ms) in runtimes.items()}}  # fmt: skip
+    scores = {name.replace("_", "-"): {"accuracy_loss_points": loss, "ms_per_review": ms}
+              for name, (loss, ms) in runtimes.items()}  # fmt: skip
+    return ServingCheck.from_json({"runtimes": scores})
 
 
 def test_auto_serves_the_fastest_runtime_within_the_accuracy_budget():
@@ -102,7 +104,7 @@ def test_auto_serves_the_fastest_runtime_within_the_accuracy_budget():
     assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 15), onnx_int8=(0.6, 9))) == "onnx-fp32"  # int8 too inexact
     assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 21), onnx_int8=(-0.2, 30))) == "pytorch"  # int8 scored better
     assert auto(measured(pytorch=(0, 20), onnx_fp32=(0, 20))) == "pytorch"  # a tie keeps PyTorch
-    assert auto(None) == auto({"error": "no engine"}) == auto(measured(onnx_int8=(0, 1))) == "pytorch"
+    assert auto(None) == auto(ServingCheck(error="no engine")) == auto(measured(onnx_int8=(0, 1))) == "pytorch"
     forced = serving_runtime(measured(pytorch=(0, 20), onnx_int8=(0, 9)), setting="pytorch-int8", max_loss_points=0.5)
     assert forced == "pytorch-int8"
 

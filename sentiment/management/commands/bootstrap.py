@@ -84,6 +84,6 @@ class Command(BaseCommand):
             raise CommandError(f"{run} is still {run.get_status_display()} after {timeout:.0f} s; its page shows why")
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"{run} ended {run.get_status_display()}: {run.error}")
-        accuracy = run.metrics.get("test", {}).get("accuracy")
+        accuracy = run.test_accuracy
         scored = f" (test accuracy {accuracy:.3f})" if accuracy is not None else ""
         self.stdout.write(self.style.SUCCESS(f"{run} is served{scored}. Sign in and classify."))

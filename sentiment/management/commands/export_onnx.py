@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from ml.data.sources import load_reviews
 from ml.evaluation.test_scores import evaluation_limits, saved_training_config
+from ml.results import ServingCheck
 from ml.serving.check import serving_check
 from ml.serving.labeller import resolve_model_dir
 from sentiment.management.options import dump_json, reasons_not_tracebacks
@@ -39,20 +40,21 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(dump_json({**check, "recorded_with_runs": runs}))
             return
-        export = check["export"]
-        if "error" in export:
-            self.stderr.write(f"Not exported: {export['error']}")
+        measured = ServingCheck.from_json(check)
+        export = measured.export
+        if export.error:
+            self.stderr.write(f"Not exported: {export.error}")
         else:
-            for variant, path in export["files"].items():
+            for variant, path in export.files.items():
                 self.stdout.write(
-                    f"{variant}: {path} — P(positive) within {export['max_difference'][variant]:.2g} of "
-                    f"PyTorch's, same label on {export['label_agreement'][variant]:.1%} of "
-                    f"{export['checked_texts']} test reviews"
+                    f"{variant}: {path} — P(positive) within {export.max_difference[variant]:.2g} of "
+                    f"PyTorch's, same label on {export.label_agreement[variant]:.1%} of "
+                    f"{export.checked_texts} test reviews"
                 )
-        for runtime, scores in check["runtimes"].items():
+        for runtime, scores in measured.runtimes.items():
             self.stdout.write(
-                f"{runtime}: accuracy {scores['accuracy']:.3f} ({scores['accuracy_loss_points']:+.2f} points lost), "
-                f"{scores['ms_per_review']:.1f} ms per review, {scores['reviews_per_second']} reviews/s"
+                f"{runtime}: accuracy {scores.accuracy:.3f} ({scores.accuracy_loss_points:+.2f} points lost), "
+                f"{scores.ms_per_review:.1f} ms per review, {scores.reviews_per_second} reviews/s"
             )
         recorded = ", ".join(f"#{pk}" for pk in runs) or "no run (a folder the site does not know)"
-        self.stdout.write(self.style.SUCCESS(f"Checked on {check['reviews']} test reviews; recorded with {recorded}."))
+        self.stdout.write(self.style.SUCCESS(f"Checked on {measured.reviews} test reviews; recorded with {recorded}."))

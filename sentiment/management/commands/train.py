@@ -58,17 +58,17 @@ class Command(BaseCommand):
             progress_bar = options["verbosity"] > 0 and not options["run_id"]  # no bars in the worker's log
             run = training_run_execute(run_id=run_id, progress_bar=progress_bar)
         summary = {"run_id": run.pk, "status": run.status, "output_dir": run.output_dir, "model_dir": run.model_dir}
-        summary.update(run.metrics)
+        summary.update(run.results.to_json())
         if options["json"]:
             self.stdout.write(dump_json(summary))
             return
-        test = run.metrics.get("test", {})
-        for note in run.metrics.get("data", {}).get("notes", []):
+        results = run.results
+        for note in results.data.notes:
             self.stdout.write(f"Note: {note}")
+        test = results.test
         self.stdout.write(
-            f"Run #{run.pk} {run.status} on {run.device} ({run.precision}) in "
-            f"{run.metrics.get('wall_seconds', 0):.0f} s: test accuracy {test.get('accuracy', float('nan')):.4f}, "
-            f"F1 {test.get('f1', float('nan')):.4f} on {test.get('examples', 0)} reviews"
+            f"Run #{run.pk} {run.status} on {run.device} ({run.precision}) in {_number(results.wall_seconds, 0):.0f} "
+            f"s: test accuracy {_number(test.accuracy):.4f}, F1 {_number(test.f1):.4f} on {test.examples or 0} reviews"
         )
         self.stdout.write(self.style.SUCCESS(f"Model saved in {run.model_dir}"))
 
@@ -90,3 +90,8 @@ class Command(BaseCommand):
             return TrainingConfig.from_json(text).replace(**overrides)
         overrides.setdefault("corrections_file", corrections_file())  # users' accepted corrections
         return config_from_preset(options["preset"], **overrides)
+
+
+def _number(value: float | None, missing: float = float("nan")) -> float:
+    """A figure the run did not record (a stopped run has no test scores) is printed as ``missing``."""
+    return missing if value is None else value
