@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ml.results import RunResults, RuntimeScores
 from sentiment.models import TrainingRun
 from sentiment.selectors.serving import training_run_serving_runtime
 
@@ -38,72 +39,11 @@ class Row:
         return len({repr(v) for v in self.values}) > 1
 
 
-def _get(metrics: dict, *path):
-    for key in path:
-        metrics = metrics.get(key) if isinstance(metrics, dict) else None
-    return metrics
-
-
-def _served_runtime_figure(run: TrainingRun, name: str):
-    runtime = training_run_serving_runtime(run=run)
-    return _get(run.metrics or {}, "serving", "runtimes", runtime, name)
-
-
 def training_runs_comparison(*, runs: list[TrainingRun]) -> dict:
     """The compare page's tables and the validation curves of ``runs`` (in the order given)."""
-    m = [run.metrics or {} for run in runs]
-    figures = [
-        Row("Status", [run.get_status_display() for run in runs]),
-        Row("Preset", [run.preset for run in runs]),
-        Row("Base model", [run.config.get("base_model") for run in runs]),
-        Row("Data", [_get(x, "data", "source") for x in m]),
-        Row("Training reviews", [_get(x, "data", "sizes", "train") for x in m]),
-        Row("Device", [run.device or None for run in runs]),
-        Row("Precision", [run.precision or None for run in runs], "16-bit floats (bf16) are faster where supported."),
-        Row(
-            "Wall time", [x.get("wall_seconds") for x in m], "The whole run: data, training, test, saving.", "low", "s"
-        ),
-        Row(
-            "Training speed",
-            [_get(x, "train", "samples_per_second") for x in m],
-            "Reviews trained on per second.",
-            "high",
-            "reviews/s",
-        ),
-        Row("Test accuracy", [_get(x, "test", "accuracy") for x in m], "Share of test reviews right.", "high"),
-        Row("F1", [_get(x, "test", "f1") for x in m], "Harmonic mean of precision and recall.", "high"),
-        Row("ROC AUC", [_get(x, "test", "roc_auc") for x in m], "Ranking quality, threshold-free.", "high"),
-        Row(
-            "Calibration error (ECE)",
-            [_get(x, "test", "calibration", "ece") for x in m],
-            "Gap between confidence and accuracy; 0 is perfect.",
-            "low",
-        ),
-        Row("Test reviews", [_get(x, "test", "examples") for x in m]),
-        Row("Parameters", [_get(x, "model", "parameters") for x in m], "Weights the model has."),
-        Row("Weights on disk", [_mb(_get(x, "model", "bytes")) for x in m], "", "", "MB"),
-        Row("Serving runtime", [training_run_serving_runtime(run=run) for run in runs]),
-        Row(
-            "One review, served",
-            [_served_runtime_figure(run, "ms_per_review") for run in runs],
-            "Median time to answer one review on the CPU that checked it.",
-            "low",
-            "ms",
-        ),
-        Row(
-            "Points lost serving",
-            [_served_runtime_figure(run, "accuracy_loss_points") for run in runs],
-            "Accuracy lost by the serving runtime against PyTorch.",
-            "low",
-        ),
-        Row(
-            "Behavioural checks passed",
-            [_get(x, "behaviour", "pass_rate") for x in m],
-            "Share of the behavioural tests passed.",
-            "high",
-        ),
-    ]
-    behaviour = _behaviour_rows(m)
+    results = [run.results for run in runs]
+    figures = [*_run_rows(runs, results), *_test_rows(results), *_check_rows(runs, results)]
+    behaviour = _behaviour_rows(results)
     settings = _settings_rows(runs)
     for row in (*figures, *behaviour):
         row.mark_best()
@@ -114,32 +54,96 @@ def training_runs_comparison(*, runs: list[TrainingRun]) -> dict:
         "settings": settings,
         "differences": sum(row.differs for row in settings),
         "curves": [
-            {
-                "name": f"#{run.pk} {run.preset}",
-                "points": [[e.get("epoch"), e.get("accuracy")] for e in x.get("epochs") or []],
-            }
-            for run, x in zip(runs, m, strict=True)
+            {"name": f"#{run.pk} {run.preset}", "points": [[e.epoch, e.accuracy] for e in r.epochs]}
+            for run, r in zip(runs, results, strict=True)
         ],
     }
+
+
+def _run_rows(runs: list[TrainingRun], results: list[RunResults]) -> list[Row]:
+    """What ran, on what, and how fast."""
+    return [
+        Row("Status", [run.get_status_display() for run in runs]),
+        Row("Preset", [run.preset for run in runs]),
+        Row("Base model", [run.config.get("base_model") for run in runs]),
+        Row("Data", [r.data.source for r in results]),
+        Row("Training reviews", [r.data.sizes.train for r in results]),
+        Row("Device", [run.device or None for run in runs]),
+        Row("Precision", [run.precision or None for run in runs], "16-bit floats (bf16) are faster where supported."),
+        Row("Wall time", [r.wall_seconds for r in results], "The whole run: data, training, test, saving.", "low", "s"),
+        Row(
+            "Training speed",
+            [r.train.samples_per_second for r in results],
+            "Reviews trained on per second.",
+            "high",
+            "reviews/s",
+        ),
+    ]
+
+
+def _test_rows(results: list[RunResults]) -> list[Row]:
+    """The test scores and the model's size."""
+    tests = [r.test for r in results]
+    return [
+        Row("Test accuracy", [t.accuracy for t in tests], "Share of test reviews right.", "high"),
+        Row("F1", [t.f1 for t in tests], "Harmonic mean of precision and recall.", "high"),
+        Row("ROC AUC", [t.roc_auc for t in tests], "Ranking quality, threshold-free.", "high"),
+        Row(
+            "Calibration error (ECE)",
+            [t.calibration.ece for t in tests],
+            "Gap between confidence and accuracy; 0 is perfect.",
+            "low",
+        ),
+        Row("Test reviews", [t.examples for t in tests]),
+        Row("Parameters", [r.model.parameters for r in results], "Weights the model has."),
+        Row("Weights on disk", [_mb(r.model.bytes) for r in results], "", "", "MB"),
+    ]
+
+
+def _check_rows(runs: list[TrainingRun], results: list[RunResults]) -> list[Row]:
+    """The checks after training: the runtime that serves (and its figures), and the behavioural checks."""
+    served = [training_run_serving_runtime(run=run) for run in runs]
+    scores = [r.serving.runtimes.get(name) or RuntimeScores() for r, name in zip(results, served, strict=True)]
+    return [
+        Row("Serving runtime", served),
+        Row(
+            "One review, served",
+            [s.ms_per_review for s in scores],
+            "Median time to answer one review on the CPU that checked it.",
+            "low",
+            "ms",
+        ),
+        Row(
+            "Points lost serving",
+            [s.accuracy_loss_points for s in scores],
+            "Accuracy lost by the serving runtime against PyTorch.",
+            "low",
+        ),
+        Row(
+            "Behavioural checks passed",
+            [r.behaviour.pass_rate for r in results],
+            "Share of the behavioural tests passed.",
+            "high",
+        ),
+    ]
 
 
 def _mb(size):
     return round(size / 2**20, 1) if size else None
 
 
-def _behaviour_rows(metrics: list[dict]) -> list[Row]:
+def _behaviour_rows(results: list[RunResults]) -> list[Row]:
     """One row per capability of the behavioural checks, pass rates per run. Only results of one version of
     the battery (the newest among the runs) are compared: a run checked with another shows —."""
-    versions = {_get(x, "behaviour", "version") for x in metrics} - {None}
-    newest = max(versions, key=_version_order, default=None)
+    newest = max({r.behaviour.version for r in results} - {None}, key=_version_order, default=None)
     names: dict[str, str] = {}
     rates: list[dict] = []
-    for x in metrics:
+    for r in results:
         found = {}
-        if _get(x, "behaviour", "version") == newest:
-            for capability in _get(x, "behaviour", "capabilities") or []:
-                names.setdefault(capability["name"], capability["title"])
-                found[capability["name"]] = capability["pass_rate"]
+        if r.behaviour.version == newest:
+            for capability in r.behaviour.capabilities:
+                names.setdefault(capability.name, capability.title)
+                found[capability.name] = capability.pass_rate
         rates.append(found)
     return [Row(title, [r.get(name) for r in rates], "", "high") for name, title in names.items()]
 
