@@ -139,3 +139,11 @@ def test_the_time_left_counts_down_between_reports_while_the_run_is_active():
     overdue = TrainingRun(status=TrainingRun.Status.RUNNING, config={}, eta_seconds=10.0, eta_at=reported)
     ended = TrainingRun(status=TrainingRun.Status.SUCCEEDED, config={}, eta_seconds=9.0, eta_at=reported)
     assert overdue.seconds_left == 0 and ended.seconds_left == 9
+
+
+def test_a_run_reads_its_results_once_and_again_when_they_are_replaced():
+    run = TrainingRun(config={}, metrics={"test": {"accuracy": 0.9}, "int8": {"speedup": 2.0}})
+    assert run.results is run.results and run.test_accuracy == 0.9 and not run.results.serving
+    run.metrics = {"behaviour": {"version": "1"}}  # as a refresh from the database or an assignment does
+    assert run.test_accuracy is None and run.results.behaviour.version == "1"
+    assert TrainingRun(config={}).results.to_json() == {}
