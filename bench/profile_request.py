@@ -41,7 +41,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import imdb_reviews, median_review, promoted_run, unlimited_rates
+from bench.common import imdb_reviews, median_review
+from bench.served_site import promoted_run, unlimited_rates
 from ml.serving.choice import ONNX_INT8, RUNTIMES
 
 # Components in the order a request meets them; "=" marks one derived from others.

@@ -35,10 +35,10 @@ def module_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Which of the project's modules each one imports, inside functions too (a module imported by name,
+def import_graph(packages: tuple[str, ...] = APP_PACKAGES) -> dict[str, set[str]]:
+    """Which of the modules of ``packages`` each one imports, inside functions too (a module imported by name,
     ``from package import module``, counts as that module)."""
-    modules = {name: file for package in APP_PACKAGES for name, file in module_files(ROOT / package).items()}
+    modules = {name: file for package in packages for name, file in module_files(ROOT / package).items()}
     graph = {name: set() for name in modules}
     for name, file in modules.items():
         for node in ast.walk(ast.parse(file.read_text())):
@@ -232,3 +232,13 @@ def test_the_length_finder_counts_decorators_and_finds_methods():
 
     assert long_functions(method(57), "a.py") == []  # 2 decorators + def + 57 lines: 60
     assert long_functions(method(58), "a.py") == ["a.py:2 f (61 lines)"]
+
+
+def test_no_benchmark_imports_another():
+    """A benchmark (a module of bench/ run as a program) shares its helpers through helper modules
+    (``bench/common.py``, ``served_site.py``, ``timing.py``), so a change to one benchmark changes no other."""
+    runnable = {
+        f"bench.{file.stem}" for file in (ROOT / "bench").glob("*.py") if '__name__ == "__main__"' in file.read_text()
+    }
+    graph = import_graph(("bench",))
+    assert {name: sorted(graph[name] & runnable) for name in graph if graph[name] & runnable} == {}
