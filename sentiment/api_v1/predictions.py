@@ -101,7 +101,7 @@ def prediction_list(request, filters: Query[PredictionFilters]):
 
 
 def _own(request, prediction_id: int) -> Prediction:
-    return get_object_or_404(prediction_list(user=caller(request)), pk=prediction_id)
+    return get_object_or_404(prediction_reads.prediction_list(user=caller(request)), pk=prediction_id)
 
 
 @router.get(
