@@ -13,8 +13,9 @@ Every limit is named once here (``Limit``), with its setting (``RATE_LIMIT_*``, 
 ``30/m``, read at each request) and what it counts per; the group of its counter is its setting, so
 every view that uses a limit shares its count. Counts live in Django's cache, which is Redis, across
 every web process. A request past its limit is answered 429 Too Many Requests with ``Retry-After`` (the
-seconds until the window ends), in JSON for the APIs. When Redis does not answer, requests go through
-(and a warning is logged): the limits protect the service, they must not take it down with Redis.
+seconds until the window ends): a page here, and on both APIs their JSON (``sentiment.api_v1.throttle``).
+When Redis does not answer, requests go through (and a warning is logged): the limits protect the
+service, they must not take it down with Redis.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
@@ -132,16 +133,17 @@ def first_wait(request: HttpRequest, limits: tuple[Limit, ...], *, methods: tupl
     return None
 
 
-def rate_limited(*limits: Limit, json: bool = False, methods: tuple[str, ...] = ("POST",)):
-    """A view decorator: each of ``limits`` counts the requests of ``methods`` (POSTs: a page that costs
-    work on GET, like an explanation, names GET too)."""
+def rate_limited(*limits: Limit, methods: tuple[str, ...] = ("POST",)):
+    """A page's decorator: each of ``limits`` counts the requests of ``methods`` (POSTs: a page that costs
+    work on GET, like an explanation, names GET too); past one, a page that says when to try again (the
+    APIs answer in their own shape: ``sentiment.api_v1.throttle``)."""
 
     def decorator(view):
         @wraps(view)
         def limited_view(request: HttpRequest, *args, **kwargs):
             wait = first_wait(request, limits, methods=methods)
             if wait is not None:
-                return too_many_requests(request, retry_after=wait, json=json)
+                return too_many_requests(request, retry_after=wait)
             return view(request, *args, **kwargs)
 
         return limited_view
@@ -149,11 +151,8 @@ def rate_limited(*limits: Limit, json: bool = False, methods: tuple[str, ...] = 
     return decorator
 
 
-def too_many_requests(request: HttpRequest, *, retry_after: int, json: bool) -> HttpResponse:
+def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
     message = f"Too many requests: try again in {retry_after} s."
-    if json:
-        response = JsonResponse({"error": message}, status=429)
-    else:
-        response = render(request, "sentiment/too_many_requests.html", {"message": message}, status=429)
+    response = render(request, "sentiment/too_many_requests.html", {"message": message}, status=429)
     response["Retry-After"] = str(retry_after)
     return response

@@ -1,5 +1,6 @@
-"""Rate limits of API v1: the site's own (``sentiment.limits``), counted per caller once v1's auth has
-found it (the person, the key, the address), answered in v1's error shape: 429 with ``Retry-After``."""
+"""Rate limits of both APIs (v1, and the first one through it): the site's own (``sentiment.limits``),
+counted per caller (the person, the key, the address), answered in the API's error shape: 429 with
+``Retry-After``."""
 
 from __future__ import annotations
 
