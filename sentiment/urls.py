@@ -18,10 +18,10 @@ from sentiment.views.runs import (
 from sentiment.views.serving import FeedbackQueueView, RunCompareView, RunPromoteView, ServingHistoryView
 
 # Costly pages are rate-limited per caller (sentiment/limits.py): classifications and uploads against one
-# budget per person, whichever way they come. Both APIs count in their views (sentiment/api_v1/throttle.py).
+# budget per person, whichever way they come; explanations on their own (limits.EXPLAIN says which requests
+# count). Both APIs count in their views (sentiment/api_v1/throttle.py).
 per_person = rate_limited(PERSON)
-# An explanation reads a review again up to 41 times, on a GET: counted on its own, GETs included.
-explanations = rate_limited(EXPLAIN, methods=("GET", "POST"))
+explanations = rate_limited(EXPLAIN)
 
 app_name = "sentiment"
 urlpatterns = [

@@ -24,6 +24,7 @@ from sentiment.api_v1.schemas import (
     answers,
 )
 from sentiment.api_v1.throttle import within_limits
+from sentiment.limits import try_again
 from sentiment.models import Prediction
 from sentiment.selectors import predictions as prediction_reads
 from sentiment.services.analysis import AnalysisBusy
@@ -64,7 +65,7 @@ def explanation_of(request, prediction: Prediction) -> dict:
     explain is said beside it, never by failing it."""
     wait = limits.EXPLAIN.wait(request)
     if wait is not None:
-        return {"explanation_error": f"Too many explanations: try again in {wait} s."}
+        return {"explanation_error": try_again(wait, what="explanations")}
     try:
         job = prediction_explanation_request(prediction=prediction, user=prediction.user)
     except ValidationError as exc:
