@@ -6,6 +6,10 @@ say an answer was wrong; authenticated by an API key.
     curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
          -d '{"correct_label": "negative"}' http://127.0.0.1:8000/api/predictions/42/feedback
 
+**Deprecated**: API v1 (``sentiment.api_v1``) does all of it and more. Every answer says so, failures
+included (RFC 9745): ``Deprecation`` with the date it was deprecated, and ``Link`` to v1's documentation
+(``rel="deprecation"``) and to the v1 endpoint that replaces this one (``rel="successor-version"``).
+
 A thin adapter over API v1's own code: the same key check (``ApiKey``), rate limits (``within_limits``),
 body guards (``json_text``), explanations (``explanation_of``) and services, refusing with v1's
 ``ApiError``. Only the answers keep this API's shape for its clients: the fields it always had, and every
@@ -17,11 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from sentiment import limits
@@ -41,30 +47,45 @@ logger = logging.getLogger(__name__)
 
 EXAMPLE = '{"text": "A moving film."}'
 FEEDBACK_EXAMPLE = '{"correct_label": "positive", "comment": "it is ironic"}'
+DEPRECATED_ON = datetime(2026, 12, 7, tzinfo=UTC)
 KEY = ApiKey()  # API v1's key check: a key of either API is the same key
 
 
-def _answers_json(view):
+def _deprecated(response: HttpResponse, *, successor: str) -> HttpResponse:
+    """Mark an answer of this API deprecated (RFC 9745: the date as ``@`` and seconds since 1970), with
+    where to read about v1 and the URL of the v1 endpoint that succeeds this one."""
+    response["Deprecation"] = f"@{int(DEPRECATED_ON.timestamp())}"
+    docs = reverse("api-v1:openapi-view")
+    response["Link"] = f'<{docs}>; rel="deprecation"; type="text/html", <{successor}>; rel="successor-version"'
+    return response
+
+
+def _answers_json(*, successor: str):
     """Every request of a view of this API answered in its shape: a refusal (v1's ``ApiError``) as
     ``{"error": message}`` with the error's status and headers; anything unexpected a JSON 500, logged with
-    its traceback (left alone, Django would answer its HTML error page)."""
+    its traceback (left alone, Django would answer its HTML error page). Each answer, whichever, is marked
+    deprecated, with ``successor`` (the v1 endpoint's URL name, given the view's own arguments) to use instead."""
 
-    @csrf_exempt  # no cookies: the API key in the Authorization header is the credential
-    @wraps(view)
-    def json_view(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except ApiError as error:
-            return JsonResponse({"error": str(error)}, status=error.status, headers=error.headers or None)
-        except Exception:
-            logger.exception("The API failed on %s %s", request.method, request.path)
-            message = "Something went wrong on our side (it is logged); please try again later."
-            return JsonResponse({"error": message}, status=500)
+    def decorator(view):
+        @csrf_exempt  # no cookies: the API key in the Authorization header is the credential
+        @wraps(view)
+        def json_view(request, *args, **kwargs):
+            try:
+                response = view(request, *args, **kwargs)
+            except ApiError as error:
+                response = JsonResponse({"error": str(error)}, status=error.status, headers=error.headers or None)
+            except Exception:
+                logger.exception("The API failed on %s %s", request.method, request.path)
+                message = "Something went wrong on our side (it is logged); please try again later."
+                response = JsonResponse({"error": message}, status=500)
+            return _deprecated(response, successor=reverse(successor, kwargs=kwargs))
 
-    return json_view
+        return json_view
+
+    return decorator
 
 
-@_answers_json
+@_answers_json(successor="api-v1:classify")
 def classify(request):
     if request.method != "POST":
         raise ApiError(
@@ -92,7 +113,7 @@ def classify(request):
     return JsonResponse(answer)
 
 
-@_answers_json
+@_answers_json(successor="api-v1:prediction_feedback")
 def prediction_feedback(request, prediction_id: int):
     """The caller says one of their answers was wrong: {"correct_label": "positive", "comment": "..."}."""
     if request.method != "POST":
