@@ -28,7 +28,8 @@ import tempfile
 import time
 
 from bench import common
-from bench.serve_latency import imdb_reviews, machine, post, promoted_run, server, unlimited_rates, web_workers
+from bench.common import imdb_reviews, serving_machine
+from bench.served_site import post, promoted_run, server, unlimited_rates, web_workers
 
 BATCH = 64  # the issue's batch; API_BATCH_MAX by default
 TARGET = 1 / 3  # the batch takes at most a third of the singles' time
@@ -58,7 +59,7 @@ def main() -> None:
         reviews = distinct_reviews(BATCH)
         result = {
             "benchmark": "api_batch",
-            "machine": machine(),
+            "machine": serving_machine(),
             "model": str(model_dir),
             "runtime": runtime,
             "web_workers": web_workers(),

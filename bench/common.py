@@ -1,4 +1,5 @@
-"""What every benchmark shares: the machine it ran on, timing that waits for the GPU, JSON output.
+"""What every benchmark shares: the machine it ran on, timing that waits for the GPU, JSON output, a
+throw-away site, and the test reviews and the figures of answering them that the serving benchmarks report.
 
 Each benchmark runs its baseline in the same process as the thing it measures and reports the ratio:
 these machines are noisy, so a ratio measured side by side means more than an absolute time.
@@ -7,7 +8,9 @@ these machines are noisy, so a ratio measured side by side means more than an ab
 from __future__ import annotations
 
 import json
+import os
 import platform
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -112,8 +115,6 @@ def emit(result: dict, out: str | None = None) -> None:
 def throwaway_site(tmp: str, *, debug: bool, **settings: str) -> None:
     """Point this process's Django at a database and media folder of its own in ``tmp`` (``settings`` on
     top), set it up and migrate: a benchmark never touches the site's real data."""
-    import os
-
     os.environ.update(
         {
             "VAR_DIR": tmp,
@@ -132,3 +133,52 @@ def throwaway_site(tmp: str, *, debug: bool, **settings: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+# --- reviews and answers: what the serving benchmarks share -------------------------------------------
+
+
+def imdb_reviews() -> dict:
+    """Official IMDb test reviews when IMDB_DATA_DIR is set, else the demo set's held-out reviews."""
+    from ml.data.sources import SplitLimits, load_reviews
+
+    imdb_dir = os.environ.get("IMDB_DATA_DIR")
+    splits = load_reviews("imdb" if imdb_dir else "demo", limits=SplitLimits(max_test=2000), imdb_dir=imdb_dir)
+    return {"text": list(splits.test["text"]), "label": list(splits.test["label"]), "source": splits.description}
+
+
+def median_review(texts: list[str]) -> str:
+    """The review of median length: what "one review" means in the latency figures."""
+    return sorted(texts, key=len)[len(texts) // 2]
+
+
+def latency_summary(seconds: list[float]) -> dict:
+    """The answers' times as the benchmarks report them, in milliseconds."""
+    ms = [s * 1000 for s in seconds]
+    return {
+        "requests": len(ms),
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "mean_ms": round(statistics.fmean(ms), 1),
+    }
+
+
+def runtime_accuracy(predictors: dict, reviews: dict, n: int, *, reference: str) -> dict:
+    """Accuracy of each predictor on the same ``n`` test reviews; the cost in points against ``reference``."""
+    import numpy as np
+
+    texts, labels = reviews["text"][:n], np.asarray(reviews["label"][:n])
+    out = {}
+    for name, predictor in predictors.items():
+        probs = predictor.positive_probabilities(texts, batch_size=32)
+        out[name] = {"accuracy": round(float(((probs >= 0.5) == labels).mean()), 4), "reviews": len(texts)}
+    for scores in out.values():
+        scores[f"cost_points_vs_{reference}"] = round(100 * (out[reference]["accuracy"] - scores["accuracy"]), 2)
+    return out
+
+
+def serving_machine() -> dict:
+    """``machine()`` and the version of ONNX Runtime, which computes the answers of two of the runtimes."""
+    import onnxruntime
+
+    return {**machine(), "onnxruntime": onnxruntime.__version__}

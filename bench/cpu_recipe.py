@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 from bench import common
-from bench.train_throughput import run_variant
 
 BASELINE = "smoke settings (fp32, 256 tokens, batch 16)"
 VARIANTS = {
@@ -40,6 +39,7 @@ def main() -> None:
     parser.add_argument("--variants", help="names to run, separated by ';' (default: all)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    from bench.timing import run_variant  # after the arguments: it imports transformers
 
     imdb_dir = os.environ.get("IMDB_DATA_DIR")
     chosen = args.variants.split(";") if args.variants else list(VARIANTS)

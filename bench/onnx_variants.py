@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import common
-from bench.serve_latency import imdb_reviews, median_review
+from bench.common import imdb_reviews, median_review
 from ml.hardware import cpu_cores
 from ml.serving.onnx_inference import INPUTS, ONNX_FOLDER, VARIANTS, OnnxPredictor
 

@@ -41,7 +41,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import imdb_reviews, median_review, promoted_run, unlimited_rates
+from bench.common import imdb_reviews, median_review
+from bench.served_site import promoted_run, unlimited_rates
 from ml.serving.choice import ONNX_INT8, RUNTIMES
 
 # Components in the order a request meets them; "=" marks one derived from others.
@@ -260,10 +261,10 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     import ml.serving.onnx_inference
     from sentiment import api, limits
     from sentiment import urls as sentiment_urls
+    from sentiment.api_v1 import auth as key_auth
     from sentiment.models import Prediction
     from sentiment.selectors import api_tokens as key_reads
     from sentiment.selectors import serving as serving_reads
-    from sentiment.services import api_tokens
     from sentiment.services.serving import serving_slot
 
     # Django: the request_started/finished signals (database connections: close_old_connections), each
@@ -277,9 +278,10 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     patches.wrap(timers, "view_with_rate_limits", pattern, "callback")
     # the API view's steps
     patches.wrap(timers, "rate_limiting_redis", limits.Limit, "wait")
-    patches.wrap(timers, "api_key_check", key_reads, "api_token_check")
-    patches.wrap(timers, "api_key_last_used_write", api_tokens, "api_token_used")
-    patches.wrap(timers, "request_body_parse", api, "_review_text")
+    patches.wrap(timers, "api_key_check", key_reads, "api_token_check")  # the limits' look-up of the caller
+    patches.wrap(timers, "api_key_check", key_auth, "api_token_check")  # the view's (API v1's key check)
+    patches.wrap(timers, "api_key_last_used_write", key_auth, "api_token_used")
+    patches.wrap(timers, "request_body_parse", api, "_review_body")
     patches.wrap(timers, "served_version_query", serving_reads, "served_version")
     patches.wrap(timers, "serving_slot_get", serving_slot, "get")
     patches.wrap(timers, "prediction_insert", Prediction, "save")

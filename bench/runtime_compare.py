@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import imdb_reviews, latency_summary, median_review, runtime_accuracy
+from bench.common import imdb_reviews, latency_summary, median_review, runtime_accuracy
 
 BASELINE = "torch_int8"
 CSV_BATCH = 8  # as the CSV worker classifies (sentiment/services/csv_jobs.py)

@@ -44,21 +44,18 @@ import gc
 import http.client
 import json
 import os
-import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from bench import common
+from bench.common import imdb_reviews, latency_summary, median_review, runtime_accuracy, serving_machine
+from bench.served_site import post, promoted_run, server, unlimited_rates, web_workers, worker_memory
 
-ROOT = common.ROOT
 BASELINE = "pytorch-int8"  # the old default serving path
 CANDIDATE = "onnx-int8"
 RUNTIMES = (BASELINE, CANDIDATE, "onnx-fp32", "pytorch")  # the baseline and candidate first: they start first
@@ -111,7 +108,7 @@ def main() -> None:
         model_dir = resolve_model_dir(args.model)
         result = {
             "benchmark": "serve_latency",
-            "machine": machine(),
+            "machine": serving_machine(),
             "model": str(model_dir),
             "baseline": BASELINE,
             "candidate": CANDIDATE,
@@ -128,7 +125,7 @@ def main() -> None:
 
         predictors, loads = load_predictors(model_dir)
         result["inference"] = inference_latency(predictors, loads, review, args.requests)
-        result["accuracy"] = runtime_accuracy(predictors, reviews, args.accuracy_reviews)
+        result["accuracy"] = runtime_accuracy(predictors, reviews, args.accuracy_reviews, reference=REFERENCE)
         del predictors
         gc.collect()
 
@@ -167,42 +164,9 @@ def main() -> None:
     common.emit(result, args.out)
 
 
-def machine() -> dict:
-    import onnxruntime
-
-    return {**common.machine(), "onnxruntime": onnxruntime.__version__}
-
-
-def unlimited_rates() -> None:
-    """Rate limits far above what the benchmark sends: they still count in Redis (a cost every request
-    pays in production), but never refuse one of the benchmark's own requests."""
-    for setting in ("RATE_LIMIT_API_KEY", "RATE_LIMIT_IP", "RATE_LIMIT_PERSON"):
-        os.environ.setdefault(setting, "100000000/m")
-
-
-def web_workers() -> int:
-    return int(os.environ.get("WEB_WORKERS") or 2)  # as webapp/gunicorn.conf.py reads it
-
-
 def ratio_to_baseline(values: dict[str, float | None]) -> dict[str, float | None]:
     base = values.get(BASELINE)
     return {name: round(v / base, 2) if v is not None and base else None for name, v in values.items()}
-
-
-# --- data ------------------------------------------------------------------------------------------
-
-
-def imdb_reviews() -> dict:
-    """Official IMDb test reviews when IMDB_DATA_DIR is set, else the demo set's held-out reviews."""
-    from ml.data.sources import SplitLimits, load_reviews
-
-    imdb_dir = os.environ.get("IMDB_DATA_DIR")
-    splits = load_reviews("imdb" if imdb_dir else "demo", limits=SplitLimits(max_test=2000), imdb_dir=imdb_dir)
-    return {"text": list(splits.test["text"]), "label": list(splits.test["label"]), "source": splits.description}
-
-
-def median_review(texts: list[str]) -> str:
-    return sorted(texts, key=len)[len(texts) // 2]
 
 
 # --- in-process: ml.serving.inference ------------------------------------------------------------------------
@@ -267,206 +231,7 @@ def inference_latency(predictors: dict, loads: dict, review: str, requests: int)
     return out
 
 
-def runtime_accuracy(predictors: dict, reviews: dict, n: int, *, reference: str = REFERENCE) -> dict:
-    """Accuracy of each predictor on the same ``n`` test reviews; the cost in points against ``reference``."""
-    import numpy as np
-
-    texts, labels = reviews["text"][:n], np.asarray(reviews["label"][:n])
-    out = {}
-    for name, predictor in predictors.items():
-        probs = predictor.positive_probabilities(texts, batch_size=32)
-        out[name] = {"accuracy": round(float(((probs >= 0.5) == labels).mean()), 4), "reviews": len(texts)}
-    for scores in out.values():
-        scores[f"cost_points_vs_{reference}"] = round(100 * (out[reference]["accuracy"] - scores["accuracy"]), 2)
-    return out
-
-
-def latency_summary(seconds: list[float]) -> dict:
-    ms = [s * 1000 for s in seconds]
-    return {
-        "requests": len(ms),
-        "p50_ms": round(common.percentile(ms, 50), 1),
-        "p95_ms": round(common.percentile(ms, 95), 1),
-        "mean_ms": round(statistics.fmean(ms), 1),
-    }
-
-
-# --- the site --------------------------------------------------------------------------------------
-
-
-def promoted_run(model: str | Path, serving_check: dict | None = None):
-    """A succeeded run for ``model`` (with its serving check, as training records it), promoted; an API key."""
-    from django.contrib.auth import get_user_model
-
-    from ml.serving.labeller import resolve_model_dir
-    from sentiment.models import TrainingRun
-    from sentiment.services.api_tokens import api_token_create
-    from sentiment.services.promotions import training_run_promote
-
-    model_dir = resolve_model_dir(model)
-    saved = json.loads((model_dir / "training_config.json").read_text())
-    metrics_file = model_dir.parent / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    if serving_check:
-        metrics["serving"] = serving_check
-    run = TrainingRun.objects.create(
-        config=saved,
-        preset="bench",
-        status=TrainingRun.Status.SUCCEEDED,
-        output_dir=str(model_dir.parent),
-        model_dir=str(model_dir),
-        metrics=metrics,
-    )
-    user = get_user_model().objects.create_user("bench", is_staff=True)  # the API key is its credential
-    training_run_promote(run=run, user=user, reason="served for the benchmark")
-    return run, api_token_create(user=user, name="bench")
-
-
-# The line each web worker logs once it has loaded the served model (sentiment.services.serving)
-SERVING_LINE = re.compile(r"sentiment\.services\.serving: serving .* on (\S+) \(loaded in ([\d.]+) s\)")
-
-
-class server:
-    """gunicorn with the project's config on a free loopback port, serving with ``runtime``.
-
-    ``cores`` is ``WEB_CORES``: 0 shares the cores between the workers (``ml.core_share``), N fixes each
-    answer at N cores. ``start`` returns once every worker has loaded the model, and records in
-    ``startup`` the seconds from spawning gunicorn until its port answered and until every worker served.
-    """
-
-    def __init__(self, tmp: str, name: str, *, runtime: str, cores: int = 0):
-        self.tmp, self.name, self.runtime, self.cores = tmp, name, runtime, cores
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> int:
-        return self.start().port
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self) -> server:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        env = {
-            **os.environ,
-            "SERVE_RUNTIME": self.runtime,
-            "WEB_BIND": f"127.0.0.1:{self.port}",
-            "WEB_CORES": str(self.cores),
-            "LOG_LEVEL": "INFO",  # each worker says when it has loaded the model (SERVING_LINE)
-        }
-        self.log_path = Path(self.tmp) / f"gunicorn-{self.name}.log"
-        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed by stop(): the server outlives this call)
-        spawned = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "webapp/gunicorn.conf.py", "webapp.wsgi"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        workers = web_workers()
-        try:
-            first_answer = self._wait(lambda: self._answers(), 180)
-            all_loaded = self._wait(lambda: len(self._serving_lines()) >= workers, 180)
-            lines = self._serving_lines()
-            loaded = sorted({runtime for runtime, _ in lines})
-            if loaded != [self.runtime]:
-                raise RuntimeError(f"gunicorn ({self.name}) loaded {loaded}, not {self.runtime}")
-        except BaseException:
-            self.stop()  # a server that did not start is not left behind
-            raise
-        self.startup = {
-            "seconds_until_port_answers": round(first_answer - spawned, 2),
-            "seconds_until_every_worker_serves": round(all_loaded - spawned, 2),
-            "workers": workers,
-            "model_load_seconds_per_worker": [float(seconds) for _, seconds in lines],
-            "runtime_loaded": loaded,
-        }
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            status, _ = post(self.port, "/healthz", None, method="GET")
-            return status == 200
-        except (OSError, http.client.HTTPException):
-            return False
-
-    def _serving_lines(self) -> list[tuple[str, str]]:
-        return SERVING_LINE.findall(self.log_path.read_text(errors="replace"))
-
-    def _wait(self, ready, seconds: float) -> float:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if ready():
-                return time.perf_counter()
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        tail = self.log_path.read_text(errors="replace")[-2000:]  # the folder goes with the benchmark
-        raise RuntimeError(f"gunicorn ({self.name}) did not start; the end of its log:\n{tail}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-
-
-def child_pids(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (a gunicorn master's: its web workers)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the name in () may hold spaces
-                children.append(int(entry.name))
-    return sorted(children)
-
-
-def worker_memory(master_pid: int) -> dict:
-    """Each web worker's resident memory now (VmRSS) and at its peak (VmHWM), in MB, and which engines'
-    shared libraries are mapped in it (libtorch: PyTorch was imported; onnxruntime)."""
-    workers = []
-    for pid in child_pids(master_pid):
-        try:
-            fields = dict(
-                line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-            )
-            maps = Path(f"/proc/{pid}/maps").read_text()
-        except OSError:
-            continue  # a worker that has just exited
-        workers.append(
-            {
-                "pid": pid,
-                "rss_mb": round(int(fields["VmRSS"].split()[0]) / 1024, 1),
-                "peak_rss_mb": round(int(fields["VmHWM"].split()[0]) / 1024, 1),
-                "torch_loaded": "libtorch" in maps,
-                "onnxruntime_loaded": "onnxruntime" in maps,
-            }
-        )
-    return {
-        "workers": workers,
-        "rss_mb_max": max((w["rss_mb"] for w in workers), default=None),
-        "peak_rss_mb_max": max((w["peak_rss_mb"] for w in workers), default=None),
-        "torch_loaded": any(w["torch_loaded"] for w in workers),
-    }
-
-
-def post(port: int, path: str, body: dict | None, *, key: str = "", method: str = "POST", conn=None):
-    own = conn is None
-    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    if own:
-        conn.close()
-    return response.status, data
+# --- over HTTP, to the servers of bench.served_site --------------------------------------------------
 
 
 def http_latency(ports: dict[str, int], key: str, review: str, requests: int) -> dict:

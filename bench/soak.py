@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import imdb_reviews, latency_summary, post, promoted_run, server, worker_memory
+from bench.common import imdb_reviews, latency_summary
+from bench.served_site import post, promoted_run, server, worker_memory
 
 ROOT = common.ROOT
 REQUIREMENTS = ROOT / "requirements-soak.txt"

@@ -1,4 +1,5 @@
-"""Trainer callbacks that time a run from the inside (steps after a warm-up, the training phase, GPU waits)."""
+"""Trainer callbacks that time a run from the inside (steps after a warm-up, the training phase, GPU waits),
+and one variant of a recipe trained and timed with them (what ``train_throughput`` and ``cpu_recipe`` compare)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,41 @@ class GpuSyncCounter(TrainerCallback):
     @property
     def per_step(self) -> float | None:
         return round(self.syncs / self.steps, 2) if self.syncs is not None and self.steps else None
+
+
+def run_variant(name, recipe, overrides, *, base_model, reviews, warmup, data, imdb_dir, workdir) -> dict:
+    """Train ``recipe`` with ``overrides`` for one epoch of ``reviews`` training reviews, nothing else (no
+    evaluation, no checkpoint), and time its steps after the first ``warmup``: reviews per second, and how
+    often a step waited for the GPU."""
+    from ml.presets import config_from_preset
+    from ml.training.pipeline import train_model
+
+    config = config_from_preset(
+        recipe,
+        base_model=base_model,
+        dataset=data,
+        num_train_epochs=1.0,
+        max_train_examples=reviews,
+        max_validation_examples=2,
+        max_test_examples=2,
+        eval_strategy="no",
+        save_strategy="no",
+        output_dir=str(workdir / name.replace(" ", "_").replace(",", "")),
+        **overrides,
+    )
+    timer, syncs = StepTimer(warmup), GpuSyncCounter(warmup)
+    result = train_model(config, imdb_dir=imdb_dir, callbacks=[timer, syncs], progress_bar=False)
+    batch = config.effective_batch_size
+    seconds = timer.seconds
+    return {
+        "variant": name,
+        "recipe": recipe,
+        "overrides": overrides,
+        "precision": result.metrics["precision"],
+        "batch": batch,
+        "timed_steps": timer.steps,
+        "timed_seconds": round(seconds, 3) if seconds else None,
+        "reviews_per_second": round(timer.steps * batch / seconds, 1) if seconds else None,
+        "whole_epoch_reviews_per_second": result.metrics["train"]["samples_per_second"],
+        "gpu_syncs_per_step": syncs.per_step,
+    }

@@ -49,42 +49,6 @@ def random_bert_base(folder: Path, tokenizer_source: str) -> str:
     return str(folder)
 
 
-def run_variant(name, recipe, overrides, *, base_model, reviews, warmup, data, imdb_dir, workdir) -> dict:
-    from bench.timing import GpuSyncCounter, StepTimer
-    from ml.presets import config_from_preset
-    from ml.training.pipeline import train_model
-
-    config = config_from_preset(
-        recipe,
-        base_model=base_model,
-        dataset=data,
-        num_train_epochs=1.0,
-        max_train_examples=reviews,
-        max_validation_examples=2,
-        max_test_examples=2,
-        eval_strategy="no",
-        save_strategy="no",
-        output_dir=str(workdir / name.replace(" ", "_").replace(",", "")),
-        **overrides,
-    )
-    timer, syncs = StepTimer(warmup), GpuSyncCounter(warmup)
-    result = train_model(config, imdb_dir=imdb_dir, callbacks=[timer, syncs], progress_bar=False)
-    batch = config.effective_batch_size
-    seconds = timer.seconds
-    return {
-        "variant": name,
-        "recipe": recipe,
-        "overrides": overrides,
-        "precision": result.metrics["precision"],
-        "batch": batch,
-        "timed_steps": timer.steps,
-        "timed_seconds": round(seconds, 3) if seconds else None,
-        "reviews_per_second": round(timer.steps * batch / seconds, 1) if seconds else None,
-        "whole_epoch_reviews_per_second": result.metrics["train"]["samples_per_second"],
-        "gpu_syncs_per_step": syncs.per_step,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="bert-base,minilm", help="comma-separated: bert-base, minilm")
@@ -97,6 +61,7 @@ def main() -> None:
     parser.add_argument("--compiled", action="store_true", help="also run the fast recipe under torch.compile")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    from bench.timing import run_variant  # after the arguments: it imports transformers
 
     imdb_dir = os.environ.get("IMDB_DATA_DIR")
     data = "imdb" if imdb_dir else "demo"

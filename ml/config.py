@@ -276,102 +276,167 @@ def config_fields() -> list[dataclasses.Field]:
 
 
 def _problems(c: TrainingConfig) -> list[Problem]:
-    """Every problem at once, each with the field it is about (None for a rule between several fields)."""
+    """Every problem at once, each with the field it is about (None for a rule between several fields),
+    gathered by what the rules are about: the choices, the model and what it reads, the optimizer,
+    evaluation and checkpoints, the data added to the training set, early stopping."""
+    return [
+        *_choice_problems(c),
+        *_model_and_input_problems(c),
+        *_optimizer_problems(c),
+        *_evaluation_problems(c),
+        *_added_training_data_problems(c),
+        *_early_stopping_problems(c),
+    ]
+
+
+Rule = tuple[bool, str | None, str]  # (holds, the field it is about, what to say when it does not)
+
+
+def _broken(rules: list[Rule]) -> list[Problem]:
+    return [(name, message) for holds, name, message in rules if not holds]
+
+
+def _choice_problems(c: TrainingConfig) -> list[Problem]:
+    """Each field with ``choices`` in its metadata holds one of them."""
     problems: list[Problem] = []
     for f in dataclasses.fields(c):
         choices = f.metadata.get("choices")
         if choices and getattr(c, f.name) not in choices:
             problems.append((f.name, f"{f.name} must be one of {', '.join(choices)} (got {getattr(c, f.name)!r})"))
-
-    def need(ok: bool, name: str | None, message: str) -> None:
-        if not ok:
-            problems.append((name, message))
-
-    need(bool(c.base_model.strip()), "base_model", "base_model is empty: name a hub model, a folder or 'minilm'")
-    need(bool(c.dataset.strip()), "dataset", "dataset is empty: use 'imdb', 'demo' or a folder")
-    need(
-        16 <= c.max_length <= 512,
-        "max_length",
-        f"max_length must be between 16 and 512 tokens (got {c.max_length}): BERT models read at "
-        "most 512 tokens and very short inputs lose the review",
-    )
-    need(
-        0 <= c.frozen_layers <= 48,
-        "frozen_layers",
-        f"frozen_layers must be between 0 and the model's layer count (got {c.frozen_layers})",
-    )
-    need(
-        c.dropout is None or 0 <= c.dropout < 1,
-        "dropout",
-        f"dropout must be at least 0 and below 1 (got {c.dropout})",
-    )
-    need(c.pad_to_multiple_of >= 0, "pad_to_multiple_of", "pad_to_multiple_of cannot be negative")
-    need(
-        0 <= c.dataloader_workers <= 64,
-        "dataloader_workers",
-        f"dataloader_workers must be between 0 and 64 (got {c.dataloader_workers})",
-    )
-    need(
-        0 < c.num_train_epochs <= 100,
-        "num_train_epochs",
-        f"num_train_epochs must be above 0 and at most 100 (got {c.num_train_epochs}): "
-        "it is how many passes over the training set",
-    )
-    need(
-        1 <= c.train_batch_size <= 4096,
-        "train_batch_size",
-        f"train_batch_size must be between 1 and 4096 (got {c.train_batch_size}): "
-        "it is how many reviews go into one weight update",
-    )
-    need(
-        1 <= c.eval_batch_size <= 4096,
-        "eval_batch_size",
-        f"eval_batch_size must be between 1 and 4096 (got {c.eval_batch_size})",
-    )
-    need(
-        c.gradient_accumulation_steps >= 1,
-        "gradient_accumulation_steps",
-        f"gradient_accumulation_steps must be at least 1 (got {c.gradient_accumulation_steps})",
-    )
-    need(
-        0 < c.learning_rate < 1,
-        "learning_rate",
-        f"learning_rate must be above 0 and below 1 (got {c.learning_rate}); fine-tuning uses "
-        "about 1e-5 to 1e-4, larger rates destroy the pre-trained weights",
-    )
-    need(0 <= c.weight_decay < 1, "weight_decay", f"weight_decay must be at least 0 and below 1 (got {c.weight_decay})")
-    need(0 <= c.warmup_ratio < 1, "warmup_ratio", f"warmup_ratio must be at least 0 and below 1 (got {c.warmup_ratio})")
-    need(
-        0 < c.validation_fraction < 0.5,
-        "validation_fraction",
-        f"validation_fraction must be above 0 and below 0.5 (got {c.validation_fraction})",
-    )
-    need(c.eval_steps >= 1 and c.save_steps >= 1 and c.logging_steps >= 1, None, "step intervals must be at least 1")
-    need(c.save_total_limit >= 1, "save_total_limit", f"save_total_limit must be at least 1 (got {c.save_total_limit})")
-    for name in ("max_train_examples", "max_validation_examples", "max_test_examples"):
-        value = getattr(c, name)
-        need(value is None or value >= 2, name, f"{name} must be at least 2 when set (got {value})")
-    need(c.serving_check_reviews >= 0, "serving_check_reviews", "serving_check_reviews cannot be negative")
-    need(
-        not c.train_on_corrections or bool(c.corrections_file),
-        "train_on_corrections",
-        "train_on_corrections needs corrections: no feedback has been accepted yet (or give corrections_file)",
-    )
-    problems.extend(_added_data_problems(c))
-    need(c.early_stopping_patience >= 0, "early_stopping_patience", "early_stopping_patience cannot be negative")
-    if c.early_stopping_patience:
-        need(
-            c.eval_strategy != "no",
-            "eval_strategy",
-            "early stopping needs evaluation: set eval_strategy to epoch or steps",
-        )
-        need(
-            c.save_strategy == c.eval_strategy and (c.eval_strategy != "steps" or c.save_steps % c.eval_steps == 0),
-            "save_strategy",
-            "early stopping keeps the best checkpoint, so save_strategy must match eval_strategy "
-            "(and save_steps be a multiple of eval_steps)",
-        )
     return problems
+
+
+def _model_and_input_problems(c: TrainingConfig) -> list[Problem]:
+    rules: list[Rule] = [
+        (bool(c.base_model.strip()), "base_model", "base_model is empty: name a hub model, a folder or 'minilm'"),
+        (bool(c.dataset.strip()), "dataset", "dataset is empty: use 'imdb', 'demo' or a folder"),
+        (
+            16 <= c.max_length <= 512,
+            "max_length",
+            f"max_length must be between 16 and 512 tokens (got {c.max_length}): BERT models read at "
+            "most 512 tokens and very short inputs lose the review",
+        ),
+        (
+            0 <= c.frozen_layers <= 48,
+            "frozen_layers",
+            f"frozen_layers must be between 0 and the model's layer count (got {c.frozen_layers})",
+        ),
+        (
+            c.dropout is None or 0 <= c.dropout < 1,
+            "dropout",
+            f"dropout must be at least 0 and below 1 (got {c.dropout})",
+        ),
+        (c.pad_to_multiple_of >= 0, "pad_to_multiple_of", "pad_to_multiple_of cannot be negative"),
+        (
+            0 <= c.dataloader_workers <= 64,
+            "dataloader_workers",
+            f"dataloader_workers must be between 0 and 64 (got {c.dataloader_workers})",
+        ),
+    ]
+    return _broken(rules)
+
+
+def _optimizer_problems(c: TrainingConfig) -> list[Problem]:
+    rules: list[Rule] = [
+        (
+            0 < c.num_train_epochs <= 100,
+            "num_train_epochs",
+            f"num_train_epochs must be above 0 and at most 100 (got {c.num_train_epochs}): "
+            "it is how many passes over the training set",
+        ),
+        (
+            1 <= c.train_batch_size <= 4096,
+            "train_batch_size",
+            f"train_batch_size must be between 1 and 4096 (got {c.train_batch_size}): "
+            "it is how many reviews go into one weight update",
+        ),
+        (
+            1 <= c.eval_batch_size <= 4096,
+            "eval_batch_size",
+            f"eval_batch_size must be between 1 and 4096 (got {c.eval_batch_size})",
+        ),
+        (
+            c.gradient_accumulation_steps >= 1,
+            "gradient_accumulation_steps",
+            f"gradient_accumulation_steps must be at least 1 (got {c.gradient_accumulation_steps})",
+        ),
+        (
+            0 < c.learning_rate < 1,
+            "learning_rate",
+            f"learning_rate must be above 0 and below 1 (got {c.learning_rate}); fine-tuning uses "
+            "about 1e-5 to 1e-4, larger rates destroy the pre-trained weights",
+        ),
+        (
+            0 <= c.weight_decay < 1,
+            "weight_decay",
+            f"weight_decay must be at least 0 and below 1 (got {c.weight_decay})",
+        ),
+        (
+            0 <= c.warmup_ratio < 1,
+            "warmup_ratio",
+            f"warmup_ratio must be at least 0 and below 1 (got {c.warmup_ratio})",
+        ),
+    ]
+    return _broken(rules)
+
+
+def _evaluation_problems(c: TrainingConfig) -> list[Problem]:
+    """Validation, the step intervals, checkpoints kept, the caps on examples, the serving check."""
+    examples = ("max_train_examples", "max_validation_examples", "max_test_examples")
+    rules: list[Rule] = [
+        (
+            0 < c.validation_fraction < 0.5,
+            "validation_fraction",
+            f"validation_fraction must be above 0 and below 0.5 (got {c.validation_fraction})",
+        ),
+        (c.eval_steps >= 1 and c.save_steps >= 1 and c.logging_steps >= 1, None, "step intervals must be at least 1"),
+        (
+            c.save_total_limit >= 1,
+            "save_total_limit",
+            f"save_total_limit must be at least 1 (got {c.save_total_limit})",
+        ),
+        *(
+            (
+                getattr(c, name) is None or getattr(c, name) >= 2,
+                name,
+                f"{name} must be at least 2 when set (got {getattr(c, name)})",
+            )
+            for name in examples
+        ),
+        (c.serving_check_reviews >= 0, "serving_check_reviews", "serving_check_reviews cannot be negative"),
+    ]
+    return _broken(rules)
+
+
+def _added_training_data_problems(c: TrainingConfig) -> list[Problem]:
+    """The accepted corrections and a folder of the person's own reviews, trained on beside the dataset."""
+    corrections: list[Problem] = []
+    if c.train_on_corrections and not c.corrections_file:
+        message = "train_on_corrections needs corrections: no feedback has been accepted yet (or give corrections_file)"
+        corrections.append(("train_on_corrections", message))
+    return [*corrections, *_added_data_problems(c)]
+
+
+def _early_stopping_problems(c: TrainingConfig) -> list[Problem]:
+    """Early stopping keeps the best checkpoint by validation, so it needs both, in step."""
+    rules: list[Rule] = [
+        (c.early_stopping_patience >= 0, "early_stopping_patience", "early_stopping_patience cannot be negative")
+    ]
+    if c.early_stopping_patience:
+        rules += [
+            (
+                c.eval_strategy != "no",
+                "eval_strategy",
+                "early stopping needs evaluation: set eval_strategy to epoch or steps",
+            ),
+            (
+                c.save_strategy == c.eval_strategy and (c.eval_strategy != "steps" or c.save_steps % c.eval_steps == 0),
+                "save_strategy",
+                "early stopping keeps the best checkpoint, so save_strategy must match eval_strategy "
+                "(and save_steps be a multiple of eval_steps)",
+            ),
+        ]
+    return _broken(rules)
 
 
 def _added_data_problems(c: TrainingConfig) -> list[Problem]:

@@ -10,11 +10,12 @@ one key is that key, and a wrong key counts against its address. A header sent b
 does not open a new budget: the session's person is the caller either way.
 
 Every limit is named once here (``Limit``), with its setting (``RATE_LIMIT_*``, "count/period" as in
-``30/m``, read at each request) and what it counts per; the group of its counter is its setting, so
-every view that uses a limit shares its count. Counts live in Django's cache, which is Redis, across
-every web process. A request past its limit is answered 429 Too Many Requests with ``Retry-After`` (the
-seconds until the window ends), in JSON for the APIs. When Redis does not answer, requests go through
-(and a warning is logged): the limits protect the service, they must not take it down with Redis.
+``30/m``, read at each request), what it counts per and which requests it counts; the group of its
+counter is its setting, so every page and endpoint that uses a limit shares its count. Counts live in
+Django's cache, which is Redis, across every web process. A request past its limit is answered 429 Too
+Many Requests with ``Retry-After`` (the seconds until the window ends): a page here, and on both APIs
+their JSON (``sentiment.api_v1.throttle``). When Redis does not answer, requests go through (and a
+warning is logged): the limits protect the service, they must not take it down with Redis.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
@@ -95,18 +96,20 @@ def per_address(group: str, request: HttpRequest) -> str:
 
 @dataclass(frozen=True)
 class Limit:
-    """One limit: the setting that holds its rate, and what it counts per. Its counter's group is its
-    setting's name, shared by every view that uses it."""
+    """One limit: the setting that holds its rate, what it counts per, and the requests it counts (POSTs,
+    which ask for work; GETs too where a page costs work to show). Its counter's group is its setting's
+    name, shared by every view and endpoint that uses it."""
 
     setting: str
     per: Callable[[str, HttpRequest], str]
+    methods: tuple[str, ...] = ("POST",)
 
-    def wait(self, request: HttpRequest, *, methods: tuple[str, ...] = ("POST",)) -> int | None:
+    def wait(self, request: HttpRequest) -> int | None:
         """Count this request; the seconds to wait when it is past the limit, else None (also when Redis is
         away)."""
         try:
             usage = get_usage(request, group=self.setting, key=self.per, rate=getattr(settings, self.setting),
-                              method=list(methods), increment=True)  # fmt: skip
+                              method=list(self.methods), increment=True)  # fmt: skip
         except RedisError as exc:
             logger.warning("rate limits not counted, Redis does not answer: %s", exc)
             return None
@@ -119,29 +122,36 @@ class Limit:
 PERSON = Limit("RATE_LIMIT_PERSON", per_person)
 API_KEY = Limit("RATE_LIMIT_API_KEY", per_key)
 ADDRESS = Limit("RATE_LIMIT_IP", per_address)
-EXPLAIN = Limit("RATE_LIMIT_EXPLAIN", per_person)
+# An explanation reads a review again up to 41 times: counted on its own, on the site's "why?" page (a GET)
+# and with "explain" on either API, against one count per person.
+EXPLAIN = Limit("RATE_LIMIT_EXPLAIN", per_person, methods=("GET", "POST"))
 BATCH = Limit("RATE_LIMIT_API_BATCH", per_person)
 
 
-def first_wait(request: HttpRequest, limits: tuple[Limit, ...], *, methods: tuple[str, ...] = ("POST",)) -> int | None:
+def first_wait(request: HttpRequest, limits: tuple[Limit, ...]) -> int | None:
     """Count the request against each limit in turn; the wait of the first one past its rate, else None."""
     for limit in limits:
-        wait = limit.wait(request, methods=methods)
+        wait = limit.wait(request)
         if wait is not None:
             return wait
     return None
 
 
-def rate_limited(*limits: Limit, json: bool = False, methods: tuple[str, ...] = ("POST",)):
-    """A view decorator: each of ``limits`` counts the requests of ``methods`` (POSTs: a page that costs
-    work on GET, like an explanation, names GET too)."""
+def try_again(wait: int, *, what: str = "requests") -> str:
+    """What a caller past a limit is told, on every way in."""
+    return f"Too many {what}: try again in {wait} s."
+
+
+def rate_limited(*limits: Limit):
+    """A page's decorator: each of ``limits`` counts the requests it counts; past one, a page that says when
+    to try again (the APIs answer in their own shape: ``sentiment.api_v1.throttle``)."""
 
     def decorator(view):
         @wraps(view)
         def limited_view(request: HttpRequest, *args, **kwargs):
-            wait = first_wait(request, limits, methods=methods)
+            wait = first_wait(request, limits)
             if wait is not None:
-                return too_many_requests(request, retry_after=wait, json=json)
+                return too_many_requests(request, retry_after=wait)
             return view(request, *args, **kwargs)
 
         return limited_view
@@ -149,11 +159,8 @@ def rate_limited(*limits: Limit, json: bool = False, methods: tuple[str, ...] = 
     return decorator
 
 
-def too_many_requests(request: HttpRequest, *, retry_after: int, json: bool) -> HttpResponse:
-    message = f"Too many requests: try again in {retry_after} s."
-    if json:
-        response = JsonResponse({"error": message}, status=429)
-    else:
-        response = render(request, "sentiment/too_many_requests.html", {"message": message}, status=429)
+def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    message = try_again(retry_after)
+    response = render(request, "sentiment/too_many_requests.html", {"message": message}, status=429)
     response["Retry-After"] = str(retry_after)
     return response

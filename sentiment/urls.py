@@ -1,7 +1,7 @@
 from django.urls import path
 
 from sentiment import api
-from sentiment.limits import ADDRESS, API_KEY, EXPLAIN, PERSON, rate_limited
+from sentiment.limits import EXPLAIN, PERSON, rate_limited
 from sentiment.views import datasets as dataset_views
 from sentiment.views.analysis import analysis_status
 from sentiment.views.csv_uploads import csv_detail, csv_download, csv_status, csv_upload
@@ -17,12 +17,11 @@ from sentiment.views.runs import (
 )
 from sentiment.views.serving import FeedbackQueueView, RunCompareView, RunPromoteView, ServingHistoryView
 
-# Costly requests are rate-limited per caller (sentiment/limits.py): classifications and uploads against
-# one budget per person, whichever way they come; on the API per key and per address too.
+# Costly pages are rate-limited per caller (sentiment/limits.py): classifications and uploads against one
+# budget per person, whichever way they come; explanations on their own (limits.EXPLAIN says which requests
+# count). Both APIs count in their views (sentiment/api_v1/throttle.py).
 per_person = rate_limited(PERSON)
-per_key_and_ip = rate_limited(ADDRESS, API_KEY, PERSON, json=True)
-# An explanation reads a review again up to 41 times, on a GET: counted on its own, GETs included.
-explanations = rate_limited(EXPLAIN, methods=("GET", "POST"))
+explanations = rate_limited(EXPLAIN)
 
 app_name = "sentiment"
 urlpatterns = [
@@ -31,14 +30,14 @@ urlpatterns = [
     path("history/<int:prediction_id>/why/", explanations(prediction_why), name="prediction_why"),
     path("history/<int:prediction_id>/feedback/", prediction_feedback, name="prediction_feedback"),
     path("analyses/<int:job_id>.json", analysis_status, name="analysis_status"),
-    path("api/predictions/<int:prediction_id>/feedback", per_key_and_ip(api.prediction_feedback), name="api_feedback"),
+    path("api/predictions/<int:prediction_id>/feedback", api.prediction_feedback, name="api_feedback"),
     path("feedback/", FeedbackQueueView.as_view(), name="feedback_queue"),
     path("datasets/", per_person(dataset_views.DatasetListView.as_view()), name="dataset_list"),
     path("datasets/<int:dataset_id>/", dataset_views.DatasetDetailView.as_view(), name="dataset_detail"),
     path("datasets/<int:dataset_id>/delete/", dataset_views.DatasetDeleteView.as_view(), name="dataset_delete"),
     path("api/", api_keys, name="api_keys"),
     path("api/keys/<int:token_id>/revoke/", api_key_revoke, name="api_key_revoke"),
-    path("api/classify", per_key_and_ip(api.classify), name="api_classify"),
+    path("api/classify", api.classify, name="api_classify"),
     path("csv/", per_person(csv_upload), name="csv_upload"),
     path("csv/<int:job_id>/", csv_detail, name="csv_detail"),
     path("csv/<int:job_id>/status.json", csv_status, name="csv_status"),

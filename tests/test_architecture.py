@@ -35,10 +35,10 @@ def module_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Which of the project's modules each one imports, inside functions too (a module imported by name,
+def import_graph(packages: tuple[str, ...] = APP_PACKAGES) -> dict[str, set[str]]:
+    """Which of the modules of ``packages`` each one imports, inside functions too (a module imported by name,
     ``from package import module``, counts as that module)."""
-    modules = {name: file for package in APP_PACKAGES for name, file in module_files(ROOT / package).items()}
+    modules = {name: file for package in packages for name, file in module_files(ROOT / package).items()}
     graph = {name: set() for name in modules}
     for name, file in modules.items():
         for node in ast.walk(ast.parse(file.read_text())):
@@ -192,3 +192,53 @@ def test_a_web_process_serving_the_onnx_export_answers_without_loading_torch(tra
     answer = json.loads(run.stdout.strip().splitlines()[-1])
     assert answer["status"] == 200 and answer["runtime"] == "onnx-int8" and answer["label"] in {"positive", "negative"}
     assert answer["heavy"] == []
+
+
+LONGEST_FUNCTION = 60  # lines, decorators included
+LONG_FOR_NOW = {
+    "sentiment/selectors/comparison.py",  # shortened in a parallel change; remove from this list when merged
+}
+
+
+def long_functions(source: str, where: str) -> list[str]:
+    """``where:line name (N lines)`` for each function in ``source`` (methods and nested ones too) longer
+    than the limit, counted from its first decorator to its last line."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+            lines = node.end_lineno - start + 1
+            if lines > LONGEST_FUNCTION:
+                found.append(f"{where}:{start} {node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_runs_over_sixty_lines():
+    """A function is read in one sitting (benchmarks and tests aside): a longer one is split where its steps
+    are, as ``ml/config.py`` checks its rules in small groups."""
+    found = []
+    for package in APP_PACKAGES:
+        for file in module_files(ROOT / package).values():  # migrations aside
+            where = file.relative_to(ROOT).as_posix()
+            if where not in LONG_FOR_NOW:
+                found += long_functions(file.read_text(), where)
+    assert found == []
+
+
+def test_the_length_finder_counts_decorators_and_finds_methods():
+    def method(statements: int) -> str:
+        body = "".join(f"        x = {n}\n" for n in range(statements))
+        return f"class A:\n    @property\n    @staticmethod\n    def f(self):\n{body}"
+
+    assert long_functions(method(57), "a.py") == []  # 2 decorators + def + 57 lines: 60
+    assert long_functions(method(58), "a.py") == ["a.py:2 f (61 lines)"]
+
+
+def test_no_benchmark_imports_another():
+    """A benchmark (a module of bench/ run as a program) shares its helpers through helper modules
+    (``bench/common.py``, ``served_site.py``, ``timing.py``), so a change to one benchmark changes no other."""
+    runnable = {
+        f"bench.{file.stem}" for file in (ROOT / "bench").glob("*.py") if '__name__ == "__main__"' in file.read_text()
+    }
+    graph = import_graph(("bench",))
+    assert {name: sorted(graph[name] & runnable) for name in graph if graph[name] & runnable} == {}

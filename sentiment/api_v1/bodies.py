@@ -1,6 +1,7 @@
-"""The JSON parser of API v1: django-ninja's, with the same guards as the first API (``sentiment.json_limits``):
-a body larger than the largest request can need is refused unread (413), one nested too deeply is refused
-before the parser recurses into it, and one that is not UTF-8 or not JSON is said so (400).
+"""The JSON parser of API v1: django-ninja's, with the guards of ``sentiment.json_limits`` (``json_text``, which
+the first API reads its bodies with too): a body larger than the largest request can need is refused unread
+(413), one nested too deeply is refused before the parser recurses into it, and one that is not UTF-8 or not
+JSON is said so (400).
 
 Every body API v1 reads is a JSON object, of text that can be stored: anything else (``[null]``, ``"x"``,
 ``null``; ``NaN``, which JSON does not have; half of a character written as one ``\\u`` escape, which no
@@ -22,25 +23,32 @@ def largest_body() -> int:
     return settings.API_BATCH_MAX * (settings.MAX_REVIEW_CHARS * BYTES_PER_CHAR + 16) + MARGIN_BYTES
 
 
+def json_text(request, *, cap: int, what: str, typed_when_empty: bool = False) -> str:
+    """The body as text ("{}" when empty), once it is at most ``cap`` bytes (what ``what`` needs), sent as
+    JSON, in UTF-8 and nested no deeper than the API reads; else the ApiError that says which it is not.
+    ``typed_when_empty``: an empty body too must say it is JSON (the first API's rule)."""
+    size = content_length(request)  # the announced size first: a huge body is never read
+    if size <= cap:
+        size = len(request.body)  # what arrived: under ASGI it can be more than announced
+    if size > cap:
+        raise ApiError("too_large", f"The body is {size:,} bytes; {what} needs at most {cap:,}.")
+    if (request.body or typed_when_empty) and request.content_type != "application/json":
+        got = f'"{request.content_type}"' if request.content_type else "none"
+        raise ApiError(
+            "unsupported_media_type", f'Send the body as JSON with "Content-Type: application/json" (got {got}).'
+        )
+    try:
+        body = request.body.decode("utf-8-sig") or "{}"
+    except UnicodeDecodeError as exc:
+        raise ApiError("invalid", f"The body must be UTF-8 encoded JSON (byte {exc.start} is not UTF-8).") from None
+    if nesting_depth(body) > MAX_DEPTH:
+        raise ApiError("invalid", TOO_DEEP)
+    return body
+
+
 class CheckedJson(Parser):
     def parse_body(self, request):
-        cap = largest_body()
-        size = content_length(request)  # the announced size first: a huge body is never read
-        if size <= cap:
-            size = len(request.body)
-        if size > cap:
-            raise ApiError("too_large", f"The body is {size:,} bytes; the largest request needs at most {cap:,}.")
-        if request.body and request.content_type != "application/json":
-            got = f'"{request.content_type}"' if request.content_type else "none"
-            raise ApiError(
-                "unsupported_media_type", f'Send the body as JSON with "Content-Type: application/json" (got {got}).'
-            )
-        try:
-            body = request.body.decode("utf-8-sig") or "{}"
-        except UnicodeDecodeError as exc:
-            raise ApiError("invalid", f"The body must be UTF-8 encoded JSON (byte {exc.start} is not UTF-8).") from None
-        if nesting_depth(body) > MAX_DEPTH:
-            raise ApiError("invalid", TOO_DEEP)
+        body = json_text(request, cap=largest_body(), what="the largest request")
         try:
             data = json.loads(body, parse_constant=_not_json)
         except json.JSONDecodeError as exc:

@@ -24,6 +24,7 @@ from sentiment.api_v1.schemas import (
     answers,
 )
 from sentiment.api_v1.throttle import within_limits
+from sentiment.limits import try_again
 from sentiment.models import Prediction
 from sentiment.selectors import predictions as prediction_reads
 from sentiment.services.analysis import AnalysisBusy
@@ -52,21 +53,28 @@ def classify(request, body: ClassifyIn):
     within_limits(request, limits.API_KEY, limits.PERSON)
     [prediction] = _classified(caller(request), [body.text])
     if body.explain:
-        wait = limits.EXPLAIN.wait(request)  # one count with the site's and the first API's explanations
-        try:
-            if wait is not None:
-                raise ValidationError(f"Too many explanations: try again in {wait} s.")
-            job = prediction_explanation_request(prediction=prediction, user=caller(request))
-        except ValidationError as exc:
-            prediction.explanation_error = " ".join(exc.messages)
-        else:
-            if job.status == job.Status.SUCCEEDED:
-                prediction.explanation = job.result
-            elif job.status == job.Status.FAILED:
-                prediction.explanation_error = job.error
-            else:
-                prediction.explanation_url = reverse("api-v1:prediction_explanation", args=[prediction.pk])
+        for name, value in explanation_of(request, prediction).items():
+            setattr(prediction, name, value)
     return prediction
+
+
+def explanation_of(request, prediction: Prediction) -> dict:
+    """A classification's ``explain``, on both APIs: ``explanation`` when it is known already,
+    ``explanation_url`` while a worker works it out, or ``explanation_error``: the answer itself is saved,
+    so a limit reached (``limits.EXPLAIN``, one count with the site's "why?" pages) or a model that cannot
+    explain is said beside it, never by failing it."""
+    wait = limits.EXPLAIN.wait(request)
+    if wait is not None:
+        return {"explanation_error": try_again(wait, what="explanations")}
+    try:
+        job = prediction_explanation_request(prediction=prediction, user=prediction.user)
+    except ValidationError as exc:
+        return {"explanation_error": " ".join(exc.messages)}
+    if job.status == job.Status.SUCCEEDED:
+        return {"explanation": job.result}
+    if job.status == job.Status.FAILED:
+        return {"explanation_error": job.error}
+    return {"explanation_url": reverse("api-v1:prediction_explanation", args=[prediction.pk])}
 
 
 @router.post(
@@ -101,7 +109,7 @@ def prediction_list(request, filters: Query[PredictionFilters]):
 
 
 def _own(request, prediction_id: int) -> Prediction:
-    return get_object_or_404(prediction_list(user=caller(request)), pk=prediction_id)
+    return get_object_or_404(prediction_reads.prediction_list(user=caller(request)), pk=prediction_id)
 
 
 @router.get(

@@ -95,3 +95,71 @@ def test_the_command_prints_a_working_key(client, person, served_run, capsys):
     call_command("api_token", "person", "--name", "cli")
     key = capsys.readouterr().out.strip()
     assert call(client, {"text": "a superb film"}, key).status_code == 200
+
+
+# --- deprecated: every answer says so and names what replaces it (RFC 9745) ----------------------------
+
+DEPRECATED = "@1796601600"  # 2026-12-07 00:00 UTC, as a structured-field date: "@" and seconds since 1970
+DOCS_LINK = '</api/v1/docs>; rel="deprecation"; type="text/html"'
+
+
+def says_deprecated(response, successor: str) -> None:
+    assert response["Deprecation"] == DEPRECATED
+    assert response["Link"] == f'{DOCS_LINK}, <{successor}>; rel="successor-version"'
+
+
+def test_every_classify_answer_says_it_is_deprecated_and_names_v1(client, person, served_run, settings, monkeypatch):
+    settings.RATE_LIMIT_API_KEY = "5/m"  # refusals count too: the sixth below is past it
+    key = api_token_create(user=person)
+    answers = [
+        call(client, {"text": "A superb film."}, key),  # 200
+        call(client, {"text": "A superb film.", "explain": True}, key),  # 200 with its explanation's address
+        call(client, {"text": "   "}, key),  # 400
+        call(client, {"text": "fine"}),  # 401
+        client.get(URL),  # 405
+        call(client, {"text": "x" * 5 * 2**20}, key),  # 413
+        call(client, "text=fine", key, content_type="application/x-www-form-urlencoded"),  # 415
+        call(client, {"text": "fine"}, key),  # 429
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 400, 401, 405, 413, 415, 429]
+    monkeypatch.setattr(api, "review_classify", lambda **kwargs: 1 / 0)  # any bug
+    answers.append(call(client, {"text": "fine"}, api_token_create(user=person)))
+    assert answers[-1].status_code == 500
+    for answer in answers:
+        says_deprecated(answer, "/api/v1/classify")
+    assert "explanation_url" in answers[1].json() and set(answers[0].json()) == {
+        "id",
+        "label",
+        "probability",
+        "model",
+        "run",
+        "runtime",
+    }  # fmt: skip  (the answer's shape is the one its clients read)
+
+
+def test_without_a_served_model_the_503_says_it_is_deprecated_too(client, person):
+    answer = call(client, {"text": "fine"}, api_token_create(user=person))
+    assert answer.status_code == 503
+    says_deprecated(answer, "/api/v1/classify")
+
+
+def test_every_feedback_answer_says_it_is_deprecated_and_names_its_v1_endpoint(client, person, staff, served_run):
+    key = api_token_create(user=person)
+    [mine, theirs] = [
+        call(client, {"text": "A superb film."}, k).json()["id"] for k in (key, api_token_create(user=staff))
+    ]
+
+    def feedback(prediction: int, body, key=None):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+        return client.post(f"/api/predictions/{prediction}/feedback", body, content_type="application/json", **headers)
+
+    label = "negative" if Prediction.objects.get(pk=mine).label == "positive" else "positive"
+    answers = {
+        mine: [feedback(mine, {"correct_label": label}, key), feedback(mine, {"correct_label": 1}, key),
+               feedback(mine, {"correct_label": label}), client.get(f"/api/predictions/{mine}/feedback")],
+        theirs: [feedback(theirs, {"correct_label": label}, key)],
+    }  # fmt: skip
+    assert [a.status_code for a in answers[mine] + answers[theirs]] == [201, 400, 401, 405, 404]
+    for prediction, given in answers.items():
+        for answer in given:
+            says_deprecated(answer, f"/api/v1/predictions/{prediction}/feedback")

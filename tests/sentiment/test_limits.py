@@ -127,3 +127,18 @@ def test_a_wrong_key_counts_against_its_address(client, served_run, settings):
     settings.RATE_LIMIT_IP = "2/m"
     statuses = [classify_by_api(client, f"rs_guess-{i}").status_code for i in range(3)]
     assert statuses == [401, 401, 429]  # guessing keys costs the address its budget
+
+
+def test_explanations_share_one_count_per_person_on_the_page_and_both_apis(client, person, served_run, settings):
+    settings.RATE_LIMIT_EXPLAIN = "3/m"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=person)}"}
+    body = {"text": "a superb film", "explain": True}
+    first = client.post(API, body, content_type="application/json", **auth).json()
+    second = client.post("/api/v1/classify", body, content_type="application/json", **auth).json()
+    client.force_login(person)
+    why = reverse("sentiment:prediction_why", args=[first["id"]])
+    assert client.get(why).status_code == 200  # the third explanation, on the site
+    past = client.post(API, body, content_type="application/json", **auth).json()
+    assert "explanation_url" in first and "explanation_url" in second
+    assert past["label"] and past["explanation_error"].startswith("Too many explanations")
+    assert client.get(why).status_code == 429
