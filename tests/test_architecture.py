@@ -195,9 +195,6 @@ def test_a_web_process_serving_the_onnx_export_answers_without_loading_torch(tra
 
 
 LONGEST_FUNCTION = 60  # lines, decorators included
-LONG_FOR_NOW = {
-    "sentiment/selectors/comparison.py",  # shortened in a parallel change; remove from this list when merged
-}
 
 
 def long_functions(source: str, where: str) -> list[str]:
@@ -219,9 +216,7 @@ def test_no_function_runs_over_sixty_lines():
     found = []
     for package in APP_PACKAGES:
         for file in module_files(ROOT / package).values():  # migrations aside
-            where = file.relative_to(ROOT).as_posix()
-            if where not in LONG_FOR_NOW:
-                found += long_functions(file.read_text(), where)
+            found += long_functions(file.read_text(), file.relative_to(ROOT).as_posix())
     assert found == []
 
 
