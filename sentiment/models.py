@@ -185,6 +185,11 @@ class Prediction(models.Model):
     run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL)
     model_name = models.CharField(max_length=200)
     runtime = models.CharField(max_length=16, blank=True, help_text="What computed the answer: pytorch, onnx-int8...")
+    # What the model monitor reads (selectors.monitor), kept apart from the text, which retention empties
+    words = models.PositiveIntegerField(null=True, blank=True, help_text="The review's length in words.")
+    model_ms = models.FloatField(
+        null=True, blank=True, help_text="Milliseconds the model took for this review (a batch's time shared)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -193,6 +198,23 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.probability:.2f}): {self.text[:40]}"
+
+
+class ServingFailure(models.Model):
+    """A classification the served model could not answer (it failed, or none was served): the monitor's
+    error figures. Only the kind and the runtime are kept, never the review."""
+
+    class Kind(models.TextChoices):
+        MODEL_FAILED = "model_failed", "The model failed"
+        NO_MODEL = "no_model", "No model was served"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    runtime = models.CharField(max_length=16, blank=True)
+    reviews = models.PositiveIntegerField(default=1, help_text="Reviews the failed request held.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.reviews} reviews, {self.created_at:%Y-%m-%d %H:%M})"
 
 
 class Feedback(models.Model):

@@ -6,6 +6,7 @@ from sentiment.views import datasets as dataset_views
 from sentiment.views.analysis import analysis_status
 from sentiment.views.csv_uploads import csv_detail, csv_download, csv_status, csv_upload
 from sentiment.views.keys import api_key_revoke, api_keys
+from sentiment.views.monitor import MonitorView
 from sentiment.views.reviews import classify, history, prediction_feedback, prediction_why
 from sentiment.views.runs import (
     RunBehaviourView,
@@ -50,5 +51,6 @@ urlpatterns = [
     path("runs/<int:run_id>/mistakes/", RunMistakesView.as_view(), name="run_mistakes"),
     path("runs/<int:run_id>/behaviour/", RunBehaviourView.as_view(), name="run_behaviour"),
     path("runs/compare/", RunCompareView.as_view(), name="run_compare"),
+    path("monitor/", MonitorView.as_view(), name="monitor"),
     path("serving/", ServingHistoryView.as_view(), name="serving_history"),
 ]

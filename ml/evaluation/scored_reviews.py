@@ -118,3 +118,15 @@ def _read(path: str):
     except OSError:
         return None
     return _read_cached(path, mtime)
+
+
+def scored_reviews_columns(output_dir: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """Every test review's true label, the model's P(positive) and the text, in the file's order; None
+    without the file. The model monitor's reference: what the served model's answers looked like on
+    reviews it was tested on."""
+    table = _read(str(Path(output_dir) / FILE))
+    if table is None:
+        return None
+    labels = table.column("label").to_numpy().astype(np.int64)
+    probs = table.column("positive_probability").to_numpy().astype(np.float64)
+    return labels, probs, table.column("text").to_pylist()

@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestInvalid
 
-from sentiment.api_v1 import csv_jobs, keys, predictions, runs, serving
+from sentiment.api_v1 import csv_jobs, keys, monitor, predictions, runs, serving
 from sentiment.api_v1.auth import NO_KEY, key_or_session
 from sentiment.api_v1.bodies import CheckedJson
 from sentiment.api_v1.errors import CODES, ApiError, answered, error_response
@@ -49,6 +49,7 @@ api.add_router("", csv_jobs.router)
 api.add_router("", keys.router)
 api.add_router("", runs.router)
 api.add_router("", serving.router)
+api.add_router("", monitor.router)
 api.add_exception_handler(ApiError, answered)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -17,13 +18,14 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
 from ml.errors import MLError, first_line, without_paths
+from ml.evaluation.drift import words
 from ml.evaluation.explain import explain, top_words
 from ml.serving.inference import predictor_cache
 from ml.serving.labeller import model_version
-from sentiment.models import AnalysisJob, Prediction
+from sentiment.models import AnalysisJob, Prediction, ServingFailure
 from sentiment.selectors.serving import training_run_serving_runtime
 from sentiment.services.analysis import analysis_job_request
-from sentiment.services.serving import answering, serving_slot
+from sentiment.services.serving import ModelNotLoaded, NoModelServed, answering, serving_slot
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +73,8 @@ def reviews_classify(*, user, texts: list[str]) -> list[Prediction]:
         except ValidationError as exc:
             message = exc.messages[0]
             raise ValidationError(f"Review {number}: {message}" if len(texts) > 1 else message) from None
-    model = serving_slot.get()
-    with answering() as cores:
-        answers = model.predictor.predict(cleaned, cores=cores)
+    model = _serving_model(reviews=len(cleaned))
+    answers, model_ms = _answers(model, cleaned)
     predictions = [
         Prediction(
             user=user,
@@ -83,10 +84,36 @@ def reviews_classify(*, user, texts: list[str]) -> list[Prediction]:
             run=model.served.run,
             model_name=model.served.name,
             runtime=model.predictor.runtime,
+            words=int(words([text])[0]),
+            model_ms=round(model_ms, 2),
         )
         for text, answer in zip(cleaned, answers, strict=True)
     ]
     return Prediction.objects.bulk_create(predictions)  # with their ids on PostgreSQL and SQLite
+
+
+def _serving_model(*, reviews: int):
+    """The model to answer with; a request it cannot answer is counted for the monitor (``ServingFailure``)."""
+    try:
+        return serving_slot.get()
+    except NoModelServed as exc:  # none promoted, or the promoted one does not load
+        kind = ServingFailure.Kind.MODEL_FAILED if isinstance(exc, ModelNotLoaded) else ServingFailure.Kind.NO_MODEL
+        ServingFailure.objects.create(kind=kind, reviews=reviews)
+        raise
+
+
+def _answers(model, texts: list[str]):
+    """The model's answers and the milliseconds it took per review; a failure is counted, then raised."""
+    started = time.perf_counter()
+    try:
+        with answering() as cores:
+            answers = model.predictor.predict(texts, cores=cores)
+    except Exception:
+        ServingFailure.objects.create(
+            kind=ServingFailure.Kind.MODEL_FAILED, runtime=model.predictor.runtime, reviews=len(texts)
+        )
+        raise
+    return answers, 1000 * (time.perf_counter() - started) / len(texts)
 
 
 def prediction_explanation_request(*, prediction: Prediction, user) -> AnalysisJob:

@@ -10,7 +10,8 @@ and files that go with their rows.
 - **Retention**, applied by the sweep (``services.sweep``): a CSV job that ended more than
   ``RETENTION_DAYS`` ago is deleted, files and all, failed ones too; the text of a prediction older than
   ``PREDICTION_TEXT_RETENTION_DAYS`` is emptied (its label, confidence and model stay, for the history's
-  figures), unless someone gave feedback on it: those are the corrections set staff train on.
+  figures), unless someone gave feedback on it: those are the corrections set staff train on. The model
+  monitor's record of requests it could not answer (``ServingFailure``) is kept ``FAILURES_KEPT``.
 - **Files with their rows.** Deleting a CSV job's or a data set's row, one by one, by the retention, or
   because its owner's account was deleted (a cascade), deletes its files: receivers of Django's
   ``post_delete`` signal, which a cascade sends for every row it deletes (a data set's folder:
@@ -33,9 +34,10 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from sentiment.models import CsvClassification, LabelledDataset, Prediction
+from sentiment.models import CsvClassification, LabelledDataset, Prediction, ServingFailure
 
 logger = logging.getLogger(__name__)
+FAILURES_KEPT = timedelta(days=8)  # the model monitor's longest window is a week
 EXPIRED_PER_SWEEP = 500  # rows deleted by one sweep at most: a long backlog is worked off over a few minutes
 
 
@@ -81,9 +83,10 @@ def stored_expire(*, now=None) -> dict[str, int]:
     emptied = (
         Prediction.objects.filter(created_at__lt=texts_before, feedback__isnull=True).exclude(text="").update(text="")
     )
+    failures, _ = ServingFailure.objects.filter(created_at__lt=now - FAILURES_KEPT).delete()
     if deleted or emptied:
         logger.info("retention: %s CSV jobs deleted with their files, %s prediction texts emptied", deleted, emptied)
-    return {"csv_jobs": deleted, "prediction_texts": emptied}
+    return {"csv_jobs": deleted, "prediction_texts": emptied, "serving_failures": failures}
 
 
 @receiver(post_delete, sender=CsvClassification, dispatch_uid="csv_files_delete")

@@ -254,38 +254,43 @@
     return chart;
   }
 
-  // Bars of counts by category (a histogram whose bins are named, e.g. "100–124" words): one series, no legend.
-  function bars(canvasOrId, { labels = [], values = [], name = "", xLabel = "", yLabel = "" } = {}) {
-    const empty = !values.some((v) => v > 0);
-    const accent = seriesStyle(0).color;
+  // Bars by category (a histogram whose bins are named, e.g. "100–124" words). One series (``values``, no
+  // legend) or several side by side (``series``: [{name, values}], e.g. live answers beside the test reviews).
+  function bars(canvasOrId, { labels = [], values = null, name = "", series = null, xLabel = "", yLabel = "", percent = false } = {}) {
+    const all = series || [{ name, values: values || [] }];
+    const empty = !all.some((s) => s.values.some((v) => v > 0));
     const x = axis(xLabel, { empty });
     Object.assign(x, { type: "category", offset: true });
     delete x.ticks.callback; // the bins' own names
     Object.assign(x.ticks, { autoSkip: true, maxRotation: 50 });
     x.grid.display = false;
-    const y = axis(yLabel, { empty });
+    const y = axis(yLabel, { empty, percent });
     Object.assign(y, { beginAtZero: true });
-    y.ticks.precision = 0;
+    if (!percent) y.ticks.precision = 0;
 
     const canvas = canvasElement(canvasOrId);
     let chart = existing(canvas, "bars");
     if (!chart) {
       const options = baseOptions();
       options.parsing = true; // plain numbers under named bins
-      options.plugins.legend.display = false;
       chart = new Chart(canvas, { type: "bar", data: { labels: [], datasets: [] }, options, plugins: [emptyState] });
     }
     chart.$charts = { kind: "bars", empty };
     chart.data.labels = labels;
-    setDatasets(chart, [{
-      label: name, data: values, backgroundColor: withAlpha(accent, 0.55), borderColor: accent, borderWidth: 1,
-      categoryPercentage: 1, barPercentage: 0.92,
-    }]);
+    setDatasets(chart, all.map((s, i) => {
+      const color = seriesStyle(i).color;
+      return {
+        label: s.name, data: s.values, backgroundColor: withAlpha(color, 0.55), borderColor: color, borderWidth: 1,
+        categoryPercentage: all.length > 1 ? 0.8 : 1, barPercentage: 0.92,
+      };
+    }));
     const options = chart.config.options;
+    options.plugins.legend.display = all.length > 1;
     Object.assign(options.scales, { x, y });
+    const shown = (v) => (percent ? formatPercent(v) : formatNumber(v));
     options.plugins.tooltip.callbacks = {
       title: (items) => (items.length ? `${items[0].label} ${xLabel}`.trim() : ""),
-      label: (item) => ` ${formatNumber(item.parsed.y)} ${name}`,
+      label: (item) => ` ${shown(item.parsed.y)} ${item.dataset.label}`,
     };
     chart.update("none");
     return chart;
