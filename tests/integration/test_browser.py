@@ -558,6 +558,7 @@ def a_site_with_every_kind_of_page(trained, django_user_model) -> dict:
             ("run-scoring", f"/runs/{scoring.pk}/"), ("mistakes", f"/runs/{served.pk}/mistakes/?cell=fn"),
             ("compare", f"/runs/compare/?run={served.pk}&run={other.pk}"), ("promote", f"/runs/{other.pk}/promote/"),
             ("serving", "/serving/"), ("feedback", "/feedback/"), ("data-sets", "/datasets/"),
+            ("monitor", "/monitor/"), ("monitor-hour", "/monitor/?window=hour"),
             ("data-set", f"/datasets/{dataset.pk}/"), ("promotions", "/admin/sentiment/promotion/"),
         ],
         "visitor": [("sign-in", "/accounts/login/"), ("404-visitor", "/no/such/page/")],
@@ -633,3 +634,36 @@ def test_every_page_fits_a_phone_and_its_navigation_is_usable(
             icon = page.locator("link[rel=icon]").first.get_attribute("href")
             assert page.request.get(f"{live_server.url}{icon}").status == 200
             page.close()
+
+
+def test_staff_watch_live_traffic_on_the_monitor_and_its_drift_alarm(
+    browser, live_server, django_user_model, trained_tiny_run, shots
+):
+    """Issue 31: the monitor page with live traffic, its charts drawn from the server's figures, and the drift
+    alarm that one-line reviews raise, on the monitor and on every staff page, at 1280 and 390 px."""
+    from playwright.sync_api import expect
+
+    from sentiment.services.classify import reviews_classify
+    from tests.conftest import synthetic_reviews
+
+    django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
+    person = django_user_model.objects.create_user("pat", password="pat-password-1")
+    serve(trained_tiny_run)
+    reviews_classify(user=person, texts=synthetic_reviews(150, seed=9)["text"].tolist())
+    reviews_classify(user=person, texts=["Great.", "Awful!", "Loved it.", "Boring.", "Superb film"] * 30)
+    page = sign_in(browser, live_server, "sam", "sam-password-1")
+    for width in (DESKTOP, PHONE):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/monitor/?window=hour")
+        expect(page.locator("#answers")).to_have_text("300")
+        expect(page.locator("#drift-alarm")).to_contain_text("Drift alarm")
+        expect(page.locator("#drift-state")).to_contain_text("alarm")
+        traffic = drawn_chart(page, "traffic-chart", "c.data.datasets.map(d => d.data.reduce((a, b) => a + b, 0))")
+        assert traffic == [300, 0]
+        assert drawn_chart(page, "length-chart", "c.data.datasets.length") == 2
+        assert drawn_chart(page, "confidence-chart", "c.data.labels.length") == 10
+        fits_and_navigates(page, width)
+        shots(page, f"31-monitor-{width}")
+        page.goto(f"{live_server.url}/serving/")
+        expect(page.locator("#drift-alarm a")).to_have_attribute("href", "/monitor/")
+    page.close()
