@@ -48,15 +48,16 @@ def main() -> None:
 
     from ml.evaluation.drift import confidence, drift_report, estimated_accuracy, words
     from ml.evaluation.scored_reviews import scored_reviews_columns
+    from ml.results import RESULTS_FILE, results_read
     from ml.serving.choice import PYTORCH
     from ml.serving.inference import predictor_load
 
     run_dir = Path(args.run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    runtime = args.runtime or (metrics.get("behaviour") or {}).get("runtime") or PYTORCH
+    results = results_read(run_dir / RESULTS_FILE)
+    runtime = args.runtime or results.behaviour.runtime or PYTORCH
     _labels, reference_probs, reference_texts = scored_reviews_columns(run_dir)
     reference = {"confidence": confidence(reference_probs), "words": words(reference_texts)}
-    bins = metrics["test"]["calibration"]["bins"]
+    bins = results.test.calibration.bins
     predictor = predictor_load(run_dir / "model", runtime)
 
     def window(name: str, texts: list[str], labels: list[int] | None) -> dict:

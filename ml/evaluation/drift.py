@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.data.labelled_sets import HTML_BREAK
+from ml.results import CalibrationBin
 
 BINS = 10
 DRIFT_THRESHOLD = 0.25  # PSI above this on any signal raises the alarm
@@ -109,21 +110,23 @@ def confidence(positive_probs: np.ndarray) -> np.ndarray:
     return np.maximum(p, 1 - p)
 
 
-def estimated_accuracy(confidences: np.ndarray, calibration_bins: list[dict], *, min_count: int = 10) -> float | None:
+def estimated_accuracy(
+    confidences: np.ndarray, calibration_bins: list[CalibrationBin], *, min_count: int = 10
+) -> float | None:
     """The accuracy the live answers should have if the model is as calibrated on them as on its test
-    reviews: each answer counts the accuracy measured in its confidence bin (``calibration_bins``: the
-    run's ``low``, ``high``, ``count``, ``accuracy``), or its own confidence where the bin held fewer than
+    reviews: each answer counts the accuracy measured in its confidence bin (the run's reliability
+    diagram, ``results.test.calibration.bins``), or its own confidence where the bin held fewer than
     ``min_count`` test reviews. None without answers."""
     values = np.asarray(confidences, dtype=float)
     if not len(values):
         return None
     expected = values.copy()
     for bin_ in calibration_bins:
-        if bin_.get("count", 0) < min_count or bin_.get("accuracy") is None:
+        if (bin_.count or 0) < min_count or bin_.accuracy is None:
             continue
-        last = bin_["high"] >= 1.0
-        inside = (values >= bin_["low"]) & ((values <= bin_["high"]) if last else (values < bin_["high"]))
-        expected[inside] = bin_["accuracy"]
+        last = bin_.high >= 1.0
+        inside = (values >= bin_.low) & ((values <= bin_.high) if last else (values < bin_.high))
+        expected[inside] = bin_.accuracy
     return round(float(expected.mean()), 4)
 
 

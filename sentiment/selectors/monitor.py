@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ml.evaluation.drift import DriftReport, confidence, drift_report, estimated_accuracy, words
 from ml.evaluation.scored_reviews import scored_reviews_columns
+from ml.results import TestScores
 from sentiment.models import Feedback, Prediction, ServingFailure
 from sentiment.selectors.serving import ServedModel, served_model
 
@@ -128,9 +129,7 @@ def _compute(*, window: str, served: ServedModel | None, now: datetime) -> Monit
     reference = _reference(served)
     live_confidence = np.array([row[2] for row in mine], dtype=float)
     live = {"confidence": live_confidence, "words": np.array([row[4] for row in mine if row[4] is not None], float)}
-    metrics = (served.run.metrics or {}) if served else {}
-    test = metrics.get("test") or {}
-    calibration = test.get("calibration") or {}
+    test = served.run.results.test if served else TestScores.from_json({})
     return Monitor(
         window=window,
         since=since,
@@ -145,9 +144,9 @@ def _compute(*, window: str, served: ServedModel | None, now: datetime) -> Monit
         test_positive_share=_share(reference["positive"]) if reference else None,
         confidence_shares=_histogram(live_confidence),
         test_confidence_shares=_histogram(reference["confidence"]) if reference else [],
-        estimated_accuracy=estimated_accuracy(live_confidence, calibration.get("bins") or []),
-        test_accuracy=test.get("accuracy"),
-        test_ece=calibration.get("ece"),
+        estimated_accuracy=estimated_accuracy(live_confidence, test.calibration.bins),
+        test_accuracy=test.accuracy,
+        test_ece=test.calibration.ece,
         corrected=Feedback.objects.filter(
             prediction__in=answers.filter(run=served.run) if served else answers.none(),
             status=Feedback.Status.ACCEPTED,

@@ -14,6 +14,7 @@ from ml.evaluation.drift import (
     words,
 )
 from ml.evaluation.metrics import calibration
+from ml.results import Calibration, CalibrationBin
 
 rng = np.random.default_rng(7)
 
@@ -76,7 +77,7 @@ def simulated_answers(n: int, *, seed: int):
 
 def test_the_estimate_reads_the_test_reviews_calibration_not_the_raw_confidence():
     labels, probs = simulated_answers(5000, seed=1)
-    bins = calibration(labels, probs)["bins"]
+    bins = Calibration.from_json(calibration(labels, probs)).bins
     live_labels, live_probs = simulated_answers(1000, seed=2)
     truth = float(((live_probs >= 0.5).astype(int) == live_labels).mean())
     assert estimated_accuracy(confidence(live_probs), bins) == pytest.approx(truth, abs=0.03)
@@ -85,7 +86,7 @@ def test_the_estimate_reads_the_test_reviews_calibration_not_the_raw_confidence(
 
 def test_no_answers_no_estimate_and_a_thin_bin_falls_back_to_the_confidence():
     assert estimated_accuracy(np.array([]), []) is None
-    thin = [{"low": 0.5, "high": 1.0, "count": 3, "accuracy": 0.1}]
+    thin = [CalibrationBin.from_json({"low": 0.5, "high": 1.0, "count": 3, "accuracy": 0.1})]
     assert estimated_accuracy(np.array([0.9, 0.7]), thin) == pytest.approx(0.8)
 
 
