@@ -3,8 +3,9 @@
 The code logs with the standard library (``logging.getLogger(__name__)``) as before; structlog's
 ``ProcessorFormatter`` turns each record into one line, with what the context holds at that moment: the
 request id, the signed-in person and the address of the request being answered, or the job's ids and the
-request id that queued it (webapp/request_log.py, worker/observability.py). Libraries that log through
-structlog (django-structlog: one line per request, one per job started and ended) end in the same formatter.
+request id that queued it (webapp/request_log.py, worker/observability.py), and the trace and span ids when
+traces are on (webapp/tracing.py). Libraries that log through structlog (django-structlog: one line per
+request, one per job started and ended) end in the same formatter.
 
 Django calls ``logging_configure`` with ``settings.LOGGING`` in every process it sets up (``LOGGING_CONFIG``);
 gunicorn's own lines take the same formatter (``gunicorn_logging``). Logs go to standard error: standard
@@ -14,6 +15,7 @@ output is the commands' own, and ``--json`` promises it carries the result alone
 from __future__ import annotations
 
 import logging.config
+import sys
 from typing import Any
 
 import structlog
@@ -22,11 +24,24 @@ from django.core.exceptions import ImproperlyConfigured
 OUTPUTS = ("plain", "json")
 
 
+def _trace_ids(logger: Any, method: str, event: dict) -> dict:
+    """The current span's trace and span ids, when traces are on (their SDK is loaded: webapp/tracing.py)
+    and a span is open; nothing is imported or looked up when they are off."""
+    trace = sys.modules.get("opentelemetry.trace") if "opentelemetry.sdk.trace" in sys.modules else None
+    if trace is not None:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            event["trace_id"] = format(context.trace_id, "032x")
+            event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
 # What every line gets, whether it was logged through the standard library or through structlog.
 SHARED = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
+    _trace_ids,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 

@@ -196,7 +196,7 @@ MEDIA_URL = "media/"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = False
 
-# --- logs (README, "Logs and traces") -------------------------------------------------------
+# --- logs and traces (README, "Logs and traces") ----------------------------------------------
 # Logs go to standard error, in development and production alike (Docker collects both streams): standard
 # output is the commands' own. "plain": lines for people (commands, `make demo`); "json": one JSON object a
 # line, for a log collector (the compose stack, the production settings). webapp/logging_config.py.
@@ -208,6 +208,17 @@ LOGGING = logging_dict(output=LOG_FORMAT, level=LOG_LEVEL)
 # each request is one line, when it is answered.
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# Traces (OpenTelemetry, webapp/tracing.py), off unless the standard variables ask for them: an OTLP endpoint
+# (http/protobuf), or OTEL_TRACES_EXPORTER (otlp, console; none is off); OTEL_SDK_DISABLED=true turns them
+# off. The SDK reads the others itself (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS...).
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+_ENDPOINT_SET = bool(OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+TRACES_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="otlp" if _ENDPOINT_SET else "none").lower()
+if env.bool("OTEL_SDK_DISABLED", default=False):
+    TRACES_EXPORTER = "none"
+if TRACES_EXPORTER not in {"otlp", "console", "none"}:
+    raise ImproperlyConfigured(f"OTEL_TRACES_EXPORTER must be otlp, console or none (got {TRACES_EXPORTER!r})")
 
 # Mail (Django's SMTP settings): only with EMAIL_HOST set can people reset a forgotten password by email.
 EMAIL_HOST = env.str("EMAIL_HOST", default="")

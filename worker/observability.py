@@ -1,4 +1,4 @@
-"""What a worker's logs say about its jobs (README, "Logs and traces").
+"""What a worker's logs and traces say about its jobs (README, "Logs and traces").
 
 - Celery leaves logging alone: the worker's lines, Celery's own included, are formatted as the site's are
   (``settings.LOGGING``, webapp/logging_config.py; ``LOG_LEVEL`` rather than ``--loglevel``).
@@ -6,6 +6,7 @@
   and ``ip`` of the request; django-structlog puts them in the message's headers in every process), its own
   ``task_id`` and the id of its row under a name that says what it is (``run_id``...), and the job's start
   and end are logged with its duration.
+- Each worker process starts traces when the OTEL_* variables ask for them (webapp/tracing.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from celery.signals import (
     task_revoked,
     task_success,
     task_unknown,
+    worker_process_init,
 )
 from django.dispatch import receiver
 from django_structlog.celery.receivers import CeleryReceiver
@@ -56,3 +58,10 @@ def _bind_job_row(sender, task=None, **kwargs) -> None:
     field = jobs.LOG_FIELDS.get(getattr(task, "name", None))
     if field and task.request.args:
         structlog.contextvars.bind_contextvars(**{field: task.request.args[0]})
+
+
+@worker_process_init.connect
+def _traces(**kwargs) -> None:
+    from webapp.tracing import tracing_start
+
+    tracing_start(service="worker")
