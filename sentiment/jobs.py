@@ -37,6 +37,8 @@ ROWS = {
     CLASSIFY_CSV: "sentiment.CsvClassification",
     ANALYSE: "sentiment.AnalysisJob",
 }
+# The name of that row's id on the job's log lines (worker.observability).
+LOG_FIELDS = {TRAIN_RUN: "run_id", CLASSIFY_CSV: "csv_job_id", ANALYSE: "analysis_job_id"}
 
 
 def job_enqueue(*, name: str, object_id: int) -> None:

@@ -7,6 +7,9 @@ model load after a deploy or restart; later promotions load in the background (s
 import os
 
 from ml.core_share import CoreShare
+from webapp.logging_config import gunicorn_logging
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 # this machine only, unless told otherwise (the compose stack binds 0.0.0.0 inside its own network)
 bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
@@ -14,7 +17,10 @@ workers = int(os.environ.get("WEB_WORKERS", "2"))
 # 1 thread per worker (the sync worker): measured ~12 ms faster per answer than 2 threads (bench/RESULTS.md)
 threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = 120
-accesslog = "-"
+# No access log: the site logs one line per request itself, with its request id (webapp/request_log.py), and
+# gunicorn's own lines take the site's format (LOG_FORMAT).
+accesslog = None
+logconfig_dict = gunicorn_logging()
 
 # Which workers are computing an answer, in memory shared by the workers forked from here. A worker that
 # computes alone uses every core; two at once get half each (ml.core_share.CoreShare, bench/RESULTS.md),

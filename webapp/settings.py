@@ -4,6 +4,7 @@ Every variable is listed in the README's "Settings" table. Nothing here writes t
 database's folder is made when the app starts (``sentiment.apps``).
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from ml.serving.choice import AUTO, DEFAULT_MAX_LOSS_POINTS, RUNTIMES
+from webapp.logging_config import logging_dict
 
 
 class Env(environ.Env):
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_structlog",  # the request id and the person in every line, and in the jobs a request queues
     "sentiment",  # before ninja: its templates/ninja/swagger.html puts the way back to the site on the API docs
     "ninja",  # API v1's interactive docs: Swagger UI served from its bundled files, not a CDN
 ]
@@ -67,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.request_log.RequestLogMiddleware",  # after the person is known: their id is on every line
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it answers a locked-out sign-in (see "Abuse" below)
@@ -192,17 +196,29 @@ MEDIA_URL = "media/"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = False
 
-# Logs go to standard error, in development and production alike (Docker collects both streams):
-# standard output is the commands' own, and `--json` promises it carries the result alone.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # axes.apps announces itself at every start, commands included; lockouts are logged by axes itself
-    "loggers": {"httpx": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
-}
+# --- logs and traces (README, "Logs and traces") ----------------------------------------------
+# Logs go to standard error, in development and production alike (Docker collects both streams): standard
+# output is the commands' own. "plain": lines for people (commands, `make demo`); "json": one JSON object a
+# line, for a log collector (the compose stack, the production settings). webapp/logging_config.py.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+LOGGING_CONFIG = "webapp.logging_config.logging_configure"
+LOGGING = logging_dict(output=LOG_FORMAT, level=LOG_LEVEL)
+# django-structlog (webapp/request_log.py): a request's ids travel in the headers of the jobs it queues, and
+# each request is one line, when it is answered.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# Traces (OpenTelemetry, webapp/tracing.py), off unless the standard variables ask for them: an OTLP endpoint
+# (http/protobuf), or OTEL_TRACES_EXPORTER (otlp, console; none is off); OTEL_SDK_DISABLED=true turns them
+# off. The SDK reads the others itself (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS...).
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+_ENDPOINT_SET = bool(OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+TRACES_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="otlp" if _ENDPOINT_SET else "none").lower()
+if env.bool("OTEL_SDK_DISABLED", default=False):
+    TRACES_EXPORTER = "none"
+if TRACES_EXPORTER not in {"otlp", "console", "none"}:
+    raise ImproperlyConfigured(f"OTEL_TRACES_EXPORTER must be otlp, console or none (got {TRACES_EXPORTER!r})")
 
 # Mail (Django's SMTP settings): only with EMAIL_HOST set can people reset a forgotten password by email.
 EMAIL_HOST = env.str("EMAIL_HOST", default="")

@@ -3,14 +3,16 @@
 Use with ``DJANGO_SETTINGS_MODULE=webapp.settings_production``. It refuses to start without a
 ``SECRET_KEY``. TLS ends at the proxy in front (the compose stack's Caddy), which alone sets
 ``X-Forwarded-Proto``; behind it cookies are secure and HSTS is sent (subdomains and preload are
-opt-in). Static files are served by the web process itself (WhiteNoise); logging is the base module's.
+opt-in). Static files are served by the web process itself (WhiteNoise). Logs are JSON lines unless
+``LOG_FORMAT`` says otherwise.
 ``manage.py check --deploy`` reports nothing with these settings.
 """
 
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.logging_config import logging_dict
 from webapp.settings import *  # noqa: F403
-from webapp.settings import MIDDLEWARE, env
+from webapp.settings import LOG_LEVEL, MIDDLEWARE, env
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -42,6 +44,10 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# One JSON object a line, for whatever collects the logs (README, "Logs and traces").
+LOG_FORMAT = env.str("LOG_FORMAT", default="json").lower()
+LOGGING = logging_dict(output=LOG_FORMAT, level=LOG_LEVEL)
 
 # Static files from the web process, compressed and with far-future cache headers.
 MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]

@@ -11,7 +11,8 @@
   everything else goes to the default queue.
 
 The web processes load this app at start (``webapp/__init__.py``) and queue jobs through
-``sentiment.jobs``; the tasks live in ``worker.tasks``.
+``sentiment.jobs``; the tasks live in ``worker.tasks``; what the workers log and trace, in
+``worker.observability``.
 """
 
 import os
@@ -20,6 +21,7 @@ from celery import Celery
 from django.conf import settings
 
 from sentiment import jobs
+from worker.observability import JobLogContext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -38,6 +40,7 @@ app.conf.update(
     task_routes={jobs.TRAIN_RUN: {"queue": TRAINING_QUEUE}, jobs.SWEEP: {"queue": SWEEP_QUEUE}},
 )
 app.autodiscover_tasks(["worker"])
+app.steps["worker"].add(JobLogContext)
 
 
 @app.on_after_configure.connect

@@ -59,6 +59,8 @@ EXIT_AFTER_END_SECONDS = 30.0  # a training process that recorded its outcome ha
 TEMPORARY_FAILURE = 75  # the child's exit status for "try again later" (EX_TEMPFAIL in sysexits.h)
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The training process logs for people whatever LOG_FORMAT the worker has: its log is the run page's.
+_TRAINING_ENVIRONMENT = {"LOG_FORMAT": "plain"}
 
 
 class DatabaseObserver:
@@ -166,7 +168,7 @@ def training_run_supervise(*, run_id: int, worker: str, stopping: Callable[[], b
     with log:
         child = subprocess.Popen(
             _training_command(run_id), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
-            cwd=settings.BASE_DIR,
+            cwd=settings.BASE_DIR, env={**os.environ, **_TRAINING_ENVIRONMENT},
         )  # fmt: skip
         exit_code, cancelled, outcome = _watch(child, run_id, worker, log_path, stopping)
     training_run_record_log(run_id=run_id, log_tail=_tail(log_path))

@@ -119,6 +119,13 @@ def test_secrets_for_one_command_and_trust_in_the_proxy_are_set_where_they_belon
         assert environment["TRUST_X_FORWARDED_FOR"] == "true"  # Caddy sets the header itself
 
 
+def test_the_stack_logs_json_lines_and_traces_only_when_env_names_a_collector(compose):
+    for name in APP_SERVICES:
+        environment = compose["services"][name]["environment"]
+        assert environment["LOG_FORMAT"] == "${LOG_FORMAT:-json}"  # .env may still say plain
+        assert not [variable for variable in environment if variable.startswith("OTEL_")]
+
+
 def test_only_the_proxy_is_published_and_it_proxies_to_where_gunicorn_listens(compose):
     services = compose["services"]
     published = {name for name, service in services.items() if service.get("ports") and name != "flower"}

@@ -11,6 +11,7 @@ import contextlib
 import socket
 from pathlib import Path
 
+import structlog
 from django.core.management.base import BaseCommand
 
 from ml.config import TrainingConfig
@@ -56,7 +57,8 @@ class Command(BaseCommand):
             if not quiet:
                 self.stdout.write(f"Run #{run_id}: training (progress below; the admin shows it too)")
             progress_bar = options["verbosity"] > 0 and not options["run_id"]  # no bars in the worker's log
-            run = training_run_execute(run_id=run_id, progress_bar=progress_bar)
+            with structlog.contextvars.bound_contextvars(run_id=run_id):  # on each line logged meanwhile
+                run = training_run_execute(run_id=run_id, progress_bar=progress_bar)
         summary = {"run_id": run.pk, "status": run.status, "output_dir": run.output_dir, "model_dir": run.model_dir}
         summary.update(run.results.to_json())
         if options["json"]:
