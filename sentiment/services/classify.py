@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from ml.errors import MLError, first_line, without_paths
 from ml.evaluation.explain import explain, top_words
 from ml.serving.inference import predictor_cache
 from ml.serving.labeller import model_version
+from sentiment.metrics.families import predictions_count
 from sentiment.models import AnalysisJob, Prediction
 from sentiment.selectors.serving import training_run_serving_runtime
 from sentiment.services.analysis import analysis_job_request
@@ -73,7 +75,10 @@ def reviews_classify(*, user, texts: list[str]) -> list[Prediction]:
             raise ValidationError(f"Review {number}: {message}" if len(texts) > 1 else message) from None
     model = serving_slot.get()
     with answering() as cores:
+        started = time.perf_counter()
         answers = model.predictor.predict(cleaned, cores=cores)
+    seconds = time.perf_counter() - started
+    predictions_count(runtime=model.predictor.runtime, run_id=model.served.run.pk, answers=answers, seconds=seconds)
     predictions = [
         Prediction(
             user=user,
