@@ -20,6 +20,7 @@ from celery import Celery
 from django.conf import settings
 
 from sentiment import jobs
+from worker import metrics  # noqa: F401  (the workers' figures, from Celery's signals)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
