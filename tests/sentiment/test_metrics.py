@@ -83,7 +83,7 @@ def test_prometheus_scrapes_a_process_by_its_address_whatever_the_allowed_hosts(
     """Inside the stack Prometheus asks each web process at its IP address, in plain HTTP: /metrics answers;
     every other page still refuses a host it does not know."""
     assert client.get("/metrics", HTTP_HOST="172.18.0.7:8000").status_code == 200
-    assert client.get("/login/", HTTP_HOST="172.18.0.7:8000").status_code == 400
+    assert client.get("/accounts/login/", HTTP_HOST="172.18.0.7:8000").status_code == 400
 
 
 def test_queue_lengths_are_read_from_the_broker_for_every_queue(client, settings):
