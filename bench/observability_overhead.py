@@ -11,7 +11,9 @@ All the servers start first and load the model; then, after a warm-up of each, t
 order of the servers turned round each round): with one request a round, the variants' requests are
 milliseconds apart, so that all meet the machine's ups and downs alike. Reported per variant: p50 and p95 of
 every request, and what it adds to the baseline's p50, both as the difference of the two p50s and as the
-median of the rounds' paired differences (the steadier figure on a shared machine). With
+median of the rounds' paired differences; and the CPU time its web workers spent per request (from /proc),
+which a busy machine disturbs far less than the clock. A second server with the baseline's settings
+(``baseline-again``) is the control: what it "adds" is what two servers differ by with nothing changed. With
 metrics on, the time of one scrape of ``/metrics`` is measured too (Prometheus asks every 15 s), and, in a
 process of its own, what counting one answer costs a service (``sentiment.metrics.families``) in
 prometheus_client's multiprocess mode: that counting is done in every variant, since ``METRICS_ENABLED``
@@ -42,7 +44,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import imdb_reviews, median_review, post, promoted_run, server, unlimited_rates
+from bench.serve_latency import child_pids, imdb_reviews, median_review, post, promoted_run, server, unlimited_rates
 
 # name -> (settings off, settings on): each variant is made of these
 SWITCHES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
@@ -54,9 +56,9 @@ DEFAULTS = {"rounds": (500, 40), "requests": (1, 1), "warmup": (30, 10)}
 
 
 def variants() -> dict[str, dict[str, str]]:
-    """Every switch off (the baseline), each one on alone, and (with several) all on together."""
+    """Every switch off (the baseline, twice: the control), each one on alone, and (with several) all on."""
     off = {key: value for settings, _ in SWITCHES.values() for key, value in settings.items()}
-    found = {"baseline": dict(off)}
+    found = {"baseline": dict(off), "baseline-again": dict(off)}
     for name, (_, on) in SWITCHES.items():
         found[name] = {**off, **on}
     if len(SWITCHES) > 1:
@@ -85,15 +87,18 @@ def main() -> None:
         review = median_review(imdb_reviews()["text"])
         settings = variants()
         with ExitStack() as stack:
-            ports = {}
+            servers = {}
             for name, env in settings.items():
                 with environment(env):
-                    ports[name] = stack.enter_context(server(tmp, name, runtime=runtime))
+                    servers[name] = stack.enter_context(started(server(tmp, name, runtime=runtime)))
+            ports = {name: running.port for name, running in servers.items()}
             connections = {
                 name: http.client.HTTPConnection("127.0.0.1", port, timeout=60) for name, port in ports.items()
             }
             for conn in connections.values():
                 answered(conn, key, review, args.warmup)
+            workers = {name: child_pids(running.process.pid) for name, running in servers.items()}
+            cpu_before = {name: cpu_seconds(pids) for name, pids in workers.items()}
             seconds = {name: [] for name in settings}
             rounds = {name: [] for name in settings}
             order = list(settings)
@@ -103,6 +108,7 @@ def main() -> None:
                     times = answered(connections[name], key, review, args.requests)
                     seconds[name].extend(times)
                     rounds[name].append(statistics.median(times))
+            cpu = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in workers.items()}
             scrapes = {
                 name: scrape_ms(port)
                 for name, port in ports.items()
@@ -116,8 +122,11 @@ def main() -> None:
             "review_words": len(review.split()),
             "web_workers": int(os.environ.get("WEB_WORKERS") or 2),
             "baseline": "every switch off: " + ", ".join(f"{k}={v}" for k, v in settings["baseline"].items()),
+            "control": "baseline-again: a second server with the baseline's settings",
             "variants": {
-                name: summary(seconds[name], rounds[name], seconds["baseline"], rounds["baseline"]) | {"settings": env}
+                name: summary(seconds[name], rounds[name], seconds["baseline"], rounds["baseline"])
+                | cpu_summary(cpu[name], cpu["baseline"], len(seconds[name]))
+                | {"settings": env}
                 for name, env in settings.items()
             },
             "rounds": args.rounds,
@@ -131,9 +140,35 @@ def main() -> None:
                 "met": measured["added_p50_ms_paired"] <= TARGET_MS,
             }
             for name, measured in result["variants"].items()
-            if name != "baseline"
+            if not name.startswith("baseline")
         }
     common.emit(result, args.out)
+
+
+@contextmanager
+def started(web: server):
+    """``web`` started, and stopped at the end: the object itself (its port, its master process)."""
+    web.start()
+    try:
+        yield web
+    finally:
+        web.stop()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user and system) the processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime and stime, the line's 14th and 15th fields
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_summary(cpu: float, base: float, requests: int) -> dict:
+    return {
+        "cpu_ms_per_request": round(1000 * cpu / requests, 3),
+        "added_cpu_ms_per_request": round(1000 * (cpu - base) / requests, 3),
+    }
 
 
 @contextmanager
