@@ -14,10 +14,12 @@ every request, and what it adds to the baseline's p50, both as the difference of
 median of the rounds' paired differences; and the CPU time its web workers spent per request (from /proc),
 which a busy machine disturbs far less than the clock. A second server with the baseline's settings
 (``baseline-again``) is the control: what it "adds" is what two servers differ by with nothing changed. With
-metrics on, the time of one scrape of ``/metrics`` is measured too (Prometheus asks every 15 s), and, in a
-process of its own, what counting one answer costs a service (``sentiment.metrics.families``) in
-prometheus_client's multiprocess mode: that counting is done in every variant, since ``METRICS_ENABLED``
-leaves out the HTTP middlewares and ``/metrics``, not the services' counters.
+metrics on, the time of one scrape of ``/metrics`` is measured too (Prometheus asks every 15 s), and, each in a
+process of its own in prometheus_client's multiprocess mode: what counting one answer costs a service
+(``sentiment.metrics.families``), done in every variant since ``METRICS_ENABLED`` leaves out the HTTP
+middlewares and ``/metrics``, not the services' counters; and the CPU time the middlewares add to a request,
+with Django's test client on a view that does next to nothing, blocks of requests with and without them
+taking turns: on a busy machine, a figure two servers' clocks cannot resolve.
 
 Without ``--model``, the served model is MiniLM with an untrained classification head, exported to ONNX
 (int8), the runtime a trained smoke model is served on: the same work per answer as a trained one; its
@@ -133,6 +135,7 @@ def main() -> None:
             "requests_per_round": args.requests,
             "metrics_scrape_ms": scrapes,
             "service_counting_us_per_answer": counting_cost(tmp),
+            "middleware_cpu_us_per_request": middleware_cost(tmp),
         }
         result["targets"] = {
             f"{name}_adds_at_most_{TARGET_MS:g}_ms_to_p50": {
@@ -250,6 +253,49 @@ def counting_cost(tmp: str, calls: int = 50_000) -> float:
     out = subprocess.run([sys.executable, "-c", COUNTING, str(calls)], cwd=common.ROOT, env=env, capture_output=True,
                          text=True, check=True)  # fmt: skip
     return round(float(out.stdout.strip()), 2)
+
+
+MIDDLEWARE = """
+import statistics, sys, time
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client, override_settings
+with_metrics = list(settings.MIDDLEWARE)
+without = [name for name in with_metrics if "prometheus" not in name and ".metrics." not in name]
+clients = {}
+for name, middleware in (("on", with_metrics), ("off", without)):
+    with override_settings(MIDDLEWARE=middleware):
+        clients[name] = Client()
+        for _ in range(300):  # the first request loads the middleware, kept by the client
+            clients[name].get("/favicon.ico")
+blocks, requests = int(sys.argv[1]), int(sys.argv[2])
+spent = {"on": [], "off": []}
+for number in range(blocks):
+    for name in (("on", "off") if number % 2 else ("off", "on")):
+        started = time.process_time()
+        for _ in range(requests):
+            clients[name].get("/favicon.ico")
+        spent[name].append((time.process_time() - started) / requests * 1e6)
+print(statistics.median(on - off for on, off in zip(spent["on"], spent["off"])), statistics.median(spent["off"]))
+"""
+
+
+def middleware_cost(tmp: str, blocks: int = 30, requests: int = 300) -> dict:
+    """Microseconds of CPU the metrics middlewares add to one request (median of paired blocks), and what a
+    request to a view that does next to nothing costs without them."""
+    folder = Path(tmp) / "middleware"
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "METRICS_ENABLED": "true",
+        "ALLOWED_HOSTS": "testserver",
+    }
+    out = subprocess.run([sys.executable, "-c", MIDDLEWARE, str(blocks), str(requests)], cwd=common.ROOT, env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    added, request = (float(word) for word in out.stdout.split()[-2:])
+    return {"added": round(added, 1), "request_without": round(request, 1), "view": "GET /favicon.ico (a redirect)"}
 
 
 def untrained_minilm(folder: Path) -> Path:
