@@ -1,5 +1,5 @@
 """The workers' figures for Prometheus: each worker serves those of its processes on ``WORKER_METRICS_BIND``
-(``host:port``; empty: none), where Prometheus scrapes it (``deploy/prometheus/prometheus.yml``).
+(``host:port``; empty: none), where Prometheus scrapes it (``webapp/prometheus/prometheus.yml``).
 
 A worker is several processes (the default workers' pool; the training worker's training child), so they
 write their figures to one folder that a scrape adds up (``sentiment.metrics.folder``). Its path must be in
