@@ -1,8 +1,9 @@
 # Sourced by `make test` (not run): everything the suite needs besides Python packages, set up when
 # missing, so that `make test` alone works on a fresh Debian or Ubuntu machine.
 #
-# - system packages: redis-server, PostgreSQL and Chromium (the end-to-end tests drive it), installed
-#   with apt-get when missing (as root, or through sudo); elsewhere it says which to install and stops;
+# - system packages: redis-server, PostgreSQL, Chromium (the end-to-end tests drive it) and promtool (Debian's
+#   prometheus package: the alert rules' checks and unit tests), installed with apt-get when missing (as
+#   root, or through sudo); elsewhere it says which to install and stops;
 # - Redis on 127.0.0.1:6379 (the tests use its database 15), started when none answers;
 # - PostgreSQL on 127.0.0.1:5432, started when none answers; POSTGRES_TEST_URL is exported when a login
 #   works, and the database-backed tests then run on it too (SKIP_POSTGRES=1 leaves it out).
@@ -17,6 +18,7 @@ _services_packages() {
   command -v pg_isready >/dev/null || missing+=(postgresql)
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${CHROMIUM:-}" ] \
     || missing+=(chromium)
+  command -v promtool >/dev/null || missing+=(prometheus)
   [ ${#missing[@]} -eq 0 ] && return 0
   local as_root=()
   if [ "$(id -u)" != 0 ]; then

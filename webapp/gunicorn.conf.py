@@ -7,6 +7,7 @@ model load after a deploy or restart; later promotions load in the background (s
 import os
 
 from ml.core_share import CoreShare
+from sentiment.metrics.folder import metrics_folder_prepare, metrics_folder_remove, metrics_process_dead
 from webapp.logging_config import gunicorn_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
@@ -34,6 +35,11 @@ if core_share is not None:
     # cost to a lone answer). ONNX Runtime's threads are told the same (ml.serving.onnx_inference).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Prometheus (README, "Metrics"): every worker process writes its figures to files in one folder, which
+# /metrics adds up whichever worker answers the scrape. Set here, before any worker imports prometheus_client;
+# PROMETHEUS_MULTIPROC_DIR names it (emptied now), else a temporary folder is made and removed at exit.
+metrics_folder, metrics_folder_made = metrics_folder_prepare()
+
 
 def post_worker_init(worker):
     from ml.hardware import cpu_cores
@@ -47,3 +53,9 @@ def post_worker_init(worker):
 def child_exit(server, worker):
     if core_share is not None:
         core_share.leave(worker.pid)  # a worker killed mid-answer no longer counts as busy
+    metrics_process_dead(worker.pid)  # its live gauges stop counting; its counters still add up
+
+
+def on_exit(server):
+    if metrics_folder_made:
+        metrics_folder_remove(metrics_folder)

@@ -21,6 +21,7 @@ from celery import Celery
 from django.conf import settings
 
 from sentiment import jobs
+from worker import metrics  # noqa: F401  (the workers' figures, from Celery's signals)
 from worker.observability import JobLogContext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")

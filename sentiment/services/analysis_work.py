@@ -7,6 +7,7 @@ checks), which requests jobs itself, and the queue's mechanics import no circle.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ml.errors import without_paths
+from sentiment.metrics.families import analysis_job_count
 from sentiment.models import AnalysisJob, Prediction, TrainingRun
 from sentiment.selectors.evidence import evidence_compute
 from sentiment.services.analysis import Progress
@@ -38,6 +40,15 @@ def analysis_job_process(*, job_id: int, worker: str = "local") -> str:
     if not claimed:
         return "skipped"
     job = AnalysisJob.objects.get(pk=job_id)
+    started = time.perf_counter()
+    outcome = _compute_held(job=job, worker=worker)
+    analysis_job_count(kind=job.kind, outcome=outcome, seconds=time.perf_counter() - started)
+    return outcome
+
+
+def _compute_held(*, job: AnalysisJob, worker: str) -> str:
+    """Compute a claimed job and store its result, while ``worker`` holds it: "succeeded", "failed" or "lost"."""
+    job_id = job.pk
     held = AnalysisJob.objects.filter(pk=job_id, status=Status.RUNNING, worker=worker)
 
     def progress(done: int, total: int) -> None:

@@ -22,6 +22,7 @@ from ml.evaluation.drift import words
 from ml.evaluation.explain import explain, top_words
 from ml.serving.inference import predictor_cache
 from ml.serving.labeller import model_version
+from sentiment.metrics.families import predictions_count
 from sentiment.models import AnalysisJob, Prediction, ServingFailure
 from sentiment.selectors.serving import training_run_serving_runtime
 from sentiment.services.analysis import analysis_job_request
@@ -74,7 +75,9 @@ def reviews_classify(*, user, texts: list[str]) -> list[Prediction]:
             message = exc.messages[0]
             raise ValidationError(f"Review {number}: {message}" if len(texts) > 1 else message) from None
     model = _serving_model(reviews=len(cleaned))
-    answers, model_ms = _answers(model, cleaned)
+    answers, seconds = _answers(model, cleaned)
+    predictions_count(runtime=model.predictor.runtime, run_id=model.served.run.pk, answers=answers, seconds=seconds)
+    model_ms = 1000 * seconds / len(cleaned)
     predictions = [
         Prediction(
             user=user,
@@ -103,7 +106,7 @@ def _serving_model(*, reviews: int):
 
 
 def _answers(model, texts: list[str]):
-    """The model's answers and the milliseconds it took per review; a failure is counted, then raised."""
+    """The model's answers and the seconds it took; a failure is counted, then raised."""
     started = time.perf_counter()
     try:
         with answering() as cores:
@@ -113,7 +116,7 @@ def _answers(model, texts: list[str]):
             kind=ServingFailure.Kind.MODEL_FAILED, runtime=model.predictor.runtime, reviews=len(texts)
         )
         raise
-    return answers, 1000 * (time.perf_counter() - started) / len(texts)
+    return answers, time.perf_counter() - started
 
 
 def prediction_explanation_request(*, prediction: Prediction, user) -> AnalysisJob:

@@ -37,6 +37,7 @@ from ml.serving.inference import predictor_cache
 from ml.serving.labeller import Labeller
 from sentiment import jobs
 from sentiment.files.csv_files import ADDED_COLUMNS, csv_cells_neutralise, csv_rows_count, csv_table_open
+from sentiment.metrics.families import csv_rows_classified_count
 from sentiment.models import CsvClassification
 from sentiment.selectors.serving import served_model, training_run_serving_runtime
 from sentiment.services.serving import NoModelServed, serving_slot
@@ -95,6 +96,7 @@ def csv_classification_process(*, job_id: int, worker: str = "local") -> str:
     held = CsvClassification.objects.filter(pk=job_id, status=Status.RUNNING, worker=worker)
     try:
         parts = [*job.parts, _slice_classify(job=job, held=held, predictor=_job_predictor(job=job))]
+        csv_rows_classified_count(rows=parts[-1]["rows"])
         done = _rows_in(parts)
         if done < job.total_rows:
             # dispatched_at is emptied until the next slice is sent: if this worker dies in between, the

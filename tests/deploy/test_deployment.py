@@ -35,8 +35,11 @@ def compose() -> dict:
 
 def test_the_stack_has_every_service(compose):
     services = compose["services"]
-    assert set(services) == {"proxy", "web", "worker", "worker-default", "redis", "cache", "postgres", "flower"}
-    assert services["flower"]["profiles"] == ["monitoring"]
+    assert set(services) == {
+        *("proxy", "web", "worker", "worker-default", "redis", "cache", "postgres"),
+        *("flower", "prometheus"),  # the monitoring profile
+    }
+    assert services["flower"]["profiles"] == services["prometheus"]["profiles"] == ["monitoring"]
     for name in ("proxy", "web", "worker", "worker-default", "redis", "cache", "postgres"):
         assert "profiles" not in services[name], name
         assert services[name]["restart"] == "unless-stopped"
@@ -86,7 +89,14 @@ def test_volumes_keep_state_and_are_all_declared(compose):
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             used.add(source)
-    assert used == declared == {"runs", "media", "hf-cache", "pgdata", "redis-data", "caddy-data", "caddy-config"}
+    assert (
+        used
+        == declared
+        == {
+            *("runs", "media", "hf-cache", "pgdata", "redis-data", "caddy-data", "caddy-config"),
+            "prometheus-data",
+        }
+    )
     # the image alone says where state lives; the volumes are mounted there
     image = dict(re.findall(r"^\s+(VAR_DIR|HF_HOME)=(\S+)", (ROOT / "Dockerfile").read_text(), re.M))
     app = {v.split(":")[1] for v in compose["services"]["web"]["volumes"]}
@@ -128,7 +138,8 @@ def test_the_stack_logs_json_lines_and_traces_only_when_env_names_a_collector(co
 
 def test_only_the_proxy_is_published_and_it_proxies_to_where_gunicorn_listens(compose):
     services = compose["services"]
-    published = {name for name, service in services.items() if service.get("ports") and name != "flower"}
+    monitoring = {name for name, service in services.items() if service.get("profiles") == ["monitoring"]}
+    published = {name for name, service in services.items() if service.get("ports") and name not in monitoring}
     assert published == {"proxy"}
     web = " ".join(services["web"]["command"])
     assert "--bind 0.0.0.0:8000" in web and services["web"]["expose"] == ["8000"]

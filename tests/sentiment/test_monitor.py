@@ -20,6 +20,7 @@ from sentiment.services.classify import reviews_classify
 from sentiment.services.serving import NoModelServed
 from sentiment.services.storage import stored_expire
 from tests.conftest import synthetic_reviews
+from tests.scrapes import value
 
 pytestmark = pytest.mark.django_db
 ONE_LINERS = ["Great.", "Awful!", "Loved it.", "Boring.", "Superb film", "Dreadful", "Wonderful!", "Terrible."]
@@ -90,6 +91,10 @@ def test_one_line_reviews_raise_the_drift_alarm_and_reviews_like_the_tests_clear
     client.force_login(person)
     assert 'id="drift-alarm"' not in client.get("/").content.decode()  # people never see it
 
+    metrics = client.get("/metrics").content.decode()  # the same alarm for Prometheus' rule
+    assert value(metrics, "sentiment_drift_score", signal="words") == pytest.approx(
+        max(s.psi for s in alarmed.drift.signals), abs=1e-6
+    )
     a_day_later = timezone.now() - timedelta(days=2)
     Prediction.objects.filter(pk__in=[p.pk for p in short]).update(created_at=a_day_later)
     cache.clear()
