@@ -3,8 +3,8 @@
 Each **variant** is a set of environment settings for a gunicorn server with the project's config (DEBUG off,
 rate limits raised but still counted in Redis, the same served model and runtime). The **baseline** has every
 switch off; then each switch runs alone, and, with more than one switch, all of them together. A switch is
-one entry of ``SWITCHES``: its name and its settings off and on. Metrics is the first; logs and traces add
-theirs there, and every variant follows.
+one entry of ``SWITCHES``: its name and its settings off and on (metrics; logs, JSON against plain lines;
+traces, exported over OTLP/HTTP to a sink that stands for a collector), and every variant follows.
 
 All the servers start first and load the model; then, after a warm-up of each, they take turns for
 ``--rounds`` rounds of ``--requests`` requests each (one keep-alive connection per server, one review, the
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import http.server
 import json
 import os
 import secrets
@@ -41,16 +42,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench import common
-from bench.serve_latency import child_pids, imdb_reviews, median_review, post, promoted_run, server, unlimited_rates
+from bench.common import imdb_reviews, median_review
+from bench.served_site import child_pids, post, promoted_run, server, unlimited_rates
 
 # name -> (settings off, settings on): each variant is made of these
 SWITCHES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "metrics": ({"METRICS_ENABLED": "false"}, {"METRICS_ENABLED": "true"}),
+    # logs: the stack's JSON lines against lines for people; a line per request is written in both (the server
+    # logs at INFO, where each worker says it has loaded the model), so this is what JSON costs over plain
+    "logs": ({"LOG_FORMAT": "plain"}, {"LOG_FORMAT": "json"}),
+    # traces on: every request a span, exported in batches over OTLP/HTTP to a collector (a sink here)
+    "traces": ({"OTEL_TRACES_EXPORTER": "none"}, {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
 }
 TARGET_MS = 1.0  # the issue's: observability adds at most 1 ms to the p50
 METRICS_TOKEN = secrets.token_urlsafe(24)  # as a deployment sets one
@@ -68,6 +76,31 @@ def variants() -> dict[str, dict[str, str]]:
     return found
 
 
+@contextmanager
+def collector_sink():
+    """A stand-in for an OpenTelemetry collector on this machine: it takes every OTLP/HTTP export and answers
+    200, so that the traces' variant pays for making and sending spans, not for a collector that is away."""
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sink.server_address[1]}"
+    finally:
+        sink.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained run's output folder or model/ (default: MiniLM, untrained head)")
@@ -76,7 +109,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, help="requests to each variant before timing (30)")
     args = common.parse_arguments(parser, DEFAULTS)
 
-    with tempfile.TemporaryDirectory(prefix="bench-observability-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-observability-") as tmp, collector_sink() as endpoint:
+        SWITCHES["traces"][1]["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
         unlimited_rates()
         os.environ["METRICS_TOKEN"] = METRICS_TOKEN
         common.throwaway_site(tmp, debug=False)
