@@ -61,8 +61,11 @@ def promoted_run(model: str | Path, serving_check: dict | None = None):
     return run, api_token_create(user=user, name="bench")
 
 
-# The line each web worker logs once it has loaded the served model (sentiment.services.serving)
-SERVING_LINE = re.compile(r"sentiment\.services\.serving: serving .* on (\S+) \(loaded in ([\d.]+) s\)")
+# The line each web worker logs once it has loaded the served model (sentiment.services.serving), "serving ...
+# on RUNTIME (loaded in N s)", as a plain line or a JSON one (LOG_FORMAT)
+SERVING_LINE = re.compile(
+    r"sentiment\.services\.serving\W+(?:message\W+)?serving .* on ([\w-]+) \(loaded in ([\d.]+) s\)"
+)
 
 
 class server:
