@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from ml.core_share import CoreShare
 from sentiment.models import Promotion, ServingState, TrainingRun
-from sentiment.selectors import training_run_serving_runtime
+from sentiment.selectors.serving import training_run_serving_runtime
 from sentiment.services import serving
 from sentiment.services.classify import review_classify
 from sentiment.services.promotions import training_run_promote
