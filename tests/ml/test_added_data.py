@@ -11,7 +11,7 @@ from ml.data.sources import load_added_data, resolve_added_data
 from ml.data.stats import dataset_stats, histogram_bars, imdb_overlap, words_summary
 from ml.errors import ConfigError, DataError
 from ml.training.pipeline import train_model
-from tests.conftest import synthetic_reviews, tiny_config
+from tests.synthetic import synthetic_reviews, tiny_config
 
 
 def saved_set(folder, rows: pd.DataFrame):

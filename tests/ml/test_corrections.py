@@ -13,7 +13,7 @@ from ml.data.corrections import (
 )
 from ml.errors import ConfigError, DataError
 from ml.training.pipeline import train_model
-from tests.conftest import synthetic_reviews, tiny_config
+from tests.synthetic import synthetic_reviews, tiny_config
 
 
 def test_the_held_out_part_depends_on_the_text_alone_and_is_about_a_third():

@@ -108,7 +108,7 @@ def test_saved_answers_line_up_with_their_reviews_when_batches_are_grouped_by_le
     """With length grouping, the Trainer's evaluation sampler shuffles batches: the saved answers must
     still be each review's own, so the accuracy recomputed from the file is the run's accuracy."""
     from ml.training.pipeline import train_model
-    from tests.conftest import tiny_config
+    from tests.synthetic import tiny_config
 
     config = tiny_config(
         tiny_model_dir,

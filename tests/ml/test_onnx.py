@@ -12,7 +12,7 @@ from ml.errors import ModelError
 from ml.serving.inference import Predictor
 from ml.serving.onnx_export import FP32_TOLERANCE, onnx_export
 from ml.serving.onnx_inference import OnnxPredictor
-from tests.conftest import synthetic_reviews
+from tests.synthetic import synthetic_reviews
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from transformers import TrainerCallback
 
 from ml.errors import ConfigError, MLError
 from ml.training.pipeline import ReviewCollator, train_model
-from tests.conftest import tiny_config
+from tests.synthetic import tiny_config
 
 
 def test_a_run_writes_model_tokenizer_config_history_and_metrics(trained_tiny_run):
