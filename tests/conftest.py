@@ -143,3 +143,62 @@ def _fresh_serving_slot():
     serving_slot.reset()
     yield
     serving_slot.reset()
+
+
+# People and runs most of the Django app's tests start from (Django and the app imported where they are used).
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def person(django_user_model):
+    return django_user_model.objects.create_user("person", password="pw-person-123")
+
+
+@pytest.fixture
+def finished_run(trained_tiny_run):
+    """A succeeded run whose model is the tiny model trained once per session, with the settings it had."""
+    import json
+
+    from ml.config import CONFIG_FILE, TrainingConfig
+    from sentiment.models import TrainingRun
+
+    config = TrainingConfig.from_dict(json.loads((Path(trained_tiny_run.output_dir) / CONFIG_FILE).read_text()))
+    return TrainingRun.objects.create(
+        preset="smoke",
+        config=config.to_dict(),
+        status=TrainingRun.Status.SUCCEEDED,
+        output_dir=trained_tiny_run.output_dir,
+        model_dir=trained_tiny_run.model_dir,
+        metrics=trained_tiny_run.metrics,
+    )
+
+
+@pytest.fixture
+def served_run(finished_run, staff):
+    from sentiment.models import Promotion
+
+    Promotion.objects.create(run=finished_run, promoted_by=staff)
+    return finished_run
+
+
+@pytest.fixture
+def queued_jobs(settings):
+    """Reads what the code under test put on the broker (the tests' own Redis database, emptied first):
+    ``queued_jobs("training")`` is ``[(task name, args), ...]`` on that queue."""
+    import base64
+    import json
+
+    import redis
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()
+
+    def read(queue: str) -> list[tuple[str, list]]:
+        messages = [json.loads(raw) for raw in reversed(broker.lrange(queue, 0, -1))]
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    return read
