@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny BERT built here (no download), small review folders in every format.
+"""Shared fixtures: a tiny BERT built here (no download), small review folders in every format; for the tests
+outside tests/ml, the tests' Redis and the people and runs most of them start from.
 
 The suite runs offline: the hub libraries are put in offline mode before they are imported, so
 anything that would reach the network fails at once instead.
@@ -21,57 +22,14 @@ import pytest  # noqa: E402
 
 from tests.synthetic import synthetic_reviews, tiny_config, write_split  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _test_broker(tmp_path_factory):
-    """Point Celery at the tests' Redis database; start a private redis-server when none answers."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    import redis
-    from django.conf import settings
-
-    from worker.celery import app
-
-    url, server = TEST_BROKER_URL, None
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if not shutil.which("redis-server"):
-            raise RuntimeError(
-                f"no Redis at {url} and no redis-server to start (apt-get install redis-server)"
-            ) from None
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        folder = tmp_path_factory.mktemp("redis")
-        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--dir", str(folder)], stdout=subprocess.DEVNULL)  # fmt: skip
-        url = f"redis://127.0.0.1:{port}/15"
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.RedisError:
-                time.sleep(0.05)
-    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
-    yield url
-    if server:
-        server.terminate()
+TESTS = Path(__file__).resolve().parent
+# tests/ml needs no Django, Redis or database (`pytest tests/ml -p no:django` runs it without them): the
+# fixtures below that use them are for the tests outside it, and import what they use when they run.
+FRAMEWORK_FREE = (TESTS / "ml",)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Each test starts with no request counted against any rate limit."""
-    import contextlib
-
-    from django.core.cache import cache
-    from redis.exceptions import RedisError
-
-    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
-        cache.clear()
+def framework_free(path: Path) -> bool:
+    return any(path.is_relative_to(folder) for folder in FRAMEWORK_FREE)
 
 
 @pytest.fixture
@@ -135,17 +93,69 @@ def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
     return train_model(config, progress_bar=False)
 
 
+# The Django side: for the tests outside tests/ml. Django, Redis and the app are imported where they are used.
+
+
 @pytest.fixture(autouse=True)
-def _fresh_serving_slot():
-    """Each test starts with no served model loaded in this process, as a new web process would."""
+def _django_side(request):
+    """Each test outside tests/ml talks to the tests' Redis, starts with no request counted against any rate
+    limit and with no served model loaded in this process, as a new web process would."""
+    if framework_free(Path(request.node.path)):
+        yield
+        return
+    import contextlib
+
+    from django.core.cache import cache
+    from redis.exceptions import RedisError
+
     from sentiment.services.serving import serving_slot
 
+    request.getfixturevalue("_test_broker")
+    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
+        cache.clear()
     serving_slot.reset()
     yield
     serving_slot.reset()
 
 
-# People and runs most of the Django app's tests start from (Django and the app imported where they are used).
+@pytest.fixture(scope="session")
+def _test_broker(tmp_path_factory):
+    """Point Celery at the tests' Redis database; start a private redis-server when none answers."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+    from django.conf import settings
+
+    from worker.celery import app
+
+    url, server = TEST_BROKER_URL, None
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if not shutil.which("redis-server"):
+            raise RuntimeError(
+                f"no Redis at {url} and no redis-server to start (apt-get install redis-server)"
+            ) from None
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        folder = tmp_path_factory.mktemp("redis")
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--dir", str(folder)], stdout=subprocess.DEVNULL)  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/15"
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.05)
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    yield url
+    if server:
+        server.terminate()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ torchrun child), and the Django app never imports the Celery workers (worker/ im
 import ast
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +194,27 @@ def test_a_web_process_serving_the_onnx_export_answers_without_loading_torch(tra
     answer = json.loads(run.stdout.strip().splitlines()[-1])
     assert answer["status"] == 200 and answer["runtime"] == "onnx-int8" and answer["label"] in {"positive", "negative"}
     assert answer["heavy"] == []
+
+
+TIER_CHECK = """
+import sys, pytest
+code = pytest.main(sys.argv[1:])
+print(code, sorted({m.split(".")[0] for m in sys.modules} & {"django", "celery", "kombu", "redis", "sentiment",
+                                                             "webapp", "worker"}))
+"""
+
+
+def test_the_ml_tests_run_without_django_redis_or_a_database(tmp_path):
+    """tests/ml is the framework-free tier: collected, and its quick tests run, without pytest-django, with no
+    Django settings and a broker nothing answers at; nothing of Django, Celery or Redis gets imported."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"redis://127.0.0.1:{probe.getsockname()[1]}"
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(TEST_CELERY_BROKER_URL=f"{nowhere}/0", TEST_CACHE_URL=f"{nowhere}/1", CELERY_BROKER_URL=f"{nowhere}/0")
+    # every module of tests/ml is collected (imported); the quick tests chosen run, with the root conftest's fixtures
+    arguments = ["tests/ml", "-p", "no:django", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'pytest'}"]
+    run = subprocess.run([sys.executable, "-c", TIER_CHECK, *arguments, "-k", "test_config or test_metrics"],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)  # fmt: skip
+    assert run.stdout.strip().splitlines()[-1] == "0 []", run.stdout[-3000:] + run.stderr[-3000:]
+    assert re.search(r"\b[1-9]\d* passed, [1-9]\d* deselected\b", run.stdout), run.stdout[-3000:]
