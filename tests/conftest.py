@@ -1,5 +1,5 @@
 """Shared fixtures: a tiny BERT built here (no download), small review folders in every format; for the tests
-outside tests/ml, the tests' Redis and the people and runs most of them start from.
+outside tests/ml, the tests' Redis and the people and runs most of them start from. The tiers' markers.
 
 The suite runs offline: the hub libraries are put in offline mode before they are imported, so
 anything that would reach the network fails at once instead.
@@ -27,9 +27,38 @@ TESTS = Path(__file__).resolve().parent
 # fixtures below that use them are for the tests outside it, and import what they use when they run.
 FRAMEWORK_FREE = (TESTS / "ml",)
 
+# The slow tiers, by where their tests live: each of these markers brings `slow` with it, so that
+# `pytest -m "not slow"` (make test-fast) is the fast tier. A single slow test elsewhere is marked where it is.
+TIER_MARKERS = {
+    "faults": ("faults",),  # a whole back end of real processes, broken on purpose (PostgreSQL only)
+    "integration": ("integration",),  # real Celery worker processes
+    "integration/test_browser.py": ("browser",),  # headless Chromium driven by Playwright
+}
+SLOW_TIERS = {"browser", "faults", "integration", "gpu"}
+
 
 def framework_free(path: Path) -> bool:
     return any(path.is_relative_to(folder) for folder in FRAMEWORK_FREE)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tiers' markers by folder, `slow` with each; tests marked gpu skip where no CUDA device is."""
+    cuda = None
+    for item in items:
+        where = Path(item.path).resolve()
+        for place, markers in TIER_MARKERS.items():
+            if where == TESTS / place or (TESTS / place) in where.parents:
+                for name in markers:
+                    item.add_marker(name)
+        if SLOW_TIERS & {mark.name for mark in item.iter_markers()}:
+            item.add_marker("slow")
+        if item.get_closest_marker("gpu"):
+            if cuda is None:
+                import torch
+
+                cuda = torch.cuda.is_available()
+            if not cuda:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
 
 
 @pytest.fixture

@@ -218,3 +218,13 @@ def test_the_ml_tests_run_without_django_redis_or_a_database(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)  # fmt: skip
     assert run.stdout.strip().splitlines()[-1] == "0 []", run.stdout[-3000:] + run.stderr[-3000:]
     assert re.search(r"\b[1-9]\d* passed, [1-9]\d* deselected\b", run.stdout), run.stdout[-3000:]
+
+
+def test_the_slow_tiers_are_left_out_of_the_fast_one():
+    """Every test of the faults, integration and browser tiers carries `slow` (tests/conftest.py), so that
+    `pytest -m "not slow"` (make test-fast) collects none of them: pytest finds them and leaves them all out."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
+    run = subprocess.run([*command, "tests/faults", "tests/integration"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 5 and re.search(r"no tests collected \([1-9]\d* deselected\)", run.stdout), (
+        run.stdout[-3000:] + run.stderr[-3000:]
+    )

@@ -56,6 +56,7 @@ class Recorder:
         return self.stop_after is not None and done >= self.stop_after
 
 
+@pytest.mark.slow  # a tiny model trained twice: stopped, then resumed
 def test_an_observer_sees_progress_and_can_stop_a_run_which_then_resumes(tmp_path, tiny_model_dir, synthetic_folder):
     config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run", num_train_epochs=3)
     recorder = Recorder(stop_after_evaluations=1)
