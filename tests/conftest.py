@@ -140,6 +140,7 @@ def _django_side(request):
     from sentiment.services.serving import serving_slot
 
     request.getfixturevalue("_test_broker")
+    request.getfixturevalue("_quick_passwords")
     with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
         cache.clear()
     serving_slot.reset()
@@ -185,6 +186,17 @@ def _test_broker(tmp_path_factory):
     yield url
     if server:
         server.terminate()
+
+
+@pytest.fixture(scope="session")
+def _quick_passwords():
+    """Passwords hashed with MD5 in the test process, as Django advises for tests: the production hasher's
+    million rounds cost about a third of a second of CPU each, on nearly every test that makes a person.
+    The processes the tests start (workers, commands, servers) keep the production hasher."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
