@@ -210,7 +210,7 @@ def test_the_ml_tests_run_without_django_redis_or_a_database(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         nowhere = f"redis://127.0.0.1:{probe.getsockname()[1]}"
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS"}}
     env.update(TEST_CELERY_BROKER_URL=f"{nowhere}/0", TEST_CACHE_URL=f"{nowhere}/1", CELERY_BROKER_URL=f"{nowhere}/0")
     # every module of tests/ml is collected (imported); the quick tests chosen run, with the root conftest's fixtures
     arguments = ["tests/ml", "-p", "no:django", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'pytest'}"]
@@ -224,7 +224,9 @@ def test_the_slow_tiers_are_left_out_of_the_fast_one():
     """Every test of the faults, integration and browser tiers carries `slow` (tests/conftest.py), so that
     `pytest -m "not slow"` (make test-fast) collects none of them: pytest finds them and leaves them all out."""
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
-    run = subprocess.run([*command, "tests/faults", "tests/integration"], capture_output=True, text=True, cwd=ROOT)
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    run = subprocess.run([*command, "tests/faults", "tests/integration"], capture_output=True, text=True, cwd=ROOT,
+                         env=env)  # fmt: skip
     assert run.returncode == 5 and re.search(r"no tests collected \([1-9]\d* deselected\)", run.stdout), (
         run.stdout[-3000:] + run.stderr[-3000:]
     )
