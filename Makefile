@@ -8,12 +8,13 @@ INSTALLED := $(VENV)/.installed
 # Extra pip arguments, e.g. PIP_ARGS="--index-url <PyTorch CPU wheel index>" (see README, "Installing torch").
 PIP_ARGS ?=
 
-.PHONY: help install test lint format train demo compose-check clean
+.PHONY: help install test test-fast lint format train demo compose-check clean
 
 help:
 	@echo "make demo     the whole product locally: site, Redis, workers, a first model (Ctrl-C stops)"
 	@echo "make train    fine-tune the offline smoke recipe (MiniLM on the bundled IMDb reviews)"
 	@echo "make test     lint and run the whole test suite"
+	@echo "make test-fast  lint and the fast tier: the tests not marked slow (no browser, faults, real workers, GPU)"
 	@echo "make install  create .venv with the pinned dependencies"
 	@echo "make compose-check  the docker compose stack end to end (needs Docker; about 15 minutes)"
 
@@ -42,6 +43,11 @@ test: lint
 			echo "== again on PostgreSQL ($${POSTGRES_TEST_URL}) =="; \
 			DATABASE_URL=$${POSTGRES_TEST_URL} $(PY) -m pytest tests/sentiment tests/api_v1 tests/integration tests/webapp tests/faults; \
 		fi
+
+# The fast tier: the tests not marked slow (browser, faults, integration with real workers, gpu and the few
+# slow ones elsewhere carry `slow`; pyproject.toml, tests/conftest.py), on SQLite, with Redis. Minutes.
+test-fast: lint
+	@SKIP_POSTGRES=1 . tests/services.sh && $(PY) -m pytest -m "not slow"
 
 train: $(INSTALLED)
 	$(PY) manage.py migrate --noinput

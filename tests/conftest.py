@@ -1,11 +1,11 @@
-"""Shared fixtures: a tiny BERT built here (no download), small review folders in every format.
+"""Shared fixtures: a tiny BERT built here (no download), small review folders in every format; for the tests
+outside tests/ml, the tests' Redis and the people and runs most of them start from. The tiers' markers.
 
 The suite runs offline: the hub libraries are put in offline mode before they are imported, so
 anything that would reach the network fails at once instead.
 """
 
 import os
-import random
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,87 +18,47 @@ os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 # (TEST_CACHE_URL moves it, so that two suites can run side by side on one Redis).
 os.environ["CACHE_URL"] = os.environ.get("TEST_CACHE_URL", TEST_BROKER_URL.rsplit("/", 1)[0] + "/14")
 
-import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "excellent", "delightful"]
-NEGATIVE = ["awful", "boring", "hated", "terrible", "dull", "worst", "dreadful", "tedious"]
-FILLER = ["the", "film", "plot", "actor", "scene", "story", "movie", "camera", "music", "ending", "was", "and"]
+from tests.synthetic import synthetic_reviews, tiny_config, write_split  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+# tests/ml needs no Django, Redis or database (`pytest tests/ml -p no:django` runs it without them): the
+# fixtures below that use them are for the tests outside it, and import what they use when they run.
+FRAMEWORK_FREE = (TESTS / "ml",)
+
+# The slow tiers, by where their tests live: each of these markers brings `slow` with it, so that
+# `pytest -m "not slow"` (make test-fast) is the fast tier. A single slow test elsewhere is marked where it is.
+TIER_MARKERS = {
+    "faults": ("faults",),  # a whole back end of real processes, broken on purpose (PostgreSQL only)
+    "integration": ("integration",),  # real Celery worker processes
+    "integration/test_browser.py": ("browser",),  # headless Chromium driven by Playwright
+}
+SLOW_TIERS = {"browser", "faults", "integration", "gpu"}
 
 
-def synthetic_reviews(n: int, *, seed: int, long: bool = False) -> pd.DataFrame:
-    """Reviews a tiny model can learn: sentiment words among filler, with IMDb's <br /> breaks."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        label = i % 2
-        words = [rng.choice(FILLER) for _ in range(rng.randint(8, 60 if long else 20))]
-        for _ in range(3):
-            words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
-        text = " ".join(words[: len(words) // 2]) + " <br /><br /> " + " ".join(words[len(words) // 2 :])
-        rows.append({"text": text, "label": label})
-    return pd.DataFrame(rows)
+def framework_free(path: Path) -> bool:
+    return any(path.is_relative_to(folder) for folder in FRAMEWORK_FREE)
 
 
-def write_split(df: pd.DataFrame, path: Path) -> None:
-    if path.suffix == ".parquet":
-        df.to_parquet(path)
-    elif path.suffix == ".csv":
-        df.to_csv(path, index=False)
-    else:
-        df.to_json(path, orient="records", lines=True)
+def pytest_collection_modifyitems(config, items):
+    """The tiers' markers by folder, `slow` with each; tests marked gpu skip where no CUDA device is."""
+    cuda = None
+    for item in items:
+        where = Path(item.path).resolve()
+        for place, markers in TIER_MARKERS.items():
+            if where == TESTS / place or (TESTS / place) in where.parents:
+                for name in markers:
+                    item.add_marker(name)
+        if SLOW_TIERS & {mark.name for mark in item.iter_markers()}:
+            item.add_marker("slow")
+        if item.get_closest_marker("gpu"):
+            if cuda is None:
+                import torch
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _test_broker(tmp_path_factory):
-    """Point Celery at the tests' Redis database; start a private redis-server when none answers."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    import redis
-    from django.conf import settings
-
-    from worker.celery import app
-
-    url, server = TEST_BROKER_URL, None
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if not shutil.which("redis-server"):
-            raise RuntimeError(
-                f"no Redis at {url} and no redis-server to start (apt-get install redis-server)"
-            ) from None
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        folder = tmp_path_factory.mktemp("redis")
-        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--dir", str(folder)], stdout=subprocess.DEVNULL)  # fmt: skip
-        url = f"redis://127.0.0.1:{port}/15"
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.RedisError:
-                time.sleep(0.05)
-    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
-    yield url
-    if server:
-        server.terminate()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Each test starts with no request counted against any rate limit."""
-    import contextlib
-
-    from django.core.cache import cache
-    from redis.exceptions import RedisError
-
-    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
-        cache.clear()
+                cuda = torch.cuda.is_available()
+            if not cuda:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
 
 
 @pytest.fixture
@@ -150,27 +110,6 @@ def synthetic_folder(tmp_path_factory) -> Path:
     return folder
 
 
-def tiny_config(model_dir, data_dir, output_dir, **overrides):
-    """A config that trains the tiny model to high accuracy on the synthetic reviews in seconds."""
-    from ml.config import TrainingConfig
-
-    settings = dict(
-        base_model=str(model_dir),
-        dataset=str(data_dir),
-        output_dir=str(output_dir),
-        max_length=64,
-        num_train_epochs=4,
-        train_batch_size=16,
-        eval_batch_size=64,
-        learning_rate=3e-3,
-        weight_decay=0.0,
-        precision="fp32",
-        logging_steps=5,
-    )
-    settings.update(overrides)
-    return TrainingConfig(**settings)
-
-
 @pytest.fixture(scope="session")
 def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
     """One finished tiny training run shared by the inference, evaluation and command tests. Its batches are
@@ -183,11 +122,134 @@ def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
     return train_model(config, progress_bar=False)
 
 
+# The Django side: for the tests outside tests/ml. Django, Redis and the app are imported where they are used.
+
+
 @pytest.fixture(autouse=True)
-def _fresh_serving_slot():
-    """Each test starts with no served model loaded in this process, as a new web process would."""
+def _django_side(request):
+    """Each test outside tests/ml talks to the tests' Redis, starts with no request counted against any rate
+    limit and with no served model loaded in this process, as a new web process would."""
+    if framework_free(Path(request.node.path)):
+        yield
+        return
+    import contextlib
+
+    from django.core.cache import cache
+    from redis.exceptions import RedisError
+
     from sentiment.services.serving import serving_slot
 
+    request.getfixturevalue("_test_broker")
+    request.getfixturevalue("_quick_passwords")
+    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
+        cache.clear()
     serving_slot.reset()
     yield
     serving_slot.reset()
+
+
+@pytest.fixture(scope="session")
+def _test_broker(tmp_path_factory):
+    """Point Celery at the tests' Redis database; start a private redis-server when none answers."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+    from django.conf import settings
+
+    from worker.celery import app
+
+    url, server = TEST_BROKER_URL, None
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if not shutil.which("redis-server"):
+            raise RuntimeError(
+                f"no Redis at {url} and no redis-server to start (apt-get install redis-server)"
+            ) from None
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        folder = tmp_path_factory.mktemp("redis")
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--dir", str(folder)], stdout=subprocess.DEVNULL)  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/15"
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.05)
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    yield url
+    if server:
+        server.terminate()
+
+
+@pytest.fixture(scope="session")
+def _quick_passwords():
+    """Passwords hashed with MD5 in the test process, as Django advises for tests: the production hasher's
+    million rounds cost about a third of a second of CPU each, on nearly every test that makes a person.
+    The processes the tests start (workers, commands, servers) keep the production hasher."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def person(django_user_model):
+    return django_user_model.objects.create_user("person", password="pw-person-123")
+
+
+@pytest.fixture
+def finished_run(trained_tiny_run):
+    """A succeeded run whose model is the tiny model trained once per session, with the settings it had."""
+    import json
+
+    from ml.config import CONFIG_FILE, TrainingConfig
+    from sentiment.models import TrainingRun
+
+    config = TrainingConfig.from_dict(json.loads((Path(trained_tiny_run.output_dir) / CONFIG_FILE).read_text()))
+    return TrainingRun.objects.create(
+        preset="smoke",
+        config=config.to_dict(),
+        status=TrainingRun.Status.SUCCEEDED,
+        output_dir=trained_tiny_run.output_dir,
+        model_dir=trained_tiny_run.model_dir,
+        metrics=trained_tiny_run.metrics,
+    )
+
+
+@pytest.fixture
+def served_run(finished_run, staff):
+    from sentiment.models import Promotion
+
+    Promotion.objects.create(run=finished_run, promoted_by=staff)
+    return finished_run
+
+
+@pytest.fixture
+def queued_jobs(settings):
+    """Reads what the code under test put on the broker (the tests' own Redis database, emptied first):
+    ``queued_jobs("training")`` is ``[(task name, args), ...]`` on that queue."""
+    import base64
+    import json
+
+    import redis
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()
+
+    def read(queue: str) -> list[tuple[str, list]]:
+        messages = [json.loads(raw) for raw in reversed(broker.lrange(queue, 0, -1))]
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    return read

@@ -4,6 +4,8 @@ torchrun child), and the Django app never imports the Celery workers (worker/ im
 import ast
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +239,39 @@ def test_no_benchmark_imports_another():
     }
     graph = import_graph(("bench",))
     assert {name: sorted(graph[name] & runnable) for name in graph if graph[name] & runnable} == {}
+
+
+TIER_CHECK = """
+import sys, pytest
+code = pytest.main(sys.argv[1:])
+print(code, sorted({m.split(".")[0] for m in sys.modules} & {"django", "celery", "kombu", "redis", "sentiment",
+                                                             "webapp", "worker"}))
+"""
+
+
+def test_the_ml_tests_run_without_django_redis_or_a_database(tmp_path):
+    """tests/ml is the framework-free tier: collected, and its quick tests run, without pytest-django, with no
+    Django settings and a broker nothing answers at; nothing of Django, Celery or Redis gets imported."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"redis://127.0.0.1:{probe.getsockname()[1]}"
+    env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS"}}
+    env.update(TEST_CELERY_BROKER_URL=f"{nowhere}/0", TEST_CACHE_URL=f"{nowhere}/1", CELERY_BROKER_URL=f"{nowhere}/0")
+    # every module of tests/ml is collected (imported); the quick tests chosen run, with the root conftest's fixtures
+    arguments = ["tests/ml", "-p", "no:django", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'pytest'}"]
+    run = subprocess.run([sys.executable, "-c", TIER_CHECK, *arguments, "-k", "test_config or test_metrics"],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)  # fmt: skip
+    assert run.stdout.strip().splitlines()[-1] == "0 []", run.stdout[-3000:] + run.stderr[-3000:]
+    assert re.search(r"\b[1-9]\d* passed, [1-9]\d* deselected\b", run.stdout), run.stdout[-3000:]
+
+
+def test_the_slow_tiers_are_left_out_of_the_fast_one():
+    """Every test of the faults, integration and browser tiers carries `slow` (tests/conftest.py), so that
+    `pytest -m "not slow"` (make test-fast) collects none of them: pytest finds them and leaves them all out."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    run = subprocess.run([*command, "tests/faults", "tests/integration"], capture_output=True, text=True, cwd=ROOT,
+                         env=env)  # fmt: skip
+    assert run.returncode == 5 and re.search(r"no tests collected \([1-9]\d* deselected\)", run.stdout), (
+        run.stdout[-3000:] + run.stderr[-3000:]
+    )

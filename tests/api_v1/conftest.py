@@ -1,16 +1,15 @@
 import pytest
 
 from sentiment.services.api_tokens import api_token_create
-from tests.sentiment.conftest import finished_run, person, queued_jobs, served_run, staff  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def key(person):  # noqa: F811
+def key(person):
     return api_token_create(user=person, name="tests")
 
 
 @pytest.fixture
-def staff_key(staff):  # noqa: F811
+def staff_key(staff):
     return api_token_create(user=staff, name="staff tests", scope="staff")
 
 

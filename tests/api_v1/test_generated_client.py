@@ -56,6 +56,7 @@ def generator_env() -> Path:
     return env
 
 
+@pytest.mark.slow  # a live server, and a client generated and run in an environment of its own
 def test_a_generated_client_classifies_a_review(
     generator_env, live_server, trained_tiny_run, django_user_model, tmp_path
 ):

@@ -50,6 +50,7 @@ def tiny_train_args(model_dir, data_dir, out) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # five manage.py processes, one of them training
 def test_train_evaluate_predict_round_trip(manage, tmp_path, tiny_model_dir, synthetic_folder):
     out = tmp_path / "run"
     trained = manage(*tiny_train_args(tiny_model_dir, synthetic_folder, out))
@@ -161,6 +162,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # the demo's site and workers, as real processes
 def test_demo_says_again_where_the_site_is_once_the_worker_is_ready_and_says_when_the_first_model_is_served(
     tmp_path,
 ):

@@ -19,9 +19,9 @@ from django.utils.html import escape
 
 from sentiment.models import CsvClassification, TrainingRun
 from sentiment.services.runs import training_run_create
-from tests.conftest import tiny_config
 from tests.faults.conftest import HEARTBEAT_TIMEOUT, processes_with
 from tests.integration.test_worker import launch
+from tests.synthetic import tiny_config
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

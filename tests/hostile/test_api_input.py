@@ -9,14 +9,13 @@ from sentiment.models import Prediction
 from sentiment.services.api_tokens import api_token_create, api_token_revoke
 from sentiment.services.classify import review_classify
 from tests.api_v1.conftest import session_only
-from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 URL = "/api/classify"
 
 
 @pytest.fixture
-def key(person, served_run):  # noqa: F811
+def key(person, served_run):
     return api_token_create(user=person, name="hostile")
 
 
@@ -86,7 +85,7 @@ def test_a_body_that_is_not_sent_as_json_is_refused(client, key):
     assert "application/x-www-form-urlencoded" in message
 
 
-def test_a_revoked_key_gets_a_json_401_and_costs_nothing(client, key, person):  # noqa: F811
+def test_a_revoked_key_gets_a_json_401_and_costs_nothing(client, key, person):
     [token] = person.api_tokens.all()
     api_token_revoke(user=person, token_id=token.pk)
     refused(post(client, json.dumps({"text": "a superb film"}), key), 401, "was revoked")
@@ -116,7 +115,7 @@ def v1_refused(response) -> dict:
 
 
 @pytest.fixture
-def v1(client, staff, served_run):  # noqa: F811
+def v1(client, staff, served_run):
     """``send(method, path, raw body)`` to API v1 as staff (every operation answers them), ids filled in;
     afterwards nothing was created."""
     from sentiment.models import ApiToken, Feedback, Promotion, TrainingRun
@@ -176,7 +175,7 @@ def test_v1_takes_a_whole_character_written_as_two_escapes(v1):
         ),  # too many fields
     ],
 )
-def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_run, content_type, body):  # noqa: F811
+def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_run, content_type, body):
     from sentiment.models import CsvClassification
 
     key = api_token_create(user=person, name="hostile upload")
@@ -197,7 +196,7 @@ def test_v1_refuses_a_broken_upload_in_its_error_shape(client, person, served_ru
         ({"preset": "smoke", "data_folder": "~no-such-person/reviews"}, "data_folder"),  # no home to expand
     ],
 )
-def test_v1_refuses_a_folder_no_file_system_can_name(client, staff, body, field):  # noqa: F811
+def test_v1_refuses_a_folder_no_file_system_can_name(client, staff, body, field):
     from sentiment.models import TrainingRun
 
     key = api_token_create(user=staff, name="hostile launch", scope="staff")

@@ -10,7 +10,6 @@ from django.urls import reverse
 from sentiment.models import Prediction
 from sentiment.services import classify
 from sentiment.services.api_tokens import api_token_create
-from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 NOT_TEXT = ["a fine\x00film", "bell\x07", "escape \x1b[31m red", "delete\x7f"]
@@ -27,7 +26,7 @@ def no_model(monkeypatch):
 
 
 @pytest.fixture
-def key(person, served_run):  # noqa: F811
+def key(person, served_run):
     return api_token_create(user=person, name="hostile")
 
 
@@ -49,7 +48,7 @@ def test_a_lone_surrogate_is_refused_too(client, key, no_model):
     assert answer.status_code == 400 and "surrogate" in answer.json()["error"]
 
 
-def test_the_form_says_so_and_keeps_the_page(client, person, served_run, no_model):  # noqa: F811
+def test_the_form_says_so_and_keeps_the_page(client, person, served_run, no_model):
     client.force_login(person)
     page = client.post(reverse("sentiment:classify"), {"text": "a fine\x07film"})
     assert page.status_code == 200 and "control characters" in page.content.decode()

@@ -1,7 +1,5 @@
 """Hostile or careless CSV uploads: refused early and cheaply with a message, and results no spreadsheet runs."""
 
-# ruff: noqa: F811  (the tests take tests/sentiment's fixtures, imported below, by their names)
-
 import csv
 import io
 import tracemalloc
@@ -14,7 +12,6 @@ from django.urls import reverse
 from ml.serving.labeller import Labeller
 from sentiment.models import CsvClassification
 from sentiment.services.csv_jobs import csv_classification_create, csv_classification_process
-from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,6 @@ import pytest
 import redis
 from django.db import connection
 
-from tests.waiting import wait_for  # noqa: F401  (the tests import it from here)
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -398,7 +398,7 @@ def test_the_loop_from_users_feedback_and_own_data_to_a_run_that_scores_the_corr
     from playwright.sync_api import expect
 
     from ml.data.corrections import held_out
-    from tests.conftest import synthetic_reviews
+    from tests.synthetic import synthetic_reviews
 
     served = serve(trained_tiny_run)
     person = django_user_model.objects.create_user("fay", password="fay-password-1")
@@ -509,7 +509,7 @@ def a_site_with_every_kind_of_page(trained, django_user_model) -> dict:
     from sentiment.services.classify import review_classify
     from sentiment.services.datasets import labelled_dataset_create
     from sentiment.services.feedback import prediction_feedback_give
-    from tests.conftest import synthetic_reviews
+    from tests.synthetic import synthetic_reviews
 
     staff = django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
     person = django_user_model.objects.create_user("pat", password="pat-password-1")

@@ -13,7 +13,7 @@ from django.urls import reverse
 from ml.config import TrainingConfig
 from sentiment.models import CsvClassification, Prediction, TrainingRun, WorkerHost
 from sentiment.selectors.serving import training_run_serving_runtime
-from tests.integration.conftest import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = TrainingRun.Status

@@ -11,7 +11,7 @@ from ml.data.sources import load_added_data, resolve_added_data
 from ml.data.stats import dataset_stats, histogram_bars, imdb_overlap, words_summary
 from ml.errors import ConfigError, DataError
 from ml.training.pipeline import train_model
-from tests.conftest import synthetic_reviews, tiny_config
+from tests.synthetic import synthetic_reviews, tiny_config
 
 
 def saved_set(folder, rows: pd.DataFrame):
@@ -102,6 +102,7 @@ def test_an_overlap_that_cannot_be_checked_says_why(tmp_path):
     assert not unreadable["checked"] and "cannot read the IMDb test reviews" in unreadable["reason"]
 
 
+@pytest.mark.slow  # a tiny model trained again, on the added reviews
 def test_a_run_adds_the_training_reviews_and_is_scored_on_the_test_reviews(tmp_path, tiny_model_dir, synthetic_folder):
     folder, in_test = saved_set(tmp_path / "mine", synthetic_reviews(120, seed=21))
     config = tiny_config(

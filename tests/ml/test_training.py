@@ -7,7 +7,7 @@ from transformers import TrainerCallback
 
 from ml.errors import ConfigError, MLError
 from ml.training.pipeline import ReviewCollator, train_model
-from tests.conftest import tiny_config
+from tests.synthetic import tiny_config
 
 
 def test_a_run_writes_model_tokenizer_config_history_and_metrics(trained_tiny_run):
@@ -56,6 +56,7 @@ class Recorder:
         return self.stop_after is not None and done >= self.stop_after
 
 
+@pytest.mark.slow  # a tiny model trained twice: stopped, then resumed
 def test_an_observer_sees_progress_and_can_stop_a_run_which_then_resumes(tmp_path, tiny_model_dir, synthetic_folder):
     config = tiny_config(tiny_model_dir, synthetic_folder, tmp_path / "run", num_train_epochs=3)
     recorder = Recorder(stop_after_evaluations=1)

@@ -15,7 +15,7 @@ from sentiment.selectors.serving import served_model
 from sentiment.services.api_tokens import api_token_create
 from sentiment.services.classify import review_classify
 from sentiment.services.promotions import training_run_promote
-from tests.conftest import synthetic_reviews
+from tests.synthetic import synthetic_reviews
 
 pytestmark = pytest.mark.django_db
 

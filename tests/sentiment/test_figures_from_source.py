@@ -99,7 +99,7 @@ def test_the_promote_pages_corrections_scores_are_each_models_answers_on_the_hel
     from ml.data.corrections import held_out
     from sentiment.services.classify import review_classify
     from sentiment.services.feedback import feedback_review, prediction_feedback_give
-    from tests.conftest import synthetic_reviews
+    from tests.synthetic import synthetic_reviews
 
     corrected, feedback = {}, []
     for text in synthetic_reviews(40, seed=11)["text"]:
