@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from sentiment.selectors.monitor import model_monitor
 from sentiment.services.classify import reviews_classify
-from tests.conftest import synthetic_reviews
+from tests.synthetic import synthetic_reviews
 
 pytestmark = pytest.mark.django_db
 

@@ -644,7 +644,7 @@ def test_staff_watch_live_traffic_on_the_monitor_and_its_drift_alarm(
     from playwright.sync_api import expect
 
     from sentiment.services.classify import reviews_classify
-    from tests.conftest import synthetic_reviews
+    from tests.synthetic import synthetic_reviews
 
     django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
     person = django_user_model.objects.create_user("pat", password="pat-password-1")

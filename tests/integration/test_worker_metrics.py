@@ -15,8 +15,9 @@ from django.urls import reverse
 from ml.config import TrainingConfig
 from sentiment import jobs
 from sentiment.models import CsvClassification, Prediction, TrainingRun
-from tests.integration.conftest import ROOT, wait_for, worker_environment
+from tests.integration.conftest import ROOT, worker_environment
 from tests.scrapes import families, value
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "worker-metrics-token-5678"

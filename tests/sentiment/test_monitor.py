@@ -19,8 +19,8 @@ from sentiment.selectors.monitor import CONFIDENCE_EDGES, model_monitor
 from sentiment.services.classify import reviews_classify
 from sentiment.services.serving import NoModelServed
 from sentiment.services.storage import stored_expire
-from tests.conftest import synthetic_reviews
 from tests.scrapes import value
+from tests.synthetic import synthetic_reviews
 
 pytestmark = pytest.mark.django_db
 ONE_LINERS = ["Great.", "Awful!", "Loved it.", "Boring.", "Superb film", "Dreadful", "Wonderful!", "Terrible."]

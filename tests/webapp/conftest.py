@@ -1,7 +1,5 @@
 import pytest
 
-from tests.sentiment.conftest import finished_run, person, served_run, staff  # noqa: F401  (fixtures)
-
 
 @pytest.fixture(autouse=True)
 def _fresh_health_answer():
@@ -14,7 +12,7 @@ def _fresh_health_answer():
 
 
 @pytest.fixture
-def csv_job_worked(transactional_db, served_run, person, settings, tmp_path):  # noqa: F811
+def csv_job_worked(transactional_db, served_run, person, settings, tmp_path):
     """Upload a small CSV file as ``person`` through the site, then let a Celery worker started in this process
     (in a thread) take the job from the broker and classify it. The job's message goes through the broker
     with its headers, as between a web process and a worker; unlike a worker of its own, this one shares the
