@@ -27,7 +27,7 @@ def operations() -> list[tuple[str, str, bool]]:
 
 def test_the_schema_lists_every_part_of_the_api():
     tags = {path.split("/")[1] for _, path, _ in operations()}
-    assert tags == {"classify", "predictions", "csv", "me", "keys", "runs", "serving"}
+    assert tags == {"classify", "predictions", "csv", "me", "keys", "runs", "serving", "monitor"}
     assert all("{" not in path for _, path, _ in operations()), "an id the test does not fill in"
 
 

@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every test here starts manage.py as a process of its own (Django, torch and a model loaded: about 10 s
+# each), so the module is a slow tier of its own; the commands' logic is tested in-process elsewhere.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,6 @@ def tiny_train_args(model_dir, data_dir, out) -> list[str]:
     ]  # fmt: skip
 
 
-@pytest.mark.slow  # five manage.py processes, one of them training
 def test_train_evaluate_predict_round_trip(manage, tmp_path, tiny_model_dir, synthetic_folder):
     out = tmp_path / "run"
     trained = manage(*tiny_train_args(tiny_model_dir, synthetic_folder, out))
@@ -162,7 +164,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow  # the demo's site and workers, as real processes
 def test_demo_says_again_where_the_site_is_once_the_worker_is_ready_and_says_when_the_first_model_is_served(
     tmp_path,
 ):
