@@ -125,32 +125,17 @@ def trained_tiny_run(tmp_path_factory, tiny_model_dir, synthetic_folder):
 # The Django side: for the tests outside tests/ml. Django, Redis and the app are imported where they are used.
 
 
-@pytest.fixture(autouse=True)
-def _django_side(request):
-    """Each test outside tests/ml talks to the tests' Redis, starts with no request counted against any rate
-    limit and with no served model loaded in this process, as a new web process would."""
-    if framework_free(Path(request.node.path)):
-        yield
+@pytest.fixture(autouse=True, scope="session")
+def _django_session(request, tmp_path_factory):
+    """For a session with tests outside tests/ml, before its first test: Celery pointed at the tests' Redis
+    (a private redis-server started when none answers) and passwords hashed with MD5 in the test process, as
+    Django advises for tests (the production hasher costs a third of a second of CPU on nearly every test
+    that makes a person; the processes the tests start keep it). Both are set on the settings themselves,
+    before any test's override: an override's undoing (pytest-django's live_server undoes its own after each
+    test) puts back what the settings held when it began, and would drop a value set beneath it."""
+    if all(framework_free(Path(item.path)) for item in request.session.items):
+        yield None
         return
-    import contextlib
-
-    from django.core.cache import cache
-    from redis.exceptions import RedisError
-
-    from sentiment.services.serving import serving_slot
-
-    request.getfixturevalue("_test_broker")
-    request.getfixturevalue("_quick_passwords")
-    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
-        cache.clear()
-    serving_slot.reset()
-    yield
-    serving_slot.reset()
-
-
-@pytest.fixture(scope="session")
-def _test_broker(tmp_path_factory):
-    """Point Celery at the tests' Redis database; start a private redis-server when none answers."""
     import shutil
     import socket
     import subprocess
@@ -158,6 +143,7 @@ def _test_broker(tmp_path_factory):
 
     import redis
     from django.conf import settings
+    from django.contrib.auth import hashers
 
     from worker.celery import app
 
@@ -183,20 +169,33 @@ def _test_broker(tmp_path_factory):
             except redis.RedisError:
                 time.sleep(0.05)
     os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
     yield url
     if server:
         server.terminate()
 
 
-@pytest.fixture(scope="session")
-def _quick_passwords():
-    """Passwords hashed with MD5 in the test process, as Django advises for tests: the production hasher's
-    million rounds cost about a third of a second of CPU each, on nearly every test that makes a person.
-    The processes the tests start (workers, commands, servers) keep the production hasher."""
-    from django.test import override_settings
-
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+@pytest.fixture(autouse=True)
+def _django_side(request):
+    """Each test outside tests/ml starts with no request counted against any rate limit and with no served
+    model loaded in this process, as a new web process would."""
+    if framework_free(Path(request.node.path)):
         yield
+        return
+    import contextlib
+
+    from django.core.cache import cache
+    from redis.exceptions import RedisError
+
+    from sentiment.services.serving import serving_slot
+
+    with contextlib.suppress(RedisError):  # no Redis at CACHE_URL: the limits let everything through
+        cache.clear()
+    serving_slot.reset()
+    yield
+    serving_slot.reset()
 
 
 @pytest.fixture
