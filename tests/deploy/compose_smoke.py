@@ -51,8 +51,9 @@ ADMIN_PASSWORD = secrets.token_urlsafe(16)
 REVIEW = "A moving, beautifully acted film with a superb score. I loved every minute of it."
 COUNTS = (
     "import json; from django.contrib.auth import get_user_model; "
-    "from sentiment.models import ApiToken, Prediction, Promotion, TrainingRun; from sentiment import selectors; "
-    "from pathlib import Path; served = selectors.served_model(); print(json.dumps({"
+    "from sentiment.models import ApiToken, Prediction, Promotion, TrainingRun; "
+    "from sentiment.selectors.serving import served_model; "
+    "from pathlib import Path; served = served_model(); print(json.dumps({"
     "'users': get_user_model().objects.count(), 'runs': TrainingRun.objects.count(), "
     "'promotions': Promotion.objects.count(), 'predictions': Prediction.objects.count(), "
     "'api_keys': ApiToken.objects.count(), 'served_run': served.run.pk if served else None, "
@@ -62,8 +63,8 @@ COUNTS = (
 
 RUN = "from sentiment.models import TrainingRun; print(TrainingRun.objects"
 CHOSEN_RUNTIME = (
-    "from sentiment import selectors; from sentiment.models import TrainingRun; "
-    "print(selectors.training_run_serving_runtime(run=TrainingRun.objects.get(pk={run_id})))"
+    "from sentiment.selectors.serving import training_run_serving_runtime; from sentiment.models import TrainingRun; "
+    "print(training_run_serving_runtime(run=TrainingRun.objects.get(pk={run_id})))"
 )
 
 
