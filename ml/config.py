@@ -116,6 +116,13 @@ class TrainingConfig:
         "Weight decay: a small pull of every weight towards zero at each update, which discourages "
         "the model from relying on a few large weights (a form of regularisation).",
     )
+    label_smoothing: float = _field(
+        0.0,
+        "Label smoothing: train towards a little less than certainty (for 0.1: 95% sure of the review's label "
+        "instead of 100%), so the model does not push its weights ever further to be ever surer of the reviews "
+        "it already gets right; it tends to generalise better to text unlike its training reviews and to be "
+        "better calibrated. 0 turns it off.",
+    )
     warmup_ratio: float = _field(
         0.0,
         "Warm-up: the fraction of training steps during which the learning rate climbs from 0 to "
@@ -224,6 +231,20 @@ class TrainingConfig:
         "Added data: a folder of your own labelled reviews (a train and a test file, as the site saves an uploaded "
         "data set) whose training reviews are added to the dataset's; its test reviews are scored on their own, "
         "beside the main test set, so you see how the model does on your kind of reviews. Empty: none.",
+    )
+    short_crops: int = _field(
+        0,
+        "Short crops: add up to this many short reviews cut from the training reviews (one or two sentences from "
+        "a review's start or end, each kept only where a sentiment lexicon reads it as the review's label). IMDb "
+        "reviews are long with the verdict last; the crops teach the model one-line reviews and verdicts that "
+        "come first, for little time (they are short). 0 adds none.",
+    )
+    counterfactual_pairs: int = _field(
+        0,
+        "Counterfactual pairs: add 300 short film-review passages, each with a copy edited as little as possible to "
+        "say the opposite (a negation, the clause after 'but', a verdict word), so the model learns which words "
+        "carry the verdict (Kaushik et al. 2020); this many times (among many long reviews, once is easily "
+        "outweighed). Each time is 600 short reviews: seconds of training. 0 adds none.",
     )
     output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
     resume: bool = _field(
@@ -372,6 +393,12 @@ def _optimizer_problems(c: TrainingConfig) -> list[Problem]:
             f"weight_decay must be at least 0 and below 1 (got {c.weight_decay})",
         ),
         (
+            0 <= c.label_smoothing < 0.5,
+            "label_smoothing",
+            f"label_smoothing must be at least 0 and below 0.5 (got {c.label_smoothing}): "
+            "at 0.5 every label is a coin toss",
+        ),
+        (
             0 <= c.warmup_ratio < 1,
             "warmup_ratio",
             f"warmup_ratio must be at least 0 and below 1 (got {c.warmup_ratio})",
@@ -411,6 +438,11 @@ def _evaluation_problems(c: TrainingConfig) -> list[Problem]:
 def _added_training_data_problems(c: TrainingConfig) -> list[Problem]:
     """The accepted corrections and a folder of the person's own reviews, trained on beside the dataset."""
     corrections: list[Problem] = []
+    if not 0 <= c.short_crops <= 1_000_000:
+        corrections.append(("short_crops", f"short_crops must be between 0 and 1,000,000 (got {c.short_crops})"))
+    if not 0 <= c.counterfactual_pairs <= 20:
+        message = f"counterfactual_pairs must be between 0 and 20 times (got {c.counterfactual_pairs})"
+        corrections.append(("counterfactual_pairs", message))
     if c.train_on_corrections and not c.corrections_file:
         message = "train_on_corrections needs corrections: no feedback has been accepted yet (or give corrections_file)"
         corrections.append(("train_on_corrections", message))

@@ -319,6 +319,38 @@ class BehaviourResult(Section):
 
 
 @dataclass
+class GroupScore(Section):
+    reviews: int | None = LEFT_OUT
+    right: int | None = LEFT_OUT
+    accuracy: float | None = LEFT_OUT
+
+
+@dataclass
+class OutOfDomainMistake(Section):
+    text: str | None = LEFT_OUT
+    expected: str | None = LEFT_OUT
+    positive_probability: float | None = LEFT_OUT
+    kind: str | None = LEFT_OUT
+    style: str | None = LEFT_OUT
+
+
+@dataclass
+class OutOfDomainResult(Section):
+    """The out-of-domain check (``ml.evaluation.out_of_domain``): short reviews of other kinds, or why it could
+    not run."""
+
+    version: str | None = LEFT_OUT  # of the set: results of different versions are never compared
+    reviews: int | None = LEFT_OUT
+    right: int | None = LEFT_OUT
+    accuracy: float | None = LEFT_OUT
+    by_kind: dict[str, GroupScore] = LEFT_OUT
+    by_style: dict[str, GroupScore] = LEFT_OUT
+    mistakes: list[OutOfDomainMistake] = LEFT_OUT
+    runtime: str | None = LEFT_OUT  # what answered them
+    error: str | None = LEFT_OUT
+
+
+@dataclass
 class CorrectionsScore(Section):
     """The corrections people sent (``ml.data.corrections``): how many, and the model on those held out."""
 
@@ -386,6 +418,7 @@ class RunResults(Section):
     model: ModelSize = LEFT_OUT
     serving: ServingCheck = LEFT_OUT
     behaviour: BehaviourResult = LEFT_OUT
+    out_of_domain: OutOfDomainResult = LEFT_OUT
     corrections: CorrectionsScore = LEFT_OUT  # only when trained with corrections
     added_data: AddedDataScore = LEFT_OUT  # only when trained with reviews of your own
     seconds: PhaseSeconds = LEFT_OUT

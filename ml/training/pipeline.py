@@ -22,7 +22,8 @@ Output folder layout::
     OUT/model/                      the fine-tuned model + tokenizer + training_config.json
     OUT/training_config.json        the exact configuration of this run
     OUT/log_history.json            every logged loss, learning rate and evaluation
-    OUT/metrics.json                test scores, throughput, wall time, device, serving and behaviour checks
+    OUT/metrics.json                test scores, throughput, wall time, device, serving, behaviour and
+                                    out-of-domain checks
                                     (``ml.results``: the record every reader reads them through)
     OUT/test_predictions.parquet    the answer on every test review (``ml.evaluation.scored_reviews``)
 """
@@ -51,6 +52,7 @@ from transformers.trainer_utils import has_length
 
 from ml.base_models import freeze_lower_layers, load_for_classification, resolve_base_model
 from ml.config import CONFIG_FILE, TrainingConfig
+from ml.data.augmentation import counterfactual_pairs, short_crops
 from ml.data.corrections import Corrections, load_corrections
 from ml.data.sources import (
     AddedReviews,
@@ -76,6 +78,7 @@ from ml.results import (
     EpochScores,
     MemoryPeaks,
     ModelSize,
+    OutOfDomainResult,
     PhaseSeconds,
     RanOn,
     RunResults,
@@ -198,6 +201,7 @@ def train_model(
     )
     with args.main_process_first(desc="loading and tokenizing the reviews"):
         splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)  # 2
+        _augment(config, splits)
         corrections = _add_corrections(config, splits)
         added = _add_data(config, splits)
         tokenizer, model = _pretrained_model(config)  # 3
@@ -258,6 +262,7 @@ def training_arguments(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
+        label_smoothing_factor=config.label_smoothing,
         # transformers 5 has no warmup_ratio: a warmup_steps below 1 is the fraction of all steps
         warmup_steps=config.warmup_ratio,
         lr_scheduler_type=config.lr_scheduler,
@@ -334,6 +339,23 @@ def _pretrained_model(config: TrainingConfig):
     _check_length(config, model)
     freeze_lower_layers(model, config.frozen_layers)
     return tokenizer, model
+
+
+def _augment(config: TrainingConfig, splits: ReviewSplits) -> None:
+    """Short crops of the training reviews and the counterfactual pairs (``ml.data.augmentation``), added to
+    the training reviews when the config asks for them."""
+    added = []
+    if config.short_crops:
+        crops = short_crops(splits.train, limit=config.short_crops, seed=config.seed)
+        added.append(crops)
+        splits.notes.append(f"{len(crops):,} short crops of the training reviews added to them")
+    if config.counterfactual_pairs:
+        pairs = counterfactual_pairs().cast(splits.train.features)
+        added += [pairs] * config.counterfactual_pairs
+        times = f", {config.counterfactual_pairs} times" if config.counterfactual_pairs > 1 else ""
+        splits.notes.append(f"{len(pairs) // 2} counterfactual pairs ({len(pairs)} short reviews) added{times}")
+    if added:
+        splits.train = datasets.concatenate_datasets([splits.train, *added])
 
 
 def _add_corrections(config: TrainingConfig, splits: ReviewSplits) -> Corrections | None:
@@ -517,7 +539,7 @@ def _score_and_save(
             logger.warning("the test answers or the model's size were not recorded: %s", exc)
         laps.lap("test")
         results.serving = _serving_check(model_dir, test, config.serving_check_reviews)
-        results.behaviour = _behaviour_check(model_dir, results.serving)
+        results.behaviour, results.out_of_domain = _model_checks(model_dir, results.serving)
         laps.lap("checks")
     return str(model_dir)
 
@@ -579,20 +601,35 @@ def _serving_check(model_dir: Path, test, reviews: int) -> ServingCheck | None:
         return ServingCheck(error=first_line(exc))
 
 
-def _behaviour_check(model_dir: Path, serving: ServingCheck) -> BehaviourResult:
-    """The behavioural checks (``ml.evaluation.behaviour``) on the saved model, answered by the runtime that would serve
-    it by default (``ml.serving.choice``), as the checks run again later on the site are: their results
-    are comparable. A check that cannot run is recorded as such: it never fails a run that trained."""
+def _model_checks(model_dir: Path, serving: ServingCheck) -> tuple[BehaviourResult, OutOfDomainResult]:
+    """The behavioural checks (``ml.evaluation.behaviour``) and the out-of-domain check
+    (``ml.evaluation.out_of_domain``) on the saved model, answered by the runtime that would serve it by
+    default (``ml.serving.choice``), as the checks run again later on the site are: their results are
+    comparable. A check that cannot run is recorded as such: it never fails a run that trained."""
     from ml.evaluation.behaviour import behaviour_check
+    from ml.evaluation.out_of_domain import out_of_domain_check
 
     runtime = serving_runtime(serving, setting=AUTO, max_loss_points=DEFAULT_MAX_LOSS_POINTS)
     try:
         predictor = predictor_load(model_dir, runtime)
-        result = behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32))
     except (MLError, RuntimeError, OSError, ValueError) as exc:
-        logger.warning("behavioural checks skipped: %s", exc)
-        return BehaviourResult(error=first_line(exc))
-    return BehaviourResult.from_json({**result, "runtime": runtime})
+        logger.warning("the model's checks skipped: %s", exc)
+        return BehaviourResult(error=first_line(exc)), OutOfDomainResult(error=first_line(exc))
+
+    def score(texts):
+        return predictor.positive_probabilities(texts, batch_size=32)
+
+    checked = []
+    for name, check, section in (
+        ("behavioural checks", behaviour_check, BehaviourResult),
+        ("out-of-domain check", out_of_domain_check, OutOfDomainResult),
+    ):
+        try:
+            checked.append(section.from_json({**check(score), "runtime": runtime}))
+        except (MLError, RuntimeError, OSError, ValueError) as exc:
+            logger.warning("%s skipped: %s", name, exc)
+            checked.append(section(error=first_line(exc)))
+    return checked[0], checked[1]
 
 
 def _epoch_curve(log_history: list[dict]) -> list[dict]:

@@ -86,6 +86,12 @@ def _test_rows(results: list[RunResults]) -> list[Row]:
     tests = [r.test for r in results]
     return [
         Row("Test accuracy", [t.accuracy for t in tests], "Share of test reviews right.", "high"),
+        Row(
+            "Out-of-domain accuracy",
+            _newest_set_only([r.out_of_domain for r in results]),
+            "Share right of the short reviews of other things (ml.evaluation.out_of_domain): how far skill travels.",
+            "high",
+        ),
         Row("F1", [t.f1 for t in tests], "Harmonic mean of precision and recall.", "high"),
         Row("ROC AUC", [t.roc_auc for t in tests], "Ranking quality, threshold-free.", "high"),
         Row(
@@ -146,6 +152,12 @@ def _behaviour_rows(results: list[RunResults]) -> list[Row]:
                 found[capability.name] = capability.pass_rate
         rates.append(found)
     return [Row(title, [r.get(name) for r in rates], "", "high") for name, title in names.items()]
+
+
+def _newest_set_only(checks: list) -> list:
+    """Each run's out-of-domain accuracy, where it was scored on the newest version of the set among the runs."""
+    newest = max({c.version for c in checks} - {None}, key=_version_order, default=None)
+    return [c.accuracy if c.version == newest else None for c in checks]
 
 
 def _version_order(version: str) -> tuple:

@@ -1,11 +1,13 @@
 """What staff read before a model answers users, and what is recorded with each promotion.
 
-- **Figures** of a run: test accuracy and F1, calibration error, behavioural checks, the serving runtime.
+- **Figures** of a run: test accuracy and F1, out-of-domain accuracy, calibration error, behavioural checks, the
+  serving runtime.
 - **Behavioural regressions** (``ml.evaluation.behaviour``): capabilities the candidate passes less often than the
   served model. Shown first: a model can gain a point of accuracy and lose its grip on negation.
 - **Corrections**: the held-out part of the reviews users corrected (``ml.data.corrections``), scored by the
   candidate and by the served model: does the new model fix what users reported?
-- **Figure regressions**: the test accuracy, and the accuracy on the held-out corrections, lower than
+- **Figure regressions**: the test accuracy, the out-of-domain accuracy (``ml.evaluation.out_of_domain``) and the
+  accuracy on the held-out corrections, lower than
   the served model's by more than chance (``ml.evaluation.metrics.accuracy_drop``), flagged like a behavioural one.
 - **Replay**: the last ``REPLAY_PREDICTIONS`` predictions people actually made, each distinct review
   answered again by the candidate (a review sent five times is one review, and flips at most once). It
@@ -64,6 +66,9 @@ def training_run_figures(*, run: TrainingRun) -> dict:
         "ece": results.test.calibration.ece,
         "behaviour_pass_rate": results.behaviour.pass_rate,
         "behaviour_version": results.behaviour.version,
+        "ood_accuracy": results.out_of_domain.accuracy,
+        "ood_reviews": results.out_of_domain.reviews,
+        "ood_version": results.out_of_domain.version,
         "runtime": training_run_serving_runtime(run=run),
     }
 
@@ -135,7 +140,8 @@ def evidence_compute(*, params: dict, progress=None) -> dict:
 
 def figure_regressions(*, candidate: dict, served: dict | None, replay: dict | None) -> list[dict]:
     """The figures where the candidate is worse than the served model by more than chance: test accuracy
-    (when both were tested on the same reviews) and the held-out corrections (scored by both in the replay)."""
+    (when both were tested on the same reviews), the out-of-domain set (when both were scored on the same
+    version) and the held-out corrections (scored by both in the replay)."""
     if not served:
         return []
     found = []
@@ -148,6 +154,12 @@ def figure_regressions(*, candidate: dict, served: dict | None, replay: dict | N
             candidate=candidate["test_accuracy"], served=served["test_accuracy"], candidate_n=n, served_n=n
         )
         found.append(drop and {"name": "test_accuracy", "title": f"Test accuracy ({n:,} reviews)", **drop})
+    if candidate.get("ood_version") and candidate.get("ood_version") == served.get("ood_version"):
+        n = candidate["ood_reviews"]
+        drop = accuracy_drop(
+            candidate=candidate["ood_accuracy"], served=served["ood_accuracy"], candidate_n=n, served_n=n
+        )
+        found.append(drop and {"name": "out_of_domain", "title": f"Out-of-domain accuracy ({n} short reviews)", **drop})
     corrections = (replay or {}).get("corrections") or {}
     n = corrections.get("examples")
     drop = accuracy_drop(

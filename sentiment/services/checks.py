@@ -1,8 +1,9 @@
-"""Behavioural checks (``ml.evaluation.behaviour``) run again on a finished run's model, on demand.
+"""Behavioural checks (``ml.evaluation.behaviour``) and the out-of-domain check (``ml.evaluation.out_of_domain``)
+run again on a finished run's model, on demand.
 
 They run at the end of every training run; staff run them again from the run page (a worker's job:
 ``services.analysis``) or with ``manage.py check_behaviour`` when the battery has a new version, or for
-a run trained before it existed. The model answers through the runtime that serves it, so the checks
+a run trained before they existed. The model answers through the runtime that serves it, so the checks
 judge what users get.
 """
 
@@ -17,7 +18,8 @@ from django.db import transaction
 
 from ml.errors import first_line
 from ml.evaluation.behaviour import behaviour_check
-from ml.results import RESULTS_FILE, BehaviourResult, RunResults, results_write
+from ml.evaluation.out_of_domain import out_of_domain_check
+from ml.results import RESULTS_FILE, BehaviourResult, OutOfDomainResult, RunResults, results_write
 from ml.serving.inference import predictor_cache
 from sentiment.models import AnalysisJob, TrainingRun
 from sentiment.selectors.serving import training_run_serving_runtime
@@ -41,7 +43,8 @@ def training_run_behaviour_request(*, run: TrainingRun, user) -> AnalysisJob:
 
 
 def training_run_check_behaviour(*, run: TrainingRun) -> dict:
-    """Run the battery on the run's model and store the result with the run (and in its metrics.json).
+    """Run the battery and the out-of-domain set on the run's model and store both results with the run (and
+    in its metrics.json); the battery's result is returned, with the out-of-domain one under ``out_of_domain``.
 
     A model that does not load is a ValidationError saying so. The result is written under a lock on the
     run's row, so that a serving check recorded at the same time (``manage.py export_onnx``) is kept."""
@@ -50,10 +53,12 @@ def training_run_check_behaviour(*, run: TrainingRun) -> dict:
     runtime = training_run_serving_runtime(run=run)
     try:
         predictor = predictor_cache.get(run.model_dir, runtime=runtime)
-        result = {
-            **behaviour_check(lambda texts: predictor.positive_probabilities(texts, batch_size=32)),
-            "runtime": runtime,
-        }
+
+        def score(texts):
+            return predictor.positive_probabilities(texts, batch_size=32)
+
+        result = {**behaviour_check(score), "runtime": runtime}
+        out_of_domain = {**out_of_domain_check(score), "runtime": runtime}
     except Exception as exc:
         logger.warning("behavioural checks of %s failed", run, exc_info=True)
         raise ValidationError(f"The checks could not run on the model of {run}: {first_line(exc)}") from None
@@ -61,6 +66,7 @@ def training_run_check_behaviour(*, run: TrainingRun) -> dict:
         locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
         results = RunResults.from_json(locked.metrics)
         results.behaviour = BehaviourResult.from_json(result)
+        results.out_of_domain = OutOfDomainResult.from_json(out_of_domain)
         locked.metrics = results.to_json()
         locked.save(update_fields=["metrics"])
     run.metrics = locked.metrics
@@ -70,5 +76,8 @@ def training_run_check_behaviour(*, run: TrainingRun) -> dict:
             results_write(results_file, results)
         except OSError:
             logger.warning("could not update %s", results_file, exc_info=True)
-    logger.info("behavioural checks of %s: %s of %s passed", run, result["passed"], result["total"])
-    return result
+    logger.info(
+        "checks of %s: %s of %s behavioural passed, out-of-domain accuracy %s",
+        run, result["passed"], result["total"], out_of_domain["accuracy"],
+    )  # fmt: skip
+    return {**result, "out_of_domain": out_of_domain}

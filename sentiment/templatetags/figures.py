@@ -90,6 +90,12 @@ _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @register.filter
+def words(name) -> str:
+    """A name as people write it: ``verdict_first`` -> "verdict first"."""
+    return str(name).replace("_", " ")
+
+
+@register.filter
 def readable_log(text: str) -> str:
     """A log as a terminal would have shown it, less the progress bars and blank lines: a bar redraws
     itself with carriage returns, which leave a copy of it for every redraw in a file (a line each, once

@@ -53,6 +53,11 @@ class RunDetailView(TrainingStaffRequiredMixin, View):
                 "served": served_model(),
                 "serving_check": training_run_serving_check(run=run),
                 "behaviour": run.results.behaviour,
+                "out_of_domain": run.results.out_of_domain,
+                "ood_tables": [
+                    ("Kind of thing", run.results.out_of_domain.by_kind, "ood-by-kind"),
+                    ("Way of writing", run.results.out_of_domain.by_style, "ood-by-style"),
+                ],
                 "model_size": run.results.model,
                 "corrections": evidence.training_run_corrections(run=run, user=request.user),
                 "behaviour_job": job_shown(analysis_job_active(key=behaviour_job_key(run))),

@@ -84,6 +84,7 @@ def test_train_evaluate_predict_round_trip(manage, tmp_path, tiny_model_dir, syn
     assert checked.returncode == 0, checked.stderr[-2000:]
     behaviour = json.loads(checked.stdout)
     assert behaviour["total"] == result["behaviour"]["total"] and behaviour["capabilities"]
+    assert behaviour["out_of_domain"]["reviews"] == result["out_of_domain"]["reviews"] >= 300
     assert json.loads((out / "metrics.json").read_text())["behaviour"]["version"] == behaviour["version"]
     assert "There is no run #999" in one_line_failure(manage("check_behaviour", "999"))
 

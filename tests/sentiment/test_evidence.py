@@ -86,7 +86,9 @@ def test_every_run_is_checked_for_behaviour_and_staff_can_check_again(
             "intensity",
         }
     )
-    TrainingRun.objects.filter(pk=finished_run.pk).update(metrics={**finished_run.metrics, "behaviour": None})
+    TrainingRun.objects.filter(pk=finished_run.pk).update(
+        metrics={**finished_run.metrics, "behaviour": None, "out_of_domain": None}
+    )
     client.force_login(staff)
     response = client.post(reverse("sentiment:run_behaviour", args=[finished_run.pk]), follow=True)
     waiting = response.content.decode()
@@ -97,8 +99,10 @@ def test_every_run_is_checked_for_behaviour_and_staff_can_check_again(
     again = finished_run.metrics["behaviour"]
     assert again["total"] == checked["total"]
     assert json.loads((copy / "metrics.json").read_text())["behaviour"] == again
+    assert finished_run.metrics["out_of_domain"]["reviews"] >= 300  # the out-of-domain set is scored again too
     page = client.get(reverse("sentiment:run_detail", args=[finished_run.pk])).content.decode()
     assert "Negation" in page and "behaviour-card" in page and "data-analysis-url" not in page
+    assert 'id="ood-accuracy"' in page and 'id="ood-by-style"' in page
     missing = TrainingRun.objects.create(preset="smoke", config={})
     refused = client.post(reverse("sentiment:run_behaviour", args=[missing.pk]), follow=True)
     assert "has no finished model to check" in refused.content.decode()
@@ -414,3 +418,24 @@ def test_a_roll_back_to_a_model_users_had_is_not_held_up_by_its_regressions(clie
     client.post(reverse("sentiment:run_promote", args=[served_run.pk]), {"reason": "roll back to the first one"})
     client.post(url, {"reason": "serve the newer one again"})  # a restore: it served before
     assert served_model().run == worse_run and Promotion.objects.first().action == "restore"
+
+
+def test_a_drop_out_of_domain_beyond_chance_is_flagged_but_not_across_versions_of_the_set(
+    client, staff, served_run, candidate_run
+):
+    served = served_run.results.out_of_domain.to_json()
+    for version, flagged in ((served["version"], True), ("0", False)):
+        worse = {**served, "accuracy": round(served["accuracy"] - 0.2, 4), "version": version}
+        TrainingRun.objects.filter(pk=candidate_run.pk).update(
+            metrics={**candidate_run.metrics, "out_of_domain": worse}
+        )
+        client.force_login(staff)
+        page = client.get(reverse("sentiment:run_promote", args=[candidate_run.pk]))
+        found = [r for r in page.context["evidence"]["figure_regressions"] if r["name"] == "out_of_domain"]
+        assert bool(found) == flagged, version
+        body = page.content.decode()
+        assert 'id="promote-ood"' in body
+        if flagged:
+            assert found[0]["drop_points"] == pytest.approx(20, abs=0.01) and "Out-of-domain accuracy" in body
+        else:
+            assert "different versions of the out-of-domain set" in body

@@ -131,3 +131,32 @@ def test_the_promote_pages_corrections_scores_are_each_models_answers_on_the_hel
 
     assert scores["candidate"] == pytest.approx(accuracy(candidate))
     assert scores["served"] == pytest.approx(accuracy(served_run))
+
+
+def test_the_out_of_domain_figures_shown_are_the_models_answers_on_the_set(client, staff, finished_run, tmp_path):
+    from ml.evaluation.out_of_domain import short_reviews
+
+    stored = finished_run.results.out_of_domain
+    reviews = short_reviews()
+    again = predictor_load(finished_run.model_dir, stored.runtime).positive_probabilities([r.text for r in reviews])
+    right = (np.asarray(again) >= 0.5) == np.asarray([r.label == 1 for r in reviews])
+    other = TrainingRun.objects.create(
+        preset="smoke", config=finished_run.config, status="succeeded", output_dir=str(tmp_path),
+        model_dir=finished_run.model_dir,
+        metrics={**finished_run.metrics, "out_of_domain": {**stored.to_json(), "accuracy": 0.1, "version": "0"}},
+    )  # fmt: skip
+    client.force_login(staff)
+
+    shown = client.get(reverse("sentiment:run_detail", args=[finished_run.pk])).context["out_of_domain"]
+    assert (shown.reviews, shown.right) == (len(reviews), int(right.sum()))
+    for kind, group in shown.by_kind.items():
+        members = [i for i, r in enumerate(reviews) if r.kind == kind]
+        assert (group.reviews, group.right) == (len(members), int(right[members].sum())), kind
+    for mistake in shown.mistakes:
+        index = next(i for i, r in enumerate(reviews) if r.text == mistake.text)
+        assert not right[index] and mistake.positive_probability == pytest.approx(again[index], abs=2e-3)
+    table = client.get(reverse("sentiment:run_compare"), {"run": [finished_run.pk, other.pk]}).context["table"]
+    row = next(row for row in table["figures"] if row.label == "Out-of-domain accuracy")
+    assert row.values == [pytest.approx(right.mean(), abs=1e-4), None]  # an older set's figure is not compared
+    figures = client.get(reverse("sentiment:run_promote", args=[finished_run.pk])).context["evidence"]["candidate"]
+    assert figures["ood_accuracy"] == pytest.approx(right.mean(), abs=1e-4) and figures["ood_reviews"] == len(reviews)

@@ -1,5 +1,6 @@
-"""``manage.py check_behaviour RUN``: the behavioural checks (``ml.evaluation.behaviour``) on a finished run's model,
-recorded with the run: for a run trained before the checks existed, or after the battery changed."""
+"""``manage.py check_behaviour RUN``: the behavioural checks (``ml.evaluation.behaviour``) and the out-of-domain
+check (``ml.evaluation.out_of_domain``) on a finished run's model, recorded with the run: for a run trained before
+the checks existed, or after the battery or the set changed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sentiment.services.checks import training_run_check_behaviour
 class Command(BaseCommand):
     help = (
         "Run the behavioural checks (negation, contrast, typos, names, truncation...) on a finished run's model "
-        "through the runtime that serves it, and record the pass rates with the run."
+        "and the out-of-domain set of short reviews through the runtime that serves it, and record the results "
+        "with the run."
     )
 
     def add_arguments(self, parser):
@@ -37,9 +39,14 @@ class Command(BaseCommand):
                 f"{capability['title']:<28} {capability['passed']:>3} of {capability['total']:<3} "
                 f"{capability['pass_rate']:.0%}  ({capability['kind']})"
             )
+        ood = result["out_of_domain"]
+        self.stdout.write(
+            f"{'Out of domain (short reviews)':<28} {ood['right']:>3} of {ood['reviews']:<3} {ood['accuracy']:.1%}"
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"{run}: {result['passed']} of {result['total']} passed ({result['pass_rate']:.1%}), "
-                f"battery version {result['version']}; recorded with the run."
+                f"battery version {result['version']}, out-of-domain set version {ood['version']}; "
+                "recorded with the run."
             )
         )
