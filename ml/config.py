@@ -396,7 +396,7 @@ def _optimizer_problems(c: TrainingConfig) -> list[Problem]:
             0 <= c.label_smoothing < 0.5,
             "label_smoothing",
             f"label_smoothing must be at least 0 and below 0.5 (got {c.label_smoothing}): "
-            "at 0.5 every label is a coin toss",
+            "the target would be 75% sure of either label, a label half unlearnt",
         ),
         (
             0 <= c.warmup_ratio < 1,

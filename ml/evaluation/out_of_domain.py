@@ -8,9 +8,10 @@ it *in domain*, on reviews like the ones it learnt from. Accuracy on text of ano
 
 ``short_reviews.csv`` beside this module is a labelled set of 360 short reviews (films, TV, books,
 products, restaurants, hotels, games, music, apps, theatre; one-liners, critics' snippets, verdict first,
-negation, contrast, informal, understated), balanced between positive and negative in every kind, written
-for this project and read by a second labeller (see the README, "Measured"). It is never trained on (a
-test keeps it apart from every text training can read); every run is scored on it at the end, beside its
+negation, contrast, informal, understated), 180 of each label and balanced to within one in every kind and
+way of writing, written for this project and read by a second labeller (the README, "Knowing a model before
+it serves"). No recipe trains on it (a test keeps it apart from the counterfactual pairs and the behavioural
+battery; crops come from the run's own training reviews); every run is scored on it at the end, beside its
 test reviews, and the run page, the comparison and the promote page show the figure.
 
 Like the behavioural battery, the set is versioned: ``SET_VERSION`` changes whenever a row changes, and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import time
 from collections import defaultdict
@@ -59,7 +61,7 @@ def short_reviews(path: Path = SET_FILE, *, sha256: str | None = SET_SHA256) -> 
             f"{path.name} has changed since version {SET_VERSION} of the out-of-domain set: give it a new "
             "SET_VERSION and SET_SHA256 (ml/evaluation/out_of_domain.py) so that results are not compared across sets"
         )
-    rows = list(csv.DictReader(data.decode("utf-8").splitlines()))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     return [ShortReview(row["text"], LABELS[row["label"]], row["kind"], row["style"]) for row in rows]
 
 

@@ -201,12 +201,13 @@ def train_model(
     )
     with args.main_process_first(desc="loading and tokenizing the reviews"):
         splits = load_reviews(config.dataset, limits=split_limits(config), imdb_dir=imdb_dir)  # 2
+        reviews = len(splits.train)  # the data set's own, before anything is added to them
         _augment(config, splits)
         corrections = _add_corrections(config, splits)
         added = _add_data(config, splits)
         tokenizer, model = _pretrained_model(config)  # 3
         tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
-    profile = _data_profile(config, splits, tokenized["train"])
+    profile = _data_profile(config, splits, tokenized["train"].select(range(reviews)))
     watcher = (
         ObserverCallback(
             observer, min_interval=observer_interval, work=_run_work(config, profile, model, tokenized["train"], args)
@@ -484,8 +485,10 @@ def _run_results(
 
 
 def _data_profile(config: TrainingConfig, splits: ReviewSplits, tokenized_train) -> dict:
-    """The reviews' lengths and how many there were before any limit: what the next estimate reads."""
-    texts = splits.train["text"]
+    """The data set's reviews' lengths and how many there were before any limit: what the next estimate reads.
+    ``tokenized_train`` is the data set's own training reviews, the first rows of the training split: the
+    short crops, pairs and corrections added after them would make its reviews look shorter than they are."""
+    texts = splits.train.select(range(len(tokenized_train)))["text"]
     return {
         "source_sizes": splits.source_sizes,
         "words": words_profile(texts),
