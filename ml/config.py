@@ -22,6 +22,9 @@ OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
 STRATEGIES = ("epoch", "steps", "no")
 CONFIG_FILE = "training_config.json"  # written next to every run and every saved model
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+LAYER_CHOICES = ("spread", "bottom")
+# set by the distil action (sentiment.services.distillation), not by the launch form: a student's own settings
+DISTILLATION_FIELDS = ("teacher_model", "distillation_temperature", "distillation_weight")
 RENAMED = {"int8_check_reviews": "serving_check_reviews"}  # older names, read from runs saved before
 
 
@@ -246,6 +249,35 @@ class TrainingConfig:
         "carry the verdict (Kaushik et al. 2020); this many times (among many long reviews, once is easily "
         "outweighed). Each time is 600 short reviews: seconds of training. 0 adds none.",
     )
+    keep_layers: int = _field(
+        0,
+        "Keep layers: use only this many of the base model's transformer layers (each layer reads the whole review "
+        "once more; the time to answer a review grows with their number). A distilled student keeps half its "
+        "teacher's. 0 keeps them all.",
+    )
+    keep_layers_from: str = _field(
+        "spread",
+        "Which layers to keep: 'spread' takes them evenly from the first to the last (the last one is what the "
+        "classification head was trained to read), 'bottom' the lowest ones.",
+        LAYER_CHOICES,
+    )
+    teacher_model: str = _field(
+        "",
+        "Teacher: a fine-tuned model folder whose answers this run learns from (knowledge distillation: the "
+        "student, this run, starts from the teacher's own weights with fewer layers and learns to give the "
+        "teacher's answers, how sure it is included, beside the true labels). Empty: an ordinary run.",
+    )
+    distillation_temperature: float = _field(
+        2.0,
+        "Temperature: the teacher's answers are softened by this factor before the student learns them (its "
+        "'95% positive' reads as about '80%' at 2), so the student learns how sure the teacher is, not only which "
+        "side it picks: a review the teacher finds borderline teaches the student that it is borderline.",
+    )
+    distillation_weight: float = _field(
+        0.5,
+        "Soft-label weight: the share of the student's loss that comes from matching the teacher's softened "
+        "answers; the rest comes from the true labels. 1 learns from the teacher alone.",
+    )
     output_dir: str = _field("", "Folder for checkpoints, the final model, its config and metrics.json.")
     resume: bool = _field(
         False,
@@ -307,6 +339,7 @@ def _problems(c: TrainingConfig) -> list[Problem]:
         *_evaluation_problems(c),
         *_added_training_data_problems(c),
         *_early_stopping_problems(c),
+        *_distillation_problems(c),
     ]
 
 
@@ -485,3 +518,37 @@ def _added_data_problems(c: TrainingConfig) -> list[Problem]:
         message = "added_data is the dataset itself: its reviews would be trained on twice"
         return [("added_data", f"{message}; leave added_data empty to train on that folder alone")]
     return []
+
+
+def _distillation_problems(c: TrainingConfig) -> list[Problem]:
+    """Layers kept, and a student's temperature and mix of soft and true labels."""
+    rules: list[Rule] = [
+        (
+            0 <= c.keep_layers <= 48,
+            "keep_layers",
+            f"keep_layers must be between 0 (all) and the model's layer count (got {c.keep_layers})",
+        ),
+        (
+            not c.keep_layers or c.frozen_layers < c.keep_layers,
+            "frozen_layers",
+            f"frozen_layers ({c.frozen_layers}) must be below keep_layers ({c.keep_layers}): some layer must learn",
+        ),
+        (
+            0.5 <= c.distillation_temperature <= 20,
+            "distillation_temperature",
+            f"distillation_temperature must be between 0.5 and 20 (got {c.distillation_temperature}); 1 leaves the "
+            "teacher's answers as they are, 2 to 4 is usual",
+        ),
+        (
+            0 <= c.distillation_weight <= 1,
+            "distillation_weight",
+            f"distillation_weight must be between 0 (true labels only) and 1 (the teacher only) "
+            f"(got {c.distillation_weight})",
+        ),
+        (
+            isinstance(c.teacher_model, str) and (not c.teacher_model or bool(c.teacher_model.strip())),
+            "teacher_model",
+            "teacher_model is blank: leave it empty for an ordinary run, or name the teacher's model folder",
+        ),
+    ]
+    return _broken(rules)

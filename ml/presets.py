@@ -129,3 +129,48 @@ def config_from_preset(name: str, **overrides: Any) -> TrainingConfig:
         raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     chosen = {key: value for key, value in overrides.items() if value is not None}
     return TrainingConfig.from_dict({**PRESETS[name], **chosen})
+
+
+# What a distilled student changes in its teacher's settings (``ml.training.distillation``; each choice measured
+# against its teacher by bench/distil.py, the README's "Measured" has the table): half the teacher's layers
+# (``keep_layers`` None), spread from the first to the last (the lowest half lost 5 points more), reading three
+# quarters of the teacher's tokens (``max_length`` None: 192 for 256; with 3 of 6 layers alone one review took 0.52
+# of the teacher's time, at 192 tokens 0.44),
+# learning from the teacher's answers at temperature 2 beside the true labels, on every training review (the
+# teacher's run may have used fewer: the student learns from more, each at under half the cost).
+STUDENT: dict[str, Any] = {
+    "keep_layers": None,
+    "keep_layers_from": "spread",
+    "max_length": None,
+    "frozen_layers": 1,
+    "distillation_temperature": 2.0,
+    "distillation_weight": 0.5,
+    "max_train_examples": None,
+}
+# the teacher's own run's: its folder, the users' corrections it was given, its early stopping
+NOT_INHERITED = ("output_dir", "resume", "corrections_file", "train_on_corrections", "added_data")
+NOT_INHERITED += ("early_stopping_patience",)
+
+
+def config_for_student(
+    teacher: TrainingConfig, teacher_dir: str, teacher_layers: int, **overrides: Any
+) -> TrainingConfig:
+    """A student's config: its teacher's settings (the data, how reviews are read, the checks), the ``STUDENT``
+    recipe over them, then ``overrides`` (``None``: keep). It starts from the weights of the teacher's
+    ``teacher_layers`` layers in ``teacher_dir`` and learns from its answers; what belonged to the teacher's own
+    run (its folder, corrections) is not copied. A student keeps fewer layers than its teacher, or it is no faster."""
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    base = {key: value for key, value in teacher.to_dict().items() if key not in NOT_INHERITED}
+    settings = {**base, **STUDENT, "base_model": teacher_dir, "teacher_model": teacher_dir, **chosen}
+    if settings["keep_layers"] is None:
+        settings["keep_layers"] = max((teacher_layers + 1) // 2, 1)
+    if settings["max_length"] is None:
+        settings["max_length"] = max(teacher.max_length * 3 // 4, 16)
+    if not 1 <= settings["keep_layers"] < teacher_layers:
+        raise ConfigError(
+            problems=[("keep_layers", f"a student keeps between 1 and {teacher_layers - 1} of its teacher's "
+                       f"{teacher_layers} layers (got {settings['keep_layers']}): with all of them it is no faster")]
+        )  # fmt: skip
+    if "frozen_layers" not in chosen:  # some kept layer must learn
+        settings["frozen_layers"] = min(settings["frozen_layers"], settings["keep_layers"] - 1)
+    return TrainingConfig.from_dict(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from ml.config import config_fields
+from ml.config import DISTILLATION_FIELDS, config_fields
 from ml.errors import ConfigError
 from ml.presets import PRESETS, config_from_preset, presets_described
 from sentiment.files.data_roots import local_path_refusal
@@ -157,7 +157,8 @@ class TrainingLaunchForm(forms.Form):
     ADVANCED_GROUPS = {
         "Reading the reviews": ("max_length", "truncation", "padding", "pad_to_multiple_of", "group_by_length"),
         "Learning": (
-            *("frozen_layers", "dropout", "weight_decay", "warmup_ratio", "lr_scheduler"),
+            *("frozen_layers", "keep_layers", "keep_layers_from", "dropout", "weight_decay", "warmup_ratio"),
+            "lr_scheduler",
             *("gradient_accumulation_steps", "early_stopping_patience", "seed"),
         ),
         "Speed": (
@@ -173,7 +174,8 @@ class TrainingLaunchForm(forms.Form):
             *("serving_check_reviews", "data_folder"),
         ),
     }
-    RUN_DECIDES = {"output_dir", "resume", "corrections_file", "added_data"}  # added_data: from the data choice
+    # added_data: from the data choice; a student's teacher and how it learns from it: the distil action's
+    RUN_DECIDES = {"output_dir", "resume", "corrections_file", "added_data", *DISTILLATION_FIELDS}
 
     preset = forms.ChoiceField(
         choices=[(name, name) for name in PRESETS],

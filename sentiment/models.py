@@ -64,6 +64,14 @@ class TrainingRun(BackgroundJob):
     faults = models.PositiveIntegerField(
         default=0, help_text="Interruptions that were faults (not a worker handing the run back as it stopped)."
     )
+    teacher = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="students",
+        help_text="For a distilled student: the run whose model it learnt from (its folder is in the config).",
+    )
 
     # live progress, written by the training process at a bounded rate
     step = models.PositiveIntegerField(default=0)

@@ -4,8 +4,10 @@ What happens, in order:
 
 1. pick the device (GPU, Apple GPU or CPU) and numeric precision;
 2. load the reviews and carve train / validation / test splits (``ml.data.sources``);
-3. load the pre-trained model with a fresh classification head, and its tokenizer (``ml.base_models``);
-4. tokenize every review (``ml.data.tokenization``);
+3. load the pre-trained model with a fresh classification head, and its tokenizer (``ml.base_models``); a
+   distilled **student** loads its teacher, head included, and keeps fewer of its layers
+   (``ml.training.distillation``);
+4. tokenize every review (``ml.data.tokenization``); a student's teacher answers its training reviews;
 5. train: for each batch the **forward pass** computes the model's predictions, the **loss**
    (cross-entropy: how wrong the predicted probabilities are) measures the error, **backpropagation**
    computes how each weight should change to reduce it (the gradients), and the optimizer applies that
@@ -26,6 +28,7 @@ Output folder layout::
                                     out-of-domain checks
                                     (``ml.results``: the record every reader reads them through)
     OUT/test_predictions.parquet    the answer on every test review (``ml.evaluation.scored_reviews``)
+    OUT/teacher_answers.npz         a student's only: its teacher's P(positive) on each training review
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ from ml.serving.choice import AUTO, DEFAULT_MAX_LOSS_POINTS, serving_runtime
 from ml.serving.inference import predictor_load
 from ml.serving.labeller import WEIGHT_FILES
 from ml.training.checkpoints import latest_complete_checkpoint
+from ml.training.distillation import ANSWERS_COLUMN, distillation_loss, layers_keep, teacher_answers
 from ml.training.progress import RunWork, TrainingObserver
 from ml.training.progress_callback import ObserverCallback
 from ml.training.run_measures import Laps, peak_memory, tokens_per_word, words_profile
@@ -129,6 +133,8 @@ class ReviewCollator:
 
     READY_MASK_MODELS = {"bert"}  # checked: BERT's forward uses the mask only to build the SDPA mask
 
+    SIDE_COLUMNS = ("length", ANSWERS_COLUMN)  # read by the sampler and the loss, not by the model
+
     def __init__(self, tokenizer, config: TrainingConfig, *, model_type: str | None = None):
         self.ready_mask = config.overlap_steps and config.attention == "sdpa" and model_type in self.READY_MASK_MODELS
         fixed = config.padding == "max_length"
@@ -140,7 +146,11 @@ class ReviewCollator:
         )
 
     def __call__(self, features):
-        batch = self.inner([{k: v for k, v in f.items() if k != "length"} for f in features])
+        import torch
+
+        batch = self.inner([{k: v for k, v in f.items() if k not in self.SIDE_COLUMNS} for f in features])
+        if ANSWERS_COLUMN in features[0]:  # a student's training batch: the teacher's answers, for the loss
+            batch[ANSWERS_COLUMN] = torch.tensor([f[ANSWERS_COLUMN] for f in features], dtype=torch.float32)
         if self.ready_mask:
             mask = batch.pop("attention_mask")
             if not mask.all():
@@ -157,6 +167,31 @@ class ReviewTrainer(Trainer):
     another review's text. A sequential sampler keeps them in place; with several processes no sampler
     (``None``) lets Accelerate split the reviews in order and gather them back in order.
     """
+
+    def __init__(self, *args, distillation: TrainingConfig | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.distillation = distillation
+        if distillation is not None:
+            # the distillation loss is a mean over its batch: the Trainer divides it by the accumulated steps
+            self.model_accepts_loss_kwargs = False
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """A student's training batch (it carries the teacher's answers) is scored by the distillation loss
+        (``ml.training.distillation``); everything else, evaluation included, by the Trainer's own."""
+        teacher = inputs.pop(ANSWERS_COLUMN, None)
+        if teacher is None or self.distillation is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = distillation_loss(
+            outputs.logits,
+            teacher,
+            labels,
+            temperature=self.distillation.distillation_temperature,
+            weight=self.distillation.distillation_weight,
+            smoothing=self.args.label_smoothing_factor,
+        )
+        return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """Counts the tokens each step computes (padding included) into the state, for the live time left
@@ -207,6 +242,7 @@ def train_model(
         added = _add_data(config, splits)
         tokenizer, model = _pretrained_model(config)  # 3
         tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
+        _add_teacher_answers(config, splits, tokenized, out)
     profile = _data_profile(config, splits, tokenized["train"].select(range(reviews)))
     watcher = (
         ObserverCallback(
@@ -334,10 +370,13 @@ def _device_and_precision(config: TrainingConfig) -> tuple[Hardware, str]:
 
 
 def _pretrained_model(config: TrainingConfig):
-    """The tokenizer and the pre-trained model with a fresh classification head, frozen as configured."""
+    """The tokenizer and the pre-trained model with a fresh classification head (a student: its teacher with
+    the teacher's head), its layers kept and frozen as configured."""
     set_seed(config.seed)  # the new classification head's initial weights depend on it
     tokenizer, model = load_for_classification(config.base_model, attention=config.attention, dropout=config.dropout)
     _check_length(config, model)
+    if config.keep_layers:
+        layers_keep(model, config.keep_layers, config.keep_layers_from)
     freeze_lower_layers(model, config.frozen_layers)
     return tokenizer, model
 
@@ -384,6 +423,15 @@ def _add_data(config: TrainingConfig, splits: ReviewSplits) -> AddedReviews | No
     return added
 
 
+def _add_teacher_answers(config: TrainingConfig, splits: ReviewSplits, tokenized: dict, out: Path) -> None:
+    """A student's training reviews carry its teacher's answers, for the distillation loss
+    (``ml.training.distillation``); an ordinary run's carry nothing more."""
+    if config.teacher_model:
+        answers, note = teacher_answers(config, splits.train["text"], out)
+        tokenized["train"] = tokenized["train"].add_column(ANSWERS_COLUMN, answers.tolist())
+        splits.notes.append(note)
+
+
 def _tokenized_splits(
     config: TrainingConfig, splits: ReviewSplits, tokenizer, corrections=None, added: AddedReviews | None = None
 ) -> dict:
@@ -428,6 +476,7 @@ def _trainer(config: TrainingConfig, args, model, tokenizer, tokenized: dict, ca
     if config.early_stopping_patience:
         callbacks = [*callbacks, EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
     return ReviewTrainer(
+        distillation=config if config.teacher_model else None,
         model=model,
         args=args,
         train_dataset=tokenized["train"],

@@ -13,7 +13,7 @@ from ninja.pagination import paginate
 from pydantic import StrictBool, StrictFloat, TypeAdapter
 from pydantic import ValidationError as ValueRefused
 
-from ml.config import config_fields
+from ml.config import DISTILLATION_FIELDS, config_fields
 from ml.presets import PRESETS
 from sentiment.api_v1.auth import caller, key_or_session
 from sentiment.api_v1.errors import ApiError
@@ -27,6 +27,7 @@ from sentiment.selectors import evidence
 from sentiment.selectors.runs import training_run_progress, training_run_resumable
 from sentiment.selectors.serving import served_model
 from sentiment.services import launch
+from sentiment.services.distillation import training_run_distil
 from sentiment.services.promotions import training_run_promote
 from sentiment.services.runs import training_run_cancel, training_run_resume
 
@@ -107,6 +108,15 @@ SETTINGS_SCHEMA = {
     "properties": {name: adapter.json_schema() for name, adapter in SETTINGS.items()},
     "additionalProperties": False,
 }
+# a student takes every launch setting and how it learns from its teacher (the teacher is the run distilled)
+STUDENT_SETTINGS = {
+    **SETTINGS,
+    **{name: TypeAdapter(_setting_type(f)) for f in config_fields() if (name := f.name) in DISTILLATION_FIELDS[1:]},
+}
+STUDENT_SCHEMA = {
+    **SETTINGS_SCHEMA,
+    "properties": {name: adapter.json_schema() for name, adapter in STUDENT_SETTINGS.items()},
+}
 
 
 class LaunchIn(Input):
@@ -124,6 +134,18 @@ class LaunchIn(Input):
         "", description="Instead of `dataset`: a folder the worker can read."
     )
     promote_when_done: bool = Field(False, description="Serve the model as soon as the run succeeds.")
+
+
+class DistilIn(Input):
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any setting over the student recipe (ml/presets.py STUDENT) and the teacher's own: e.g. "
+        "keep_layers, distillation_temperature, distillation_weight, max_train_examples. Refused settings come "
+        "under config.<name>.",
+        examples=[{"keep_layers": 3, "distillation_temperature": 2.0}],
+        json_schema_extra=STUDENT_SCHEMA,
+    )
+    promote_when_done: bool = Field(False, description="Serve the student as soon as it succeeds.")
 
 
 class ReasonIn(Input):
@@ -268,3 +290,53 @@ def run_promote(request, run_id: int, body: ReasonIn):
     succeeded and is not already served."""
     serve(request, _run(run_id), body.reason)
     return _detailed(_run(run_id))
+
+
+def student_overrides(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a distil request gives, each checked against its type (``STUDENT_SETTINGS``)."""
+    for name, value in config.items():
+        if name not in STUDENT_SETTINGS:
+            why = "set by the run itself" if name in TrainingLaunchForm.RUN_DECIDES else "unknown setting"
+            raise ApiError("invalid", f"{name}: {why}.", fields={f"config.{name}": why})
+        try:
+            STUDENT_SETTINGS[name].validate_python(value, strict=True)
+        except ValueRefused as exc:
+            message = exc.errors()[0]["msg"]
+            raise ApiError("invalid", f"{name}: {message}.", fields={f"config.{name}": message}) from None
+    return dict(config)
+
+
+@router.post(
+    "/runs/{run_id}/distil",
+    response=answers({201: RunDetailOut}, 403, 404, 409, 415, 429),
+    summary="Distil a run into a faster student",
+)
+def run_distil(request, response: HttpResponse, run_id: int, body: DistilIn, idempotency_key: str | None = KEY_HEADER):
+    """A new run, the **student**: the teacher's weights with fewer layers (about twice as fast to answer), trained
+    on the teacher's own answers beside the true labels. 409 unless the teacher succeeded. With an
+    ``Idempotency-Key``, sending it again queues nothing new."""
+    teacher = _run(run_id)
+    if teacher.status != TrainingRun.Status.SUCCEEDED or not teacher.model_dir:
+        raise ApiError("conflict", f"{teacher} has no finished model to learn from ({teacher.get_status_display()}).")
+    overrides = student_overrides(body.config)
+
+    def create():
+        try:
+            return training_run_distil(
+                teacher=teacher, user=caller(request), overrides=overrides, launched_from="api",
+                promote_when_done=body.promote_when_done,
+            )  # fmt: skip
+        except ValidationError as exc:
+            fields = {
+                f"config.{name}" if name != "__all__" else "config": " ".join(messages)
+                for name, messages in getattr(exc, "message_dict", {}).items()
+            }
+            raise ApiError("invalid", " ".join(exc.messages), fields=fields) from None
+
+    return created_once(
+        request, response, idempotency_key,
+        operation="runs.distil",
+        fingerprint=lambda: body_fingerprint({**body.dict(), "teacher": run_id}),
+        create=create,
+        load=lambda created_id: _detailed(_run(created_id)),
+    )  # fmt: skip

@@ -66,6 +66,12 @@ def _run_rows(runs: list[TrainingRun], results: list[RunResults]) -> list[Row]:
         Row("Status", [run.get_status_display() for run in runs]),
         Row("Preset", [run.preset for run in runs]),
         Row("Base model", [run.config.get("base_model") for run in runs]),
+        Row("Teacher", [f"Run #{run.teacher_id}" if run.teacher_id else None for run in runs], "A student's."),
+        Row(
+            "Layers",
+            [r.model_shape.get("num_hidden_layers") if isinstance(r.model_shape, dict) else None for r in results],
+            "Transformer layers: each reads the review once more; a distilled student keeps fewer.",
+        ),
         Row("Data", [r.data.source for r in results]),
         Row("Training reviews", [r.data.sizes.train for r in results]),
         Row("Device", [run.device or None for run in runs]),

@@ -44,6 +44,8 @@ def run_estimate(config: TrainingConfig) -> dict:
     hardware = arithmetic.Hardware.from_profile(worker.hardware)
     try:
         model = model_shape(config.base_model)
+        if config.keep_layers:  # a student (or a shallower run) computes only the layers it keeps
+            model = dataclasses.replace(model, layers=min(config.keep_layers, model.layers))
         precision = resolve_precision(config.precision, _device(worker.hardware))
     except (ConfigError, ModelError) as exc:
         return {"unavailable": str(exc), **known}

@@ -52,6 +52,7 @@ def training_run_create(
     promote_when_done: bool = False,
     enqueue: bool = True,
     estimate: dict | None = None,
+    teacher: TrainingRun | None = None,
 ) -> TrainingRun:
     """Store a QUEUED run and, once the transaction commits, queue it for a worker.
 
@@ -59,7 +60,8 @@ def training_run_create(
     is reset, a new run #1 must not resume the checkpoints of the old one. ``launched_from`` is
     recorded for the admin's filter; ``enqueue=False`` leaves the run for the caller to train itself
     (``manage.py train``). ``estimate`` is what the launch form expected
-    (``sentiment.selectors.estimates``), kept to set beside what the run took.
+    (``sentiment.selectors.estimates``), kept to set beside what the run took; ``teacher`` is the run a
+    distilled student learns from (``sentiment.services.distillation``).
     """
     if config.corrections_file and Path(config.corrections_file).parent == corrections_folder():
         config = config.replace(corrections_file=corrections_snapshot())  # the site's set, saved now
@@ -71,6 +73,7 @@ def training_run_create(
             launched_from=launched_from,
             promote_when_done=promote_when_done,
             estimate=estimate or {},
+            teacher=teacher,
         )
         run.output_dir = config.output_dir or str(Path(settings.RUNS_DIR) / f"run-{run.pk}-{uuid.uuid4().hex[:8]}")
         run.config = config.replace(output_dir=run.output_dir).to_dict()

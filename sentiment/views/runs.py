@@ -18,6 +18,7 @@ from sentiment.selectors.analysis import analysis_job_active
 from sentiment.selectors.runs import training_run_progress, training_run_resumable
 from sentiment.selectors.serving import served_model, training_run_serving_check
 from sentiment.services.checks import behaviour_job_key, training_run_behaviour_request
+from sentiment.services.distillation import training_run_distil
 from sentiment.services.runs import training_run_cancel, training_run_resume
 from sentiment.templatetags.figures import readable_log, run_figures
 from sentiment.views.analysis import job_shown
@@ -170,3 +171,20 @@ class RunResumeView(RunActionView):
     def act(self, run: TrainingRun) -> str:
         training_run_resume(run=run)
         return f"{run} queued again: it goes on from its last checkpoint."
+
+
+class RunDistilView(TrainingStaffRequiredMixin, View):
+    """Queue a student of this run (``sentiment.services.distillation``) and show its page."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, run_id: int):
+        teacher = get_object_or_404(TrainingRun, pk=run_id)
+        try:
+            student = training_run_distil(teacher=teacher, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("sentiment:run_detail", run_id=teacher.pk)
+        layers = student.config["keep_layers"]
+        messages.success(request, f"{student} queued: a student of {teacher} with {layers} layers.")
+        return redirect("sentiment:run_detail", run_id=student.pk)

@@ -1,6 +1,8 @@
 """API v1, staff only: runs listed, followed, launched (checked by the launch form itself), cancelled,
 resumed and promoted; the served model, the serving history and restoring an earlier model."""
 
+from pathlib import Path
+
 import pytest
 
 from sentiment.forms import TrainingLaunchForm
@@ -36,6 +38,7 @@ STAFF_ENDPOINTS = [
     ("POST", "/runs/{run}/cancel", None),
     ("POST", "/runs/{run}/resume", None),
     ("POST", "/runs/{run}/promote", {"reason": "better on the test set"}),
+    ("POST", "/runs/{run}/distil", {}),
     ("GET", "/serving", None),
     ("GET", "/serving/promotions", None),
     ("POST", "/serving/restore", {"reason": "roll back to the earlier model"}),
@@ -211,3 +214,53 @@ def test_restore_rolls_back_to_the_model_served_before(call, staff_key, finished
     latest = Promotion.objects.first()
     assert (latest.run, latest.action, latest.replaced) == (finished_run, "restore", newer)
     assert served_model().run == finished_run
+
+
+def test_distil_queues_a_student_that_records_its_teacher(
+    call, staff, staff_key, finished_run, queued_jobs, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.RUNS_DIR = str(tmp_path)
+    body = {"config": {"distillation_temperature": 3.0, "max_train_examples": 100}}
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = call("POST", f"/runs/{finished_run.pk}/distil", key=staff_key, json=body, HTTP_IDEMPOTENCY_KEY="d-1")
+    assert answer.status_code == 201, answer.content
+    student = TrainingRun.objects.get(pk=answer.json()["id"])
+    assert (student.teacher, student.preset, student.launched_from, student.created_by) == (
+        finished_run, "distil", "api", staff
+    )  # fmt: skip
+    config = answer.json()["config"]
+    teacher_dir = str(Path(finished_run.model_dir).resolve())
+    assert config["teacher_model"] == config["base_model"] == teacher_dir
+    assert config["keep_layers"] == 1  # half the tiny teacher's two layers
+    assert (config["distillation_temperature"], config["max_train_examples"]) == (3.0, 100)
+    assert config["dataset"] == finished_run.config["dataset"]  # the teacher's data
+    assert queued_jobs("training") == [("worker.tasks.train_run", [student.pk])]
+    again = call("POST", f"/runs/{finished_run.pk}/distil", key=staff_key, json=body, HTTP_IDEMPOTENCY_KEY="d-1")
+    assert again.json()["id"] == student.pk and TrainingRun.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "says"),
+    [
+        ({"teacher_model": "/elsewhere"}, "config.teacher_model", "set by the run itself"),
+        ({"no_such_setting": 1}, "config.no_such_setting", "unknown setting"),
+        ({"keep_layers": "one"}, "config.keep_layers", "integer"),
+        ({"keep_layers": 2}, "config.keep_layers", "no faster"),
+        ({"distillation_weight": 2.0}, "config.distillation_weight", "between 0"),
+    ],
+)
+def test_distil_refuses_bad_settings(
+    call, staff_key, finished_run, queued_jobs, django_capture_on_commit_callbacks, config, field, says
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = call("POST", f"/runs/{finished_run.pk}/distil", key=staff_key, json={"config": config})
+    error = error_of(answer, 400)
+    assert says in error["fields"][field] and TrainingRun.objects.count() == 1
+    assert queued_jobs("training") == []
+
+
+@pytest.mark.parametrize("status", [Status.QUEUED, Status.RUNNING, Status.FAILED, Status.CANCELLED])
+def test_distilling_a_run_without_a_model_is_a_conflict(call, staff_key, finished_run, status):
+    run = a_run(finished_run, status=status)
+    error = error_of(call("POST", f"/runs/{run.pk}/distil", key=staff_key, json={}), 409)
+    assert "no finished model" in error["message"] and TrainingRun.objects.count() == 2

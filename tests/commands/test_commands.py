@@ -89,6 +89,28 @@ def test_train_evaluate_predict_round_trip(manage, tmp_path, tiny_model_dir, syn
     assert "There is no run #999" in one_line_failure(manage("check_behaviour", "999"))
 
 
+def test_distil_trains_a_student_of_a_run_recorded_with_its_teacher(manage, tmp_path, tiny_model_dir, synthetic_folder):
+    trained = manage(*tiny_train_args(tiny_model_dir, synthetic_folder, tmp_path / "teacher"))
+    teacher = json.loads(trained.stdout)
+    student_out = tmp_path / "student"
+    args = ("--json", "--output-dir", str(student_out), "--serving-check-reviews", "0", "--num-train-epochs", "2")
+    distilled = manage("distil", str(teacher["run_id"]), *args)
+    assert distilled.returncode == 0, distilled.stderr[-2000:]
+    student = json.loads(distilled.stdout)
+    assert student["status"] == "succeeded" and student["run_id"] == teacher["run_id"] + 1
+    assert student["model_shape"]["num_hidden_layers"] == 1 and teacher["model_shape"]["num_hidden_layers"] == 2
+    assert student["test"]["examples"] == teacher["test"]["examples"]  # the same test reviews
+    saved = json.loads((student_out / "model" / "training_config.json").read_text())
+    assert saved["teacher_model"] == saved["base_model"] == teacher["model_dir"] and saved["num_train_epochs"] == 2
+    query = f"from sentiment.models import TrainingRun as R; print(R.objects.get(pk={student['run_id']}).teacher_id)"
+    recorded = manage("shell", "-c", query)
+    assert recorded.stdout.strip().splitlines()[-1] == str(teacher["run_id"])
+    by_folder = manage("distil", teacher["model_dir"], "--output-dir", str(tmp_path / "s2"), "--keep-layers", "2")
+    assert "no faster" in one_line_failure(by_folder) and not (tmp_path / "s2").exists()
+    for missing in ("999", str(tmp_path / "nowhere")):
+        assert "run" in one_line_failure(manage("distil", missing, "--json"))
+
+
 def one_line_failure(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
