@@ -4,6 +4,8 @@
 # - system packages: redis-server, PostgreSQL, Chromium (the end-to-end tests drive it) and promtool (Debian's
 #   prometheus package: the alert rules' checks and unit tests), installed with apt-get when missing (as
 #   root, or through sudo); elsewhere it says which to install and stops;
+# - kubectl the same way (apt's kubectl where there is one, else Debian's kubernetes-client, which provides
+#   it): tests/deploy/test_kubernetes.py renders the Kubernetes manifests (deploy/kubernetes) with it;
 # - Redis on 127.0.0.1:6379 (the tests use its database 15), started when none answers;
 # - PostgreSQL on 127.0.0.1:5432, started when none answers; POSTGRES_TEST_URL is exported when a login
 #   works, and the database-backed tests then run on it too (SKIP_POSTGRES=1 leaves it out).
@@ -19,6 +21,9 @@ _services_packages() {
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${CHROMIUM:-}" ] \
     || missing+=(chromium)
   command -v promtool >/dev/null || missing+=(prometheus)
+  if ! command -v kubectl >/dev/null; then
+    if apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then missing+=(kubectl); else missing+=(kubernetes-client); fi
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   local as_root=()
   if [ "$(id -u)" != 0 ]; then
