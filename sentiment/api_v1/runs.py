@@ -108,9 +108,11 @@ SETTINGS_SCHEMA = {
     "properties": {name: adapter.json_schema() for name, adapter in SETTINGS.items()},
     "additionalProperties": False,
 }
-# a student takes every launch setting and how it learns from its teacher (the teacher is the run distilled)
+# a student takes the launch settings but its model and its data, which are its teacher's (the run distilled), and
+# how it learns from its teacher
+TEACHERS = {"base_model", "dataset", "train_on_corrections"}
 STUDENT_SETTINGS = {
-    **SETTINGS,
+    **{name: adapter for name, adapter in SETTINGS.items() if name not in TEACHERS},
     **{name: TypeAdapter(_setting_type(f)) for f in config_fields() if (name := f.name) in DISTILLATION_FIELDS[1:]},
 }
 STUDENT_SCHEMA = {
@@ -139,10 +141,11 @@ class LaunchIn(Input):
 class DistilIn(Input):
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Any setting over the student recipe (ml/presets.py STUDENT) and the teacher's own: e.g. "
-        "keep_layers, distillation_temperature, distillation_weight, max_train_examples. Refused settings come "
-        "under config.<name>.",
-        examples=[{"keep_layers": 3, "distillation_temperature": 2.0}],
+        description="Any setting over the student recipe (ml/presets.py STUDENT) and the teacher's own, but the "
+        "model and the data, which are the teacher's: e.g. keep_layers, distillation_temperature, "
+        "distillation_weight, max_train_examples. The settings' ranges and the settings that go together are "
+        "judged as a launch's are: a refusal (400) comes under config.<name>.",
+        examples=[{"distillation_temperature": 3.0, "max_train_examples": 5000}],
         json_schema_extra=STUDENT_SCHEMA,
     )
     promote_when_done: bool = Field(False, description="Serve the student as soon as it succeeds.")
@@ -296,7 +299,11 @@ def student_overrides(config: dict[str, Any]) -> dict[str, Any]:
     """The settings a distil request gives, each checked against its type (``STUDENT_SETTINGS``)."""
     for name, value in config.items():
         if name not in STUDENT_SETTINGS:
-            why = "set by the run itself" if name in TrainingLaunchForm.RUN_DECIDES else "unknown setting"
+            why = (
+                "the teacher's: a student learns from its model and its data" if name in TEACHERS
+                else "set by the run itself" if name in TrainingLaunchForm.RUN_DECIDES
+                else "unknown setting"
+            )  # fmt: skip
             raise ApiError("invalid", f"{name}: {why}.", fields={f"config.{name}": why})
         try:
             STUDENT_SETTINGS[name].validate_python(value, strict=True)

@@ -244,6 +244,8 @@ def test_distil_queues_a_student_that_records_its_teacher(
     [
         ({"teacher_model": "/elsewhere"}, "config.teacher_model", "set by the run itself"),
         ({"no_such_setting": 1}, "config.no_such_setting", "unknown setting"),
+        ({"dataset": "/srv/elsewhere"}, "config.dataset", "the teacher's"),
+        ({"base_model": "minilm"}, "config.base_model", "the teacher's"),
         ({"keep_layers": "one"}, "config.keep_layers", "integer"),
         ({"keep_layers": 2}, "config.keep_layers", "no faster"),
         ({"distillation_weight": 2.0}, "config.distillation_weight", "between 0"),
