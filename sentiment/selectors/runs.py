@@ -61,3 +61,16 @@ def training_run_progress(*, run: TrainingRun) -> dict:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
+
+
+def training_runs_with_model(*, model_dir: str | Path) -> list[TrainingRun]:
+    """The runs whose saved model is the folder ``model_dir`` (however the path was written), oldest first."""
+    runs = TrainingRun.objects.exclude(model_dir="").order_by("pk")
+    return [run for run in runs if _same_folder(run.model_dir, model_dir)]
+
+
+def _same_folder(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False

@@ -15,6 +15,7 @@ from ml.errors import ConfigError
 from ml.presets import config_for_student
 from sentiment.models import TrainingRun
 from sentiment.selectors import estimates
+from sentiment.selectors.runs import training_runs_with_model
 from sentiment.services.runs import training_run_create
 
 STUDENT_PRESET = "distil"  # the student's run.preset: what the runs list and the comparison show
@@ -42,11 +43,8 @@ def student_config(*, model_dir: str | Path, overrides: dict[str, Any] | None = 
 
 def teacher_run(*, model_dir: str | Path) -> TrainingRun | None:
     """The finished run whose model is ``model_dir``, if the database has one."""
-    wanted = Path(model_dir).resolve()
-    for run in TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).exclude(model_dir=""):
-        if Path(run.model_dir).resolve() == wanted:
-            return run
-    return None
+    runs = training_runs_with_model(model_dir=model_dir)
+    return next((run for run in runs if run.status == TrainingRun.Status.SUCCEEDED), None)
 
 
 def training_run_distil(

@@ -32,7 +32,7 @@ from ml.training.progress import Progress
 from sentiment import jobs
 from sentiment.models import TrainingRun
 from sentiment.selectors.feedback import corrections_folder
-from sentiment.selectors.runs import training_run_resumable
+from sentiment.selectors.runs import training_run_resumable, training_runs_with_model
 from sentiment.selectors.serving import served_version
 from sentiment.services.feedback import corrections_snapshot
 from sentiment.services.promotions import WHEN_DONE_REASON, training_run_promote
@@ -174,7 +174,7 @@ def training_runs_record_serving_check(*, model_dir: Path, check: dict) -> list[
     """Store a serving check made after the fact (``manage.py export_onnx``) with the runs whose model is
     ``model_dir``, and in their metrics.json; returns their ids. A web process serving one of them
     chooses its runtime again at the next promotion or restart."""
-    runs = [run for run in TrainingRun.objects.exclude(model_dir="") if _same_folder(run.model_dir, model_dir)]
+    runs = training_runs_with_model(model_dir=model_dir)
     serving = ServingCheck.from_json(_plain(check))
     for run in runs:
         results = RunResults.from_json(run.metrics)
@@ -186,13 +186,6 @@ def training_runs_record_serving_check(*, model_dir: Path, check: dict) -> list[
         results.serving = serving
         results_write(results_file, results)
     return [run.pk for run in runs]
-
-
-def _same_folder(a: str | Path, b: str | Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
 
 
 def training_run_fail(*, run_id: int, worker: str, error: str, cancelled: bool = False) -> None:
