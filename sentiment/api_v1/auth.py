@@ -9,7 +9,7 @@ from ninja import security
 from sentiment.api_v1.errors import ApiError
 from sentiment.models import ApiToken
 from sentiment.permissions import can_manage_training
-from sentiment.selectors.api_tokens import api_token_check
+from sentiment.selectors.api_tokens import api_token_check_once
 from sentiment.services.api_tokens import api_key_in, api_token_used
 
 NO_KEY = "Send a valid API key: 'Authorization: Bearer <key>' (create one on the API page), or sign in."
@@ -41,7 +41,7 @@ class ApiKey(security.HttpBearer):
         return self.authenticate(request, key) if key else None
 
     def authenticate(self, request, token: str):
-        check = api_token_check(key=token)
+        check = api_token_check_once(request, key=token)
         if check.token is None:
             raise ApiError("unauthorized", check.refusal, **{"WWW-Authenticate": "Bearer"})
         api_token_used(token=check.token)

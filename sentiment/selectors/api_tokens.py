@@ -34,6 +34,15 @@ def api_token_check(*, key: str) -> KeyCheck:
     return KeyCheck(token)
 
 
+def api_token_check_once(request, *, key: str) -> KeyCheck:
+    """``api_token_check`` once per request and key: the rate limits (to count the key's owner) and the API's
+    own authentication read the same header of one request, and a second lookup would cost a query."""
+    checks = request.__dict__.setdefault("_api_key_checks", {})
+    if key not in checks:
+        checks[key] = api_token_check(key=key)
+    return checks[key]
+
+
 def api_token_list(*, user) -> QuerySet[ApiToken]:
     """The person's keys, active ones first."""
     return ApiToken.objects.filter(user=user).order_by(F("revoked_at").asc(nulls_first=True), "-created_at")

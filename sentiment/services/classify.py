@@ -92,7 +92,11 @@ def reviews_classify(*, user, texts: list[str]) -> list[Prediction]:
         )
         for text, answer in zip(cleaned, answers, strict=True)
     ]
-    return Prediction.objects.bulk_create(predictions)  # with their ids on PostgreSQL and SQLite
+    Prediction.objects.bulk_create(predictions)  # with their ids on PostgreSQL and SQLite
+    no_feedback = Prediction._meta.get_field("feedback")
+    for prediction in predictions:
+        no_feedback.set_cached_value(prediction, None)  # a new answer has none: no query when it is shown
+    return predictions
 
 
 def _serving_model(*, reviews: int):

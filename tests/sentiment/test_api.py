@@ -4,6 +4,8 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sentiment import api
 from sentiment.models import ApiToken, Prediction
@@ -28,6 +30,19 @@ def test_a_review_is_classified_and_remembered(client, person, served_run):
     assert answer["run"] == served_run.pk and answer["model"].startswith(f"Run #{served_run.pk}")
     saved = Prediction.objects.get(pk=answer["id"])
     assert saved.user == person and saved.text == "A wonderful brilliant film, loved it"
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/classify"])
+def test_an_answer_costs_one_key_lookup_one_version_query_and_one_insert(client, person, served_run, url):
+    """The rate limits and the key check read the same key: one lookup between them, on either API."""
+    key = api_token_create(user=person)
+    call(client, {"text": "warm up"}, key)  # the key's last use is recorded now, not below
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, {"text": "A fine film"}, content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+    assert response.status_code == 200
+    tables = sorted(query["sql"].split()[0] + " " + query["sql"].split('"')[1] for query in queries.captured_queries)
+    assert tables == ["INSERT sentiment_prediction", "SELECT sentiment_apitoken", "SELECT sentiment_promotion"]
 
 
 def test_only_the_hash_of_a_key_is_stored(person):

@@ -1,11 +1,12 @@
 """Limits on abuse, tried as an abuser would: too many requests, guessed passwords, a weak password."""
 
 import pytest
-from django.core.exceptions import ValidationError
+import redis
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
 
-from sentiment.limits import client_ip
+from sentiment.limits import client_ip, parse_rate
 from sentiment.models import Prediction
 from sentiment.services.accounts import admin_user_ensure
 from sentiment.services.api_tokens import api_token_create
@@ -48,6 +49,32 @@ def test_a_person_past_the_rate_on_the_site_gets_a_page_saying_when_to_retry(cli
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
     assert "Too many requests" in refused.content.decode() and Prediction.objects.count() == 2
     assert client.get(reverse("sentiment:classify")).status_code == 200  # reading is not limited
+
+
+def counters(settings) -> dict[str, tuple[int, int]]:
+    """Every rate-limit count in Redis: the limit's setting -> (count, seconds left to live)."""
+    store = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    return {key.decode().split(":")[1]: (int(store.get(key)), store.ttl(key)) for key in store.scan_iter("limit:*")}
+
+
+def test_a_refused_request_counts_only_as_far_as_the_limit_that_refused_it(client, person, served_run, settings):
+    settings.RATE_LIMIT_IP = "1/m"  # the address is counted first, then the key, then the person
+    key = api_token_create(user=person)
+    assert [classify_by_api(client, key).status_code for _ in range(2)] == [200, 429]
+    counts = counters(settings)
+    assert {name: count for name, (count, _) in counts.items()} == {
+        "RATE_LIMIT_IP": 2, "RATE_LIMIT_API_KEY": 1, "RATE_LIMIT_PERSON": 1,
+    }  # fmt: skip
+    assert all(0 < ttl <= 61 for _, ttl in counts.values())  # each count ends with its minute
+
+
+def test_a_rate_reads_count_slash_period_and_a_wrong_one_says_how_to_write_it():
+    assert [parse_rate(rate) for rate in ("30/m", "100/5m", "2/s", " 7 / h ", "1/d")] == [
+        (30, 60), (100, 300), (2, 1), (7, 3600), (1, 86400),
+    ]  # fmt: skip
+    for wrong in ("30", "30/minute", "/m", "-1/m", ""):
+        with pytest.raises(ImproperlyConfigured, match="reads like '30/m'"):
+            parse_rate(wrong)
 
 
 def test_without_redis_the_limits_let_requests_through(client, person, served_run, settings):
