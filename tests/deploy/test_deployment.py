@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.deploy.commands import argv
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("web", "worker", "worker-default", "flower")
 
@@ -21,7 +23,16 @@ class ComposeLoader(yaml.SafeLoader):
 
 
 ComposeLoader.add_constructor("!reset", lambda loader, node: None)
-ComposeLoader.add_constructor("!override", lambda loader, node: loader.construct_object(node, deep=True))
+ComposeLoader.add_constructor(
+    "!override",
+    lambda loader, node: (
+        loader.construct_sequence(node, deep=True)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.MappingNode)
+        else loader.construct_scalar(node)
+    ),
+)
 
 
 def load(name: str) -> dict:
@@ -36,11 +47,11 @@ def compose() -> dict:
 def test_the_stack_has_every_service(compose):
     services = compose["services"]
     assert set(services) == {
-        *("proxy", "web", "worker", "worker-default", "redis", "cache", "postgres"),
+        *("proxy", "web", "worker", "worker-default", "beat", "redis", "cache", "postgres"),
         *("flower", "prometheus"),  # the monitoring profile
     }
     assert services["flower"]["profiles"] == services["prometheus"]["profiles"] == ["monitoring"]
-    for name in ("proxy", "web", "worker", "worker-default", "redis", "cache", "postgres"):
+    for name in ("proxy", "web", "worker", "worker-default", "beat", "redis", "cache", "postgres"):
         assert "profiles" not in services[name], name
         assert services[name]["restart"] == "unless-stopped"
         assert services[name]["healthcheck"]["test"], name
@@ -65,21 +76,49 @@ def test_commands_name_things_the_project_has(compose):
     queues = {app.conf.task_default_queue, *(route["queue"] for route in app.conf.task_routes.values())}
     served = set()
     assert "exec celery -A worker flower" in services["flower"]["command"][-1]
-    for name in ("worker", "worker-default"):
-        command = services[name]["command"]
+    for name in ("worker", "worker-default", "beat"):
+        command = argv(services[name]["command"])
         assert command[:3] == ["celery", "-A", "worker"] and (ROOT / "worker" / "celery.py").is_file()
         if "-Q" in command:
             served |= set(command[command.index("-Q") + 1].split(","))
     assert served == queues == {"training", "default", "sweep"}
-    training = services["worker"]["command"]
+    training = argv(services["worker"]["command"])
     assert training[training.index("--pool") + 1] == "solo"  # one run at a time, trained in a child process
-    assert "-B" in services["worker-default"]["command"]  # the beat that sends the sweep every minute
+
+
+def test_the_sweep_is_sent_by_one_beat_of_its_own_however_many_workers_there_are(compose):
+    """Two beats would send every sweep twice: the beat is a service of its own, and no worker runs one (-B),
+    so --scale worker-default=N adds workers, never beats."""
+    services = compose["services"]
+    assert argv(services["beat"]["command"])[:4] == ["celery", "-A", "worker", "beat"]
+    for name, service in services.items():
+        command = argv(service.get("command") or [])
+        assert "-B" not in command and "--beat" not in command, name
+    assert "deploy" not in services["beat"] and "ports" not in services["beat"]
+    # the image the app services build, never a second build of it, nor a pull of a name no registry has
+    assert services["beat"]["image"] == services["web"]["image"] and "build" not in services["beat"]
+    assert services["beat"]["pull_policy"] == "never"
+    assert services["beat"]["depends_on"] == services["web"]["depends_on"]
+    assert services["beat"]["env_file"] == services["web"]["env_file"]
 
 
 def test_the_training_worker_gets_the_gpu_and_the_cpu_override_removes_it(compose):
     [device] = compose["services"]["worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert device == {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
     assert load("docker-compose.cpu.yml")["services"]["worker"]["deploy"] is None
+
+
+def test_the_several_gpus_override_gives_each_training_worker_a_card_of_its_own():
+    """One worker per GPU: each reserves one device id, a different one, and runs the training worker itself."""
+    services = load("docker-compose.gpus.yml")["services"]
+    cards = []
+    for name, service in services.items():
+        [device] = service["deploy"]["resources"]["reservations"]["devices"]
+        assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"] and "count" not in device, name
+        cards += device["device_ids"]
+        if name != "worker":
+            assert service["extends"] == {"file": "docker-compose.yml", "service": "worker"}, name
+    assert len(cards) == len(set(cards)) == len(services) >= 2
 
 
 def test_volumes_keep_state_and_are_all_declared(compose):
@@ -161,13 +200,16 @@ def test_flower_needs_a_password_and_listens_on_this_host_only_by_default(compos
     assert flower["ports"] == ["${FLOWER_BIND:-127.0.0.1}:${FLOWER_PORT:-5555}:5555"]
 
 
-def test_workers_check_their_broker_and_keep_their_name_when_recreated(compose):
+def test_workers_check_their_broker_and_each_replica_has_a_name_that_survives_a_recreate(compose):
+    """No fixed host name (every replica of --scale would share it): each worker is named by worker/name.py,
+    after its container, which compose numbers and keeps when it recreates it."""
     services = compose["services"]
-    for name in ("worker", "worker-default"):
+    for name, prefix in (("worker", "training"), ("worker-default", "default")):
         assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", "worker.health"], name
-        assert "@%h" in " ".join(services[name]["command"]) and services[name]["hostname"], name
-    assert (ROOT / "worker" / "health.py").is_file()
-    assert services["worker"]["hostname"] != services["worker-default"]["hostname"]
+        command = argv(services[name]["command"])
+        assert command[command.index("-n") + 1] == f"{prefix}@$$(python -m worker.name)", name
+        assert "hostname" not in services[name] and "container_name" not in services[name], name
+    assert (ROOT / "worker" / "health.py").is_file() and (ROOT / "worker" / "name.py").is_file()
     postgres = services["postgres"]["environment"]
     assert (
         services["web"]["environment"]["DATABASE_URL"].endswith(f"@postgres:5432/{postgres['POSTGRES_DB']}")

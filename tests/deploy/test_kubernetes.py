@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import yaml
 
+from tests.deploy.commands import argv
 from tests.deploy.test_deployment import ROOT, env_example, load, settings_variables
 
 # Every object is checked against this version's schemas: the oldest Kubernetes the manifests claim to suit.
@@ -78,7 +79,7 @@ def running(objects, predicate=any_command) -> list[tuple[dict, dict]]:
         for workload in objects
         if workload["kind"] in WORKLOADS
         for container in pod_containers(workload)
-        if predicate(container.get("command", []) + container.get("args", []))
+        if predicate(argv(container.get("command", []) + container.get("args", [])))
     ]
 
 
@@ -184,10 +185,6 @@ def test_the_workloads_run_what_the_compose_stack_runs():
     """Commands are compared with the compose file's, not with a copy: the same gunicorn, the same queues."""
     services = load("docker-compose.yml")["services"]
     migrate, serve = compose_web_commands()
-    default = services["worker-default"]["command"]
-    schedule = default.index("--schedule")
-    # the beat is split off the default workers (there may be several of them): the rest is theirs, as written
-    default_without_beat = [arg for i, arg in enumerate(default) if arg != "-B" and i not in (schedule, schedule + 1)]
     for overlay in OVERLAYS:
         objects = rendered(overlay)
         assert web(objects)[1]["command"] == serve
@@ -195,7 +192,9 @@ def test_the_workloads_run_what_the_compose_stack_runs():
         assert pod_containers(job)[0]["command"] == migrate
         assert training_worker(objects)[1]["command"] == services["worker"]["command"]
         _, worker = the_one(objects, celery_worker("default"), "the default worker")
-        assert worker["command"] == default_without_beat
+        assert worker["command"] == services["worker-default"]["command"]
+        _, beat = the_one(objects, lambda command: command[:4] == ["celery", "-A", "worker", "beat"], "the beat")
+        assert beat["command"] == services["beat"]["command"]
         assert the_one(objects, celery_worker("sweep"), "the sweep queue's worker")[1] is worker
 
 
