@@ -252,6 +252,7 @@ class _Proxy:
 
 def instrument(timers: Timers, patches: Patches, predictor) -> None:
     """Wrap the functions on the request's path with ``timers`` (what each wrapper times: ``ORDER``)."""
+    import redis.commands.core
     from django.conf import settings
     from django.core import signals
     from django.core.handlers.base import BaseHandler
@@ -259,7 +260,7 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
 
     import ml.serving.inference
     import ml.serving.onnx_inference
-    from sentiment import api, limits
+    from sentiment import api
     from sentiment import urls as sentiment_urls
     from sentiment.api_v1 import auth as key_auth
     from sentiment.models import Prediction
@@ -277,9 +278,9 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     [pattern] = [p for p in sentiment_urls.urlpatterns if p.name == "api_classify"]
     patches.wrap(timers, "view_with_rate_limits", pattern, "callback")
     # the API view's steps
-    patches.wrap(timers, "rate_limiting_redis", limits.Limit, "wait")
-    patches.wrap(timers, "api_key_check", key_reads, "api_token_check")  # the limits' look-up of the caller
-    patches.wrap(timers, "api_key_check", key_auth, "api_token_check")  # the view's (API v1's key check)
+    # every limit of the request is counted by one Lua script in Redis: its round trip
+    patches.wrap(timers, "rate_limiting_redis", redis.commands.core.Script, "__call__")
+    patches.wrap(timers, "api_key_check", key_reads, "api_token_check")  # once per request, whoever asks
     patches.wrap(timers, "api_key_last_used_write", key_auth, "api_token_used")
     patches.wrap(timers, "request_body_parse", api, "_review_body")
     patches.wrap(timers, "served_version_query", serving_reads, "served_version")
