@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 # Extra pip arguments, e.g. PIP_ARGS="--index-url <PyTorch CPU wheel index>" (see README, "Installing torch").
 PIP_ARGS ?=
 
-.PHONY: help install test test-fast lint format train demo compose-check clean
+.PHONY: help install test test-fast lint format train demo compose-check scale-check clean
 
 help:
 	@echo "make demo     the whole product locally: site, Redis, workers, a first model (Ctrl-C stops)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-fast  lint and the fast tier: the tests not marked slow (no browser, faults, real workers, GPU)"
 	@echo "make install  create .venv with the pinned dependencies"
 	@echo "make compose-check  the docker compose stack end to end (needs Docker; about 15 minutes)"
+	@echo "make scale-check  two web replicas and two training workers in compose: a worker killed mid-run, a web replica restarted under load (needs Docker; about 15 minutes)"
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +62,11 @@ demo: $(INSTALLED)
 # (tests/deploy/compose_smoke.py). Needs a Docker engine with Compose >= 2.24; installs Chromium when missing.
 compose-check: $(INSTALLED)
 	@TEST_SERVICES=packages . tests/services.sh && $(PY) -m tests.deploy.compose_smoke
+
+# The stack scaled out: two web replicas behind the proxy, two training workers, two default workers; a
+# training worker killed mid-run, a web replica restarted under 1,000 requests (tests/deploy/scale_check.py).
+scale-check: $(INSTALLED)
+	@TEST_SERVICES=packages . tests/services.sh && $(PY) -m tests.deploy.scale_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,7 +8,9 @@ its own, and the same one after its container is recreated. In order:
 1. ``WORKER_NAME`` when it is set (a Kubernetes StatefulSet's pod name, or any name an operator gives);
 2. the container's name as its Docker network knows it. ``docker compose up --scale worker=3`` runs
    ``<project>-worker-1`` to ``-3``; compose keeps a replica's number when it recreates its container,
-   and Docker's DNS answers a reverse lookup of a container's address with that name (plus the network's);
+   and Docker's DNS answers a reverse lookup of a container's address with that name (plus the network's).
+   The question goes to the DNS server itself (dnspython): the C library would answer from ``/etc/hosts``
+   first, where Docker writes the container's id;
 3. the host name: a plain host, or a container outside a Docker network (its id, which a recreate changes).
 """
 
@@ -18,6 +20,9 @@ import ipaddress
 import os
 import socket
 
+import dns.exception
+import dns.resolver
+
 
 def own_name_in_network(hostname: str) -> str | None:
     """The first label of the name that the network's DNS gives this host's address, if it gives one (a
@@ -26,10 +31,10 @@ def own_name_in_network(hostname: str) -> str | None:
         address = socket.gethostbyname(hostname)
         if ipaddress.ip_address(address).is_loopback:
             return None
-        name = socket.gethostbyaddr(address)[0]
-    except (OSError, ValueError):
+        answer = dns.resolver.resolve_address(address, lifetime=3)
+    except (OSError, ValueError, dns.exception.DNSException):
         return None
-    label = name.split(".")[0]
+    label = answer[0].target.to_text().split(".")[0]
     return label if label and label != hostname and not label.replace("-", "").isdigit() else None
 
 

@@ -25,6 +25,7 @@ the project's files), ``TORCH_INDEX_URL`` (passed to the build), ``SMOKE_HTTP_PO
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -46,7 +47,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "sentiment-smoke"
 HTTP_PORT = int(os.environ.get("SMOKE_HTTP_PORT", "18080"))
 HTTPS_PORT = int(os.environ.get("SMOKE_HTTPS_PORT", "18443"))
-SITE = f"https://localhost:{HTTPS_PORT}"
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
 REVIEW = "A moving, beautifully acted film with a superb score. I loved every minute of it."
 COUNTS = (
@@ -69,6 +69,12 @@ CHOSEN_RUNTIME = (
 
 
 class Smoke:
+    # what a check of another stack beside this one changes (tests/deploy/scale_check.py)
+    project = PROJECT
+    http_port = HTTP_PORT
+    https_port = HTTPS_PORT
+    scale: tuple[str, ...] = ()  # more arguments for `up`: --scale web=2 ...
+
     def __init__(self, folder: Path):
         self.folder = folder
         self.started = time.monotonic()
@@ -78,13 +84,34 @@ class Smoke:
         own = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", (folder / ".env.example").read_text(), re.M))
         self.env = {
             **{name: value for name, value in os.environ.items() if name not in own - {"COMPOSE_FILE"}},
-            "COMPOSE_PROJECT_NAME": PROJECT,
+            "COMPOSE_PROJECT_NAME": self.project,
             "COMPOSE_FILE": ":".join(str(folder / name) for name in files),  # absolute names stay as they are
         }
         self.shots = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "var" / "compose-smoke")
         self.shots.mkdir(parents=True, exist_ok=True)
 
     # --- helpers ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def stack(self):
+        """Around the steps: a stack left by an earlier, killed check removed first; when a step fails, every
+        container's state and the end of its log; the stack and the copy removed at the end (unless
+        ``KEEP_STACK=1``, to look at it)."""
+        self.compose("down", "-v", "--remove-orphans", check=False)
+        try:
+            yield
+        except BaseException:
+            print(self.compose("ps", "-a", check=False).stdout, file=sys.stderr)
+            print(self.compose("logs", "--tail", "60", check=False).stdout[-20000:], file=sys.stderr)
+            raise
+        finally:
+            if os.environ.get("KEEP_STACK") != "1":
+                self.compose("down", "-v", "--remove-orphans", check=False)
+                shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def site(self) -> str:
+        return f"https://localhost:{self.https_port}"
+
     def say(self, message: str) -> None:
         print(f"[{time.monotonic() - self.started:6.0f} s] {message}", flush=True)
 
@@ -112,7 +139,7 @@ class Smoke:
         return json.loads(self.manage("shell", "-c", COUNTS).strip().splitlines()[-1])
 
     def https(self, path: str, data: bytes | None = None, headers: dict | None = None):
-        request = urllib.request.Request(f"{SITE}{path}", data=data, headers=headers or {})
+        request = urllib.request.Request(f"{self.site}{path}", data=data, headers=headers or {})
         try:
             with urllib.request.urlopen(request, context=self.tls, timeout=30) as response:
                 return response.status, dict(response.headers), response.read()
@@ -138,8 +165,8 @@ class Smoke:
         settings = {
             "SECRET_KEY": secrets.token_urlsafe(64),
             "ADMIN_PASSWORD": ADMIN_PASSWORD,  # put in .env anyway, as a hurried operator would: no process keeps it
-            "HTTP_PORT": str(HTTP_PORT),
-            "HTTPS_PORT": str(HTTPS_PORT),
+            "HTTP_PORT": str(self.http_port),
+            "HTTPS_PORT": str(self.https_port),
             "TORCH_INDEX_URL": os.environ.get("TORCH_INDEX_URL", ""),
         }
         example = (self.folder / ".env.example").read_text()
@@ -147,7 +174,7 @@ class Smoke:
 
     def up(self) -> None:
         self.timed("build", "build")
-        self.timed("up_wait", "up", "-d", "--wait", "--wait-timeout", "600")
+        self.timed("up_wait", "up", "-d", "--wait", "--wait-timeout", "600", *self.scale)
         published = set()
         for line in self.compose("ps", "--format", "json").stdout.splitlines():
             service = json.loads(line)
@@ -165,12 +192,13 @@ class Smoke:
             def redirect_request(self, *args, **kwargs):
                 return None
 
+        plain = f"http://localhost:{self.http_port}/accounts/login/"
         try:
-            urllib.request.build_opener(NoRedirect).open(f"http://localhost:{HTTP_PORT}/accounts/login/", timeout=10)
+            urllib.request.build_opener(NoRedirect).open(plain, timeout=10)
             raise AssertionError("plain HTTP was answered, not redirected")
         except urllib.error.HTTPError as redirect:
             assert redirect.code in (301, 302, 307, 308), redirect.code
-            assert redirect.headers["Location"] == f"{SITE}/accounts/login/", redirect.headers["Location"]
+            assert redirect.headers["Location"] == f"{self.site}/accounts/login/", redirect.headers["Location"]
 
         status, _, body = self.https("/healthz")
         assert status == 200 and json.loads(body)["healthy"], body
@@ -180,7 +208,7 @@ class Smoke:
         status, _, _ = self.https("/accounts/login/", headers={"X-Forwarded-Proto": "http"})
         assert status == 200, status  # the proxy sets the header itself; a client's is not believed
         # a declared 13 MB body is refused before any of it is sent
-        connection = http.client.HTTPSConnection("localhost", HTTPS_PORT, context=self.tls, timeout=30)
+        connection = http.client.HTTPSConnection("localhost", self.https_port, context=self.tls, timeout=30)
         connection.putrequest("POST", "/api/classify")
         connection.putheader("Content-Length", "13000000")
         connection.endheaders()
@@ -203,20 +231,20 @@ class Smoke:
         return self.run_id
 
     def progress(self) -> dict:
-        response = self.page.request.get(f"{SITE}/runs/{self.run_id}/progress.json")
+        response = self.page.request.get(f"{self.site}/runs/{self.run_id}/progress.json")
         assert response.ok, response.status
         return response.json()
 
     def sign_in(self, browser) -> None:
         context = browser.new_context(ignore_https_errors=True, viewport={"width": 1200, "height": 900})
         self.page = context.new_page()
-        self.page.goto(f"{SITE}/accounts/login/")
+        self.page.goto(f"{self.site}/accounts/login/")
         self.page.fill("input[name=username]", "admin")
         self.page.fill("input[name=password]", ADMIN_PASSWORD)
         self.page.click("button[type=submit], input[type=submit]")
         self.page.wait_for_selector("text=Sign out admin")
-        assert self.page.url.startswith(SITE), self.page.url
-        self.page.goto(f"{SITE}/runs/{self.run_id}/")
+        assert self.page.url.startswith(self.site), self.page.url
+        self.page.goto(f"{self.site}/runs/{self.run_id}/")
         self.page.screenshot(path=str(self.shots / "compose-run-page.png"), full_page=True)
         self.say("signed in over HTTPS in Chromium; the run's page shows")
 
@@ -253,10 +281,10 @@ class Smoke:
         counts = self.counts()
         assert counts["served_run"] == self.run_id and counts["served_model_on_disk"], counts
         self.timings["first_model_accuracy"] = done["test"]["accuracy"]
-        self.page.goto(f"{SITE}/runs/{self.run_id}/")
+        self.page.goto(f"{self.site}/runs/{self.run_id}/")
         self.page.wait_for_selector("text=Succeeded")
         self.page.screenshot(path=str(self.shots / "compose-run-done.png"), full_page=True)
-        self.page.goto(f"{SITE}/")
+        self.page.goto(f"{self.site}/")
         self.page.fill("textarea[name=text]", REVIEW)
         self.page.click("main button[type=submit], main input[type=submit]")
         self.page.wait_for_selector("text=positive")
@@ -325,9 +353,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="compose-smoke-"))
     project_copy(folder)
     smoke = Smoke(folder)
-    smoke.compose("down", "-v", "--remove-orphans", check=False)  # a stack left by an earlier, killed run
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
+    with smoke.stack():
         smoke.unedited_env_refuses_to_start()
         smoke.configure()
         smoke.up()
@@ -341,14 +368,6 @@ def main() -> int:
             smoke.outages_show_and_heal()
             smoke.state_survives()
             browser.close()
-    except BaseException:
-        print(smoke.compose("ps", "-a", check=False).stdout, file=sys.stderr)
-        print(smoke.compose("logs", "--tail", "60", check=False).stdout[-20000:], file=sys.stderr)
-        raise
-    finally:
-        if os.environ.get("KEEP_STACK") != "1":
-            smoke.compose("down", "-v", "--remove-orphans", check=False)
-            shutil.rmtree(folder, ignore_errors=True)
     smoke.timings["total"] = round(time.monotonic() - smoke.started, 1)
     print(json.dumps({"compose_smoke": "passed", "seconds": smoke.timings, "screenshots": str(smoke.shots)}))
     return 0

@@ -1,8 +1,12 @@
 """Each worker's name (worker/name.py): its own, and the same after its container is recreated. The names
-Docker's DNS really gives are checked by ``make scale-check``; here, the rules that read them."""
+Docker's DNS really gives are checked by ``make scale-check``; here, the rules that read them, and a real
+question to this machine's resolver."""
 
 import socket
+from types import SimpleNamespace
 
+import dns.name
+import dns.resolver
 import pytest
 
 from worker import name
@@ -13,16 +17,16 @@ def network(monkeypatch):
     """This host as a network would describe it: its host name, its address, and the name of that address."""
 
     def describe(hostname: str, address: str, reverse: str | None):
-        def gethostbyaddr(asked):
+        def resolve_address(asked, **options):
             if reverse is None:
-                raise socket.herror(1, "Unknown host")
-            assert asked == address
-            return reverse, [], [address]
+                raise dns.resolver.NXDOMAIN()
+            assert asked == address and options["lifetime"] <= 5  # a start never waits long for a name
+            return [SimpleNamespace(target=dns.name.from_text(reverse))]
 
         monkeypatch.delenv("WORKER_NAME", raising=False)
         monkeypatch.setattr(socket, "gethostname", lambda: hostname)
         monkeypatch.setattr(socket, "gethostbyname", lambda asked: address)
-        monkeypatch.setattr(socket, "gethostbyaddr", gethostbyaddr)
+        monkeypatch.setattr(dns.resolver, "resolve_address", resolve_address)
 
     return describe
 
@@ -50,3 +54,8 @@ def test_worker_name_in_the_environment_wins(network, monkeypatch):
     network("3f2a9c1b7d4e", "172.18.0.7", "sentiment-worker-2.sentiment_default")
     monkeypatch.setenv("WORKER_NAME", "gpu-box-a")
     assert name.worker_name() == "gpu-box-a"
+
+
+def test_a_host_outside_any_docker_network_asks_its_resolver_and_keeps_its_host_name(monkeypatch):
+    monkeypatch.delenv("WORKER_NAME", raising=False)
+    assert name.worker_name() == socket.gethostname()
