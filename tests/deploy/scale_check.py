@@ -204,6 +204,16 @@ class ScaleCheck(Smoke):
         errors = [e for e in log_events(f"{self.project}-proxy-1") if e.get("level") == "error"]
         return Counter(f"{e.get('msg')}: {str(e.get('error') or e.get('err') or '')[:200]}" for e in errors)
 
+    def answered_by(self) -> Counter:
+        """Each web replica's answers to classifications, by status (its request log lines): a failure the
+        proxy passed on shows here with the replica that gave it; one the proxy made itself does not."""
+        return Counter(
+            (container, e.get("status"))
+            for container in self.names["web"]
+            for e in log_events(container)
+            if e.get("message") == "request_finished" and e.get("path") == "/api/classify"
+        )
+
     def classified(self) -> dict[str, int]:
         """How many classifications each web replica answered, by its own request lines (one a request,
         webapp/request_log.py)."""
@@ -407,7 +417,12 @@ class ScaleCheck(Smoke):
         logged_before = self.classified()
         answers = self.load_with_restart(replica)
         failed = [a for a in answers if not 200 <= a.status < 300]
-        assert not failed, (Counter(a.status for a in failed), [a.error for a in failed[:5]], self.proxy_errors())
+        assert not failed, (
+            Counter(a.status for a in failed),
+            [a.error for a in failed[:5]],
+            self.proxy_errors(),
+            self.answered_by(),
+        )
         begin = time.monotonic()
         wait_for(lambda: self.health(replica) == "healthy", 180, f"{replica} healthy again", interval=2)
         self.timings["web_replica_healthy_after_load"] = round(time.monotonic() - begin, 1)
