@@ -17,6 +17,9 @@ bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 # 1 thread per worker (the sync worker): measured ~12 ms faster per answer than 2 threads (bench/RESULTS.md)
 threads = int(os.environ.get("WEB_THREADS", "1"))
+# The sync worker, made to answer every connection that was waiting when a graceful stop came, instead of
+# leaving the kernel to reset them (webapp/draining_worker.py): a replica restarted under load loses nothing.
+worker_class = "webapp.draining_worker.DrainingSyncWorker"
 timeout = 120
 # No access log: the site logs one line per request itself, with its request id (webapp/request_log.py), and
 # gunicorn's own lines take the site's format (LOG_FORMAT).
