@@ -17,7 +17,7 @@ help:
 	@echo "make test-fast  lint and the fast tier: the tests not marked slow (no browser, faults, real workers, GPU)"
 	@echo "make install  create .venv with the pinned dependencies"
 	@echo "make compose-check  the docker compose stack end to end (needs Docker; about 15 minutes)"
-	@echo "make scale-check  two web replicas and two training workers in compose: a worker killed mid-run, a web replica restarted under load (needs Docker; about 15 minutes)"
+	@echo "make scale-check  two web replicas and two training workers in compose: a worker killed mid-run, a web replica restarted under load (needs Docker; 10-20 minutes)"
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
