@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.brokers import free_port
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WAITING = 4
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"  # the blank line ends it
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def reply(connection: socket.socket) -> str:
