@@ -1,13 +1,19 @@
 """Which ONNX int8 format and session options answer one review fastest on this CPU, at what accuracy.
 
-The product's export (``ml.serving.onnx_export``: transformer optimizer, then dynamic int8 with signed weights,
-one scale per output channel) is the baseline; each variant is made here from the same optimized fp32
-graph, in a temporary folder, and measured in this one run on the same median review, taking turns:
+The product's export (``ml.serving.onnx_export``: transformer optimizer with each LayerNorm apart from its
+residual addition, then dynamic int8 with signed weights, one scale per output channel) opened as the
+product opens it (``ml.serving.onnx_inference.session_open``) is the baseline; each variant is made here
+from the same optimized fp32 graph, in a temporary folder, and measured in this one run on the same median
+review, taking turns:
 
-- weights signed (QInt8) or unsigned (QUInt8), one scale per output channel or per matrix;
-- the graph optimized further when the session loads it (ORT_ENABLE_ALL) or only as exported (basic);
-- intra-op threads: every core, or one;
-- threads that spin between operations, or sleep (what the web processes use: they share the cores).
+- formats: weights signed (QInt8) or unsigned (QUInt8), one scale per output channel or per matrix; and
+  ``skip-layernorm-fused``, the product's format with each residual addition and its LayerNorm fused into
+  ONNX Runtime's SkipLayerNormalization (what the product exported before), opened as it was then
+  (``skip-layernorm-fused/sleeping``: the session fusing at load, threads sleeping between operations);
+  each on every core and on one, with the product's session options;
+- the product's format with one session option changed: threads that sleep between operations
+  (``sleeping``), that keep spinning after the answer (``spin-after``), a session that fuses the
+  LayerNorms again as it loads the graph (``fused-at-load``), the graph only as exported (``basic``).
 
 Also each format's accuracy on test reviews against the fp32 export's, so that a faster format that
 answers worse is seen as such.
@@ -30,13 +36,29 @@ import numpy as np
 from bench import common
 from bench.common import imdb_reviews, median_review
 from ml.hardware import cpu_cores
-from ml.serving.onnx_inference import INPUTS, ONNX_FOLDER, VARIANTS, OnnxPredictor
+from ml.serving.onnx_inference import (
+    INPUTS,
+    LAYERNORM_APART_AT_LOAD,
+    ONNX_FOLDER,
+    VARIANTS,
+    OnnxPredictor,
+    session_open,
+)
 
 FORMATS = {  # name -> quantize_dynamic options; "product" is the export as ml.serving.onnx_export makes it
     "product": None,
     "s8-per-tensor": {"weight_type": "QInt8", "per_channel": False},
     "u8-per-channel": {"weight_type": "QUInt8", "per_channel": True},
     "u8-per-tensor": {"weight_type": "QUInt8", "per_channel": False},
+    "skip-layernorm-fused": {"weight_type": "QInt8", "per_channel": True, "fuse_skip_layernorm": True},
+}
+# name -> what differs from the product's session (session_open), tried on every core
+SESSION_CHANGES = {
+    "product/sleeping": {"spin": False},
+    "product/spin-after": {"stop": False},
+    "product/fused-at-load": {"fuse_at_load": True},
+    "product/basic": {"level": "basic"},
+    "skip-layernorm-fused/sleeping": {"spin": False, "fuse_at_load": True},
 }
 
 
@@ -72,15 +94,55 @@ def formats(model: str, tmp: Path) -> dict[str, Path]:
     for name, options in FORMATS.items():
         if options is None:
             continue
+        source = folder / VARIANTS["fp32"]
+        if options.get("fuse_skip_layernorm"):
+            source = skip_layernorm_fused(folder.parent, source, tmp / f"{name}-fp32.onnx")
         files[name] = tmp / f"{name}.onnx"
         quantize_dynamic(
-            str(folder / VARIANTS["fp32"]),
+            str(source),
             str(files[name]),
             weight_type=getattr(QuantType, options["weight_type"]),
             per_channel=options["per_channel"],
             extra_options={"DefaultTensorType": TensorProto.FLOAT},
         )
     return files
+
+
+def skip_layernorm_fused(model_dir: Path, source: Path, target: Path) -> Path:
+    """The optimized fp32 graph with each residual addition and its LayerNorm fused (the optimizer's default)."""
+    import json
+
+    from onnxruntime.transformers import optimizer
+
+    config = json.loads((model_dir / "config.json").read_text())
+    fused = optimizer.optimize_model(
+        str(source),
+        model_type="bert",
+        num_heads=config["num_attention_heads"],
+        hidden_size=config["hidden_size"],
+        opt_level=1,
+    )
+    if not fused.get_fused_operator_statistics().get("SkipLayerNormalization"):
+        raise RuntimeError(f"the optimizer fused no SkipLayerNormalization in {source}")
+    fused.save_model_to_file(str(target))
+    return target
+
+
+def session_changed(path: Path, threads: int, *, spin=True, stop=True, fuse_at_load=False, level="all"):
+    """A session as ``session_open`` makes it on every core, with one or more of its choices changed."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    }[level]
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1" if stop else "0")
+    disabled = [] if fuse_at_load else LAYERNORM_APART_AT_LOAD
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
 
 
 def accuracy(model: str, predictors: dict, reviews: dict, n: int) -> dict:
@@ -97,21 +159,17 @@ def accuracy(model: str, predictors: dict, reviews: dict, n: int) -> dict:
 
 
 def latencies(predictors: dict, review: str, requests: int) -> dict:
-    """p50/p95 of one review per (format, optimization, threads, spinning), taking turns in rounds."""
-    import onnxruntime as ort
-
-    levels = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC}
+    """p50/p95 of one review per format (every core and one, the product's session options) and per
+    changed session option (``SESSION_CHANGES``, every core), taking turns in rounds of 20 answers."""
+    every = cpu_cores()
     runs = {}
-    for (name, predictor), level, threads, spin in itertools.product(
-        predictors.items(), levels, sorted({cpu_cores(), 1}, reverse=True), ("sleep", "spin")
-    ):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = levels[level]
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin == "spin" else "0")
-        session = ort.InferenceSession(str(predictor.path), options, providers=["CPUExecutionProvider"])
-        runs[f"{name}/{level}/{threads}-threads/{spin}"] = feeds_runner(predictor, session, review)
+    for (name, predictor), threads in itertools.product(predictors.items(), sorted({every, 1}, reverse=True)):
+        runs[f"{name}/{threads}-threads"] = feeds_runner(predictor, session_open(predictor.path, threads), review)
+    for name, changes in SESSION_CHANGES.items():
+        predictor = predictors[name.split("/")[0]]
+        runs[f"{name}/{every}-threads"] = feeds_runner(
+            predictor, session_changed(predictor.path, every, **changes), review
+        )
     times = {key: [] for key in runs}
     for _ in range(3):
         for run in runs.values():
@@ -124,7 +182,7 @@ def latencies(predictors: dict, review: str, requests: int) -> dict:
                 run()
                 times[key].append(time.perf_counter() - started)
     summary = {key: summarise(seconds) for key, seconds in times.items()}
-    baseline = summary[f"product/all/{cpu_cores()}-threads/sleep"]["p50_ms"]
+    baseline = summary[f"product/{every}-threads"]["p50_ms"]
     for values in summary.values():
         values["speedup_p50_vs_product"] = round(baseline / values["p50_ms"], 2)
     return dict(sorted(summary.items(), key=lambda item: item[1]["p50_ms"]))

@@ -265,7 +265,7 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     from sentiment.api_v1 import auth as key_auth
     from sentiment.models import Prediction
     from sentiment.selectors import api_tokens as key_reads
-    from sentiment.selectors import serving as serving_reads
+    from sentiment.services import serving as serving_services
     from sentiment.services.serving import serving_slot
 
     # Django: the request_started/finished signals (database connections: close_old_connections), each
@@ -283,9 +283,10 @@ def instrument(timers: Timers, patches: Patches, predictor) -> None:
     patches.wrap(timers, "api_key_check", key_reads, "api_token_check")  # once per request, whoever asks
     patches.wrap(timers, "api_key_last_used_write", key_auth, "api_token_used")
     patches.wrap(timers, "request_body_parse", api, "_review_body")
-    patches.wrap(timers, "served_version_query", serving_reads, "served_version")
+    # each where the request's code finds it: the name imported into the serving service, the manager's method
+    patches.wrap(timers, "served_version_query", serving_services, "served_version")
     patches.wrap(timers, "serving_slot_get", serving_slot, "get")
-    patches.wrap(timers, "prediction_insert", Prediction, "save")
+    patches.wrap(timers, "prediction_insert", Prediction.objects, "bulk_create")
     patches.wrap(timers, "json_encode", api, "JsonResponse")
     # the predictor: the whole, its tokenization and the model run
     patches.wrap(timers, "predictor", predictor, "positive_probabilities")

@@ -35,7 +35,8 @@ if core_share is not None:
     # PyTorch's OpenMP threads (when PyTorch serves) sleep as soon as an operation ends instead of
     # spinning for more work: when a worker alone on both cores is joined by a second one, spinning
     # threads would slow the newcomer (under load, 32-36 against 38-41 answers/s with passive threads; no
-    # cost to a lone answer). ONNX Runtime's threads are told the same (ml.serving.onnx_inference).
+    # cost to a lone answer). ONNX Runtime's threads spin only during an answer that has every core, and
+    # stop as it ends (ml.serving.onnx_inference.session_open).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Prometheus (README, "Metrics"): every worker process writes its figures to files in one folder, which

@@ -25,10 +25,43 @@ from ml.serving.labeller import Labeller, batched_probabilities, model_version, 
 ONNX_FOLDER = "onnx"
 VARIANTS = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# ONNX Runtime's SkipLayerNormalization (a residual addition and its LayerNorm as one operation) is about 7
+# times slower on the CPU than the two operations apart (bench/RESULTS.md, "ONNX Runtime's fused LayerNorm"): the
+# export leaves them apart (these fusions of the transformer optimizer off), and a session does not fuse
+# them again as it loads the graph (the session's own optimizer of that name off). An export made before
+# keeps its fused operations, and their cost, until it is made again (manage.py export_onnx).
+LAYERNORM_APART = ("enable_skip_layer_norm", "enable_bias_skip_layer_norm")
+LAYERNORM_APART_AT_LOAD = ["SkipLayerNormFusion"]
 
 
 def onnx_folder(model_dir: str | Path) -> Path:
     return resolve_model_dir(model_dir) / ONNX_FOLDER
+
+
+def session_open(path: Path, threads: int, *, graph_copy: Path | None = None):
+    """An ONNX Runtime session of the export at ``path`` computing each operation on ``threads`` cores;
+    ``graph_copy``: where to save the graph as the session optimized it at load (to check it).
+
+    Between two operations of one answer, the threads wait for the next by spinning only when the answer
+    has every core (``ml.core_share``: a web process computing alone), and they stop spinning as soon as the
+    answer is computed. A thread woken from sleep for each operation costs a lone answer about a millisecond
+    (bench/RESULTS.md); a thread spinning after its answer, or beside another process's answer, would take
+    the core that answer is computed on.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    every_core = threads > 1 and threads >= cpu_cores()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if every_core else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    if graph_copy is not None:
+        options.optimized_model_filepath = str(graph_copy)
+    return ort.InferenceSession(
+        str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=LAYERNORM_APART_AT_LOAD
+    )
 
 
 class OnnxPredictor(Labeller):
@@ -64,16 +97,7 @@ class OnnxPredictor(Labeller):
     def session(self, threads: int):
         """An ONNX Runtime session computing each operation on ``threads`` cores (one per thread count)."""
         if threads not in self._sessions:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # between operations the threads sleep instead of spinning: several web processes share a
-            # few cores, and a spinning thread takes a core another process is answering on
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sessions[threads] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self._sessions[threads] = session_open(self.path, threads)
         return self._sessions[threads]
 
     def positive_probabilities(
