@@ -16,7 +16,9 @@ review, taking turns:
   LayerNorms again as it loads the graph (``fused-at-load``), the graph only as exported (``basic``).
 
 Also each format's accuracy on test reviews against the fp32 export's, so that a faster format that
-answers worse is seen as such.
+answers worse is seen as such; and ``layernorm_operators``: ONNX Runtime's fused SkipLayerNormalization
+against the residual addition and the LayerNormalization apart, each alone in a graph of its own, on one
+thread, at the model's width and the review's length (why the export keeps them apart).
 
     python -m bench.onnx_variants --model var/runs/run-1-* --out variants.json
 """
@@ -81,6 +83,8 @@ def main() -> None:
             predictor._sessions.clear()
         result["accuracy"] = accuracy(args.model, predictors, reviews, args.accuracy_reviews)
         result["one_review"] = latencies(predictors, review, args.requests)
+        tokens = len(predictors["product"].tokenizer.encode(review).ids[: predictors["product"].max_length])
+        result["layernorm_operators"] = layernorm_operators(args.model, tokens)
     common.emit(result, args.out)
 
 
@@ -186,6 +190,50 @@ def latencies(predictors: dict, review: str, requests: int) -> dict:
     for values in summary.values():
         values["speedup_p50_vs_product"] = round(baseline / values["p50_ms"], 2)
     return dict(sorted(summary.items(), key=lambda item: item[1]["p50_ms"]))
+
+
+def layernorm_operators(model: str, tokens: int, repeats: int = 500) -> dict:
+    """Microseconds for one residual addition and LayerNorm of ``tokens`` × the model's width, fused or apart."""
+    import json
+
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    width = json.loads((OnnxPredictor(model).model_dir / "config.json").read_text())["hidden_size"]
+    shape = [1, tokens, width]
+    fused = [helper.make_node("SkipLayerNormalization", ["x", "skip", "gamma", "beta"], ["y"], domain="com.microsoft")]
+    apart = [
+        helper.make_node("Add", ["x", "skip"], ["sum"]),
+        helper.make_node("LayerNormalization", ["sum", "gamma", "beta"], ["y"], axis=-1),
+    ]
+    rng = np.random.default_rng(0)
+    feeds = {name: rng.standard_normal(shape).astype(np.float32) for name in ("x", "skip")}
+    out = {"tokens": tokens, "width": width, "threads": 1}
+    for name, nodes in (("skip_layernorm_fused_us", fused), ("add_then_layernorm_us", apart)):
+        graph = helper.make_graph(
+            nodes,
+            name,
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("x", "skip")],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+            [
+                helper.make_tensor(n, TensorProto.FLOAT, [width], rng.random(width, dtype=np.float32))
+                for n in ("gamma", "beta")
+            ],
+        )
+        opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # each as written
+        model_bytes = helper.make_model(graph, opset_imports=opsets).SerializeToString()
+        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        for _ in range(50):
+            session.run(None, feeds)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            session.run(None, feeds)
+        out[name] = round((time.perf_counter() - started) / repeats * 1e6, 1)
+    out["fused_over_apart"] = round(out["skip_layernorm_fused_us"] / out["add_then_layernorm_us"], 2)
+    return out
 
 
 def feeds_runner(predictor: OnnxPredictor, session, review: str):

@@ -48,6 +48,21 @@ def test_each_layernorm_stays_apart_from_its_residual_addition_in_the_file_and_o
         assert operations["Attention"] + operations["QAttention"] >= 2 and operations["BiasGelu"] >= 2, operations
 
 
+def test_threads_spin_between_operations_only_when_the_answer_has_every_core_and_stop_when_it_ends(exported):
+    from ml.hardware import cpu_cores
+
+    folder, _, _ = exported
+    int8 = folder / "onnx" / "model-int8.onnx"
+    every, one = session_open(int8, max(2, cpu_cores())), session_open(int8, 1)
+    assert every.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert one.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    for session in (every, one):
+        assert session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
+    if cpu_cores() > 2:  # a share of the cores (two of more) sleeps between operations
+        shared = session_open(int8, 2).get_session_options()
+        assert shared.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_long_reviews_are_cut_as_in_training_head_and_tail(exported):
     folder, _, _ = exported
     long = list(synthetic_reviews(5, seed=9, long=True)["text"])
