@@ -38,6 +38,7 @@ import numpy as np
 from bench import common
 from bench.common import imdb_reviews, median_review
 from ml.hardware import cpu_cores
+from ml.serving.onnx_export import graph_optimize
 from ml.serving.onnx_inference import (
     INPUTS,
     LAYERNORM_APART_AT_LOAD,
@@ -114,21 +115,9 @@ def formats(model: str, tmp: Path) -> dict[str, Path]:
 
 def skip_layernorm_fused(model_dir: Path, source: Path, target: Path) -> Path:
     """The optimized fp32 graph with each residual addition and its LayerNorm fused (the optimizer's default)."""
-    import json
-
-    from onnxruntime.transformers import optimizer
-
-    config = json.loads((model_dir / "config.json").read_text())
-    fused = optimizer.optimize_model(
-        str(source),
-        model_type="bert",
-        num_heads=config["num_attention_heads"],
-        hidden_size=config["hidden_size"],
-        opt_level=1,
-    )
-    if not fused.get_fused_operator_statistics().get("SkipLayerNormalization"):
+    fused = graph_optimize(model_dir, source, target, layernorm_apart=False)
+    if not fused.get("SkipLayerNormalization"):
         raise RuntimeError(f"the optimizer fused no SkipLayerNormalization in {source}")
-    fused.save_model_to_file(str(target))
     return target
 
 

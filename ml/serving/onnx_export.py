@@ -73,7 +73,7 @@ def onnx_files_write(model_dir: str | Path) -> Path:
     raw = out / "model-unoptimized.onnx"
     try:
         _export(folder, raw)
-        _optimize(folder, raw, out / VARIANTS["fp32"])
+        graph_optimize(folder, raw, out / VARIANTS["fp32"])
         _quantize(out / VARIANTS["fp32"], out / VARIANTS["int8"])
     except Exception as exc:  # the exporters raise anything; the reason is what matters
         raise ModelError(f"cannot export {folder} to ONNX: {first_line(exc)}") from exc
@@ -123,13 +123,16 @@ def _export(folder: Path, path: Path) -> None:
         )  # fmt: skip
 
 
-def _optimize(folder: Path, source: Path, target: Path) -> None:
+def graph_optimize(folder: Path, source: Path, target: Path, *, layernorm_apart: bool = True) -> dict[str, int]:
+    """The graph at ``source`` optimized by ONNX Runtime's transformer optimizer into ``target``; the fused
+    operations, counted. ``layernorm_apart=False`` fuses each LayerNorm with its addition too (for
+    ``bench.onnx_variants``, which measures what that costs)."""
     from onnxruntime.transformers import optimizer
     from onnxruntime.transformers.fusion_options import FusionOptions
 
     config = json.loads((folder / "config.json").read_text())
     fusions = FusionOptions("bert")
-    for fusion in LAYERNORM_APART:
+    for fusion in LAYERNORM_APART if layernorm_apart else ():
         setattr(fusions, fusion, False)
     optimized = optimizer.optimize_model(
         str(source),
@@ -142,6 +145,7 @@ def _optimize(folder: Path, source: Path, target: Path) -> None:
     fused = {name: count for name, count in optimized.get_fused_operator_statistics().items() if count}
     logger.info("ONNX graph of %s optimized; fused operations: %s", folder, fused)
     optimized.save_model_to_file(str(target))
+    return fused
 
 
 def _quantize(source: Path, target: Path) -> None:
