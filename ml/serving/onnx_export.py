@@ -10,7 +10,7 @@ Three steps, each one checked:
 2. **optimize**: ONNX Runtime's transformer optimizer fuses each attention block, the embeddings with
    their LayerNorm, and the bias with GELU into single operations written for the CPU. Each LayerNorm is
    left apart from its residual addition (``onnx_inference.LAYERNORM_APART``): ONNX Runtime's fused
-   SkipLayerNormalization is about 7 times slower on the CPU than the two operations it replaces.
+   SkipLayerNormalization is about 6 times slower on the CPU than the two operations it replaces.
 3. **quantize**: dynamic int8 quantization stores every matrix's weights as 8-bit integers (one scale per
    output channel) and quantizes the activations as they arrive, so the large matrix products run on the
    CPU's int8 instructions (VNNI where the CPU has them).

@@ -25,7 +25,7 @@ from ml.serving.labeller import Labeller, batched_probabilities, model_version, 
 ONNX_FOLDER = "onnx"
 VARIANTS = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# ONNX Runtime's SkipLayerNormalization (a residual addition and its LayerNorm as one operation) is about 7
+# ONNX Runtime's SkipLayerNormalization (a residual addition and its LayerNorm as one operation) is about 6
 # times slower on the CPU than the two operations apart (bench/RESULTS.md, "ONNX Runtime's fused LayerNorm"): the
 # export leaves them apart (these fusions of the transformer optimizer off), and a session does not fuse
 # them again as it loads the graph (the session's own optimizer of that name off). An export made before
