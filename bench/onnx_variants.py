@@ -46,6 +46,7 @@ from ml.serving.onnx_inference import (
     VARIANTS,
     OnnxPredictor,
     session_open,
+    session_options,
 )
 
 FORMATS = {  # name -> quantize_dynamic options; "product" is the export as ml.serving.onnx_export makes it
@@ -122,12 +123,10 @@ def skip_layernorm_fused(model_dir: Path, source: Path, target: Path) -> Path:
 
 
 def session_changed(path: Path, threads: int, *, spin=True, stop=True, fuse_at_load=False, level="all"):
-    """A session as ``session_open`` makes it on every core, with one or more of its choices changed."""
+    """A session with the product's options (``session_options``) but the choices named here."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options = session_options(threads)  # ONNX Runtime logs a warning for each entry set again below
     options.graph_optimization_level = {
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,

@@ -38,9 +38,8 @@ def onnx_folder(model_dir: str | Path) -> Path:
     return resolve_model_dir(model_dir) / ONNX_FOLDER
 
 
-def session_open(path: Path, threads: int, *, graph_copy: Path | None = None):
-    """An ONNX Runtime session of the export at ``path`` computing each operation on ``threads`` cores;
-    ``graph_copy``: where to save the graph as the session optimized it at load (to check it).
+def session_options(threads: int):
+    """How the product opens an export: each operation on ``threads`` cores, the graph optimized at load.
 
     Between two operations of one answer, the threads wait for the next by spinning only when the answer
     has every core (``ml.core_share``: a web process computing alone), and they stop spinning as soon as the
@@ -57,6 +56,15 @@ def session_open(path: Path, threads: int, *, graph_copy: Path | None = None):
     every_core = threads > 1 and threads >= cpu_cores()
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if every_core else "0")
     options.add_session_config_entry("session.force_spinning_stop", "1")
+    return options
+
+
+def session_open(path: Path, threads: int, *, graph_copy: Path | None = None):
+    """An ONNX Runtime session of the export at ``path`` (``session_options``), the LayerNorms left apart;
+    ``graph_copy``: where to save the graph as the session optimized it at load (to check it)."""
+    import onnxruntime as ort
+
+    options = session_options(threads)
     if graph_copy is not None:
         options.optimized_model_filepath = str(graph_copy)
     return ort.InferenceSession(

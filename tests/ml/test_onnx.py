@@ -58,7 +58,7 @@ def test_threads_spin_between_operations_only_when_the_answer_has_every_core_and
     assert one.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     for session in (every, one):
         assert session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
-    if cpu_cores() > 2:  # a share of the cores (two of more) sleeps between operations
+    if cpu_cores() > 2:  # a share of the cores (two of several) sleeps between operations
         shared = session_open(int8, 2).get_session_options()
         assert shared.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
