@@ -15,6 +15,7 @@ process, against that recipe trained in the same run. Each is scored on:
 
     IMDB_DATA_DIR=/path/to/imdb python -m bench.out_of_domain --out result.json
     IMDB_DATA_DIR=... python -m bench.out_of_domain --train-reviews 3000 --test-reviews 1000  # a quick screen
+    IMDB_DATA_DIR=... python -m bench.out_of_domain --against now --train-reviews 6000 --test-reviews 1000
     python -m bench.out_of_domain --runs var/runs/run-7-* var/runs/run-9-*  # whole runs already trained
 """
 
@@ -31,7 +32,7 @@ from bench import common
 from bench.run_scores import scored
 
 BASELINE = "cpu preset before the pairs"
-BEFORE = {"counterfactual_pairs": 0}  # what every variant changes the preset from
+BEFORE = {"counterfactual_pairs": 0, "pairs_with_typos": 0, "head_first_reviews": 0}  # the preset, then
 VARIANTS = {
     BASELINE: {},
     "short crops (a third of the reviews' count)": {"short_crops": "third"},
@@ -41,15 +42,23 @@ VARIANTS = {
     "4 lowest layers frozen": {"frozen_layers": 4},
     "learning rate 5e-5": {"learning_rate": 5e-5},
 }
+# --against now: the preset as it is, against itself without each of its later choices
+NOW = "cpu preset now"
+VARIANTS_NOW = {
+    NOW: {},
+    "a random head (no head first)": {"head_first_reviews": 0},
+    "no pairs with typos": {"pairs_with_typos": 0},
+    "neither": {"head_first_reviews": 0, "pairs_with_typos": 0},
+}
 
 
 def run_variant(
-    name: str, changes: dict, *, train_reviews: int | None, test_reviews: int, checked: int, folder: Path
+    name: str, changes: dict, *, train_reviews: int | None, test_reviews: int, checked: int, folder: Path, base: dict
 ) -> dict:
     from ml.presets import config_from_preset
     from ml.training.pipeline import train_model
 
-    changes = {**BEFORE, **changes}
+    changes = {**base, **changes}
     limit = train_reviews or config_from_preset("cpu").max_train_examples
     if changes.get("short_crops") == "third":
         changes["short_crops"] = limit // 3
@@ -73,6 +82,11 @@ def main() -> None:
     parser.add_argument("--test-reviews", type=int, default=5000)
     parser.add_argument("--serving-check-reviews", type=int, default=1000, help="fewer: a quicker screen")
     parser.add_argument("--variants", help="names to run, separated by ';' (default: all)")
+    parser.add_argument(
+        "--against", choices=("before", "now"), default="before",
+        help="before: variants of the preset before the pairs (the first screen); now: the preset against itself "
+        "without each of its later choices",
+    )  # fmt: skip
     parser.add_argument("--runs", nargs="+", help="score these trained runs' folders instead of training")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
@@ -87,13 +101,15 @@ def main() -> None:
         ]  # fmt: skip
         common.emit({"benchmark": "out_of_domain", "machine": common.machine(), "runs": rows}, args.out)
         return
-    chosen = args.variants.split(";") if args.variants else list(VARIANTS)
+    baseline, variants, base = (BASELINE, VARIANTS, BEFORE) if args.against == "before" else (NOW, VARIANTS_NOW, {})
+    chosen = args.variants.split(";") if args.variants else list(variants)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-out-of-domain-") as tmp:
         sizes = {"train_reviews": args.train_reviews, "test_reviews": args.test_reviews}
-        for index, name in enumerate([BASELINE, *(name for name in chosen if name != BASELINE)]):
+        for index, name in enumerate([baseline, *(name for name in chosen if name != baseline)]):
             folder = Path(tmp) / f"variant-{index}"
-            rows.append(run_variant(name, VARIANTS[name], **sizes, checked=args.serving_check_reviews, folder=folder))
+            checked = args.serving_check_reviews
+            rows.append(run_variant(name, variants[name], **sizes, checked=checked, folder=folder, base=base))
     base = rows[0]
     for row in rows:
         for key in ("imdb_accuracy", "out_of_domain_accuracy", "rotten_tomatoes_accuracy"):

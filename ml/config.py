@@ -244,10 +244,24 @@ class TrainingConfig:
     )
     counterfactual_pairs: int = _field(
         0,
-        "Counterfactual pairs: add 300 short film-review passages, each with a copy edited as little as possible to "
-        "say the opposite (a negation, the clause after 'but', a verdict word), so the model learns which words "
-        "carry the verdict (Kaushik et al. 2020); this many times (among many long reviews, once is easily "
-        "outweighed). Each time is 600 short reviews: seconds of training. 0 adds none.",
+        "Counterfactual pairs: add 600 short reviews (300 of films and TV, 300 of products, food, travel, books, "
+        "apps, games, music, services and shows), each with a copy edited as little as possible to say the "
+        "opposite (a negation, the clause after 'but', a verdict word, a telling fact), so the model learns which "
+        "words carry the verdict (Kaushik et al. 2020); this many times (among many long reviews, once is easily "
+        "outweighed). Each time is 1,200 short reviews: seconds of training. 0 adds none.",
+    )
+    pairs_with_typos: int = _field(
+        0,
+        "Pairs with typos: add the counterfactual pairs this many more times, with one to three typos in each text "
+        "(two letters swapped, one dropped or doubled, a key beside the right one), so the model learns that "
+        "'graet' still means 'great'. 0 adds none; it needs counterfactual pairs.",
+    )
+    head_first_reviews: int = _field(
+        0,
+        "Head first: before fine-tuning, fit the new classification head alone, by logistic regression, on what "
+        "the pre-trained model reads in this many training reviews (linear probing then fine-tuning, Kumar et al. "
+        "2022). A random head's first, wrong gradients then do not bend the pre-trained layers to suit it. "
+        "One forward pass over these reviews. 0 starts from a random head.",
     )
     keep_layers: int = _field(
         0,
@@ -473,6 +487,16 @@ def _added_training_data_problems(c: TrainingConfig) -> list[Problem]:
     corrections: list[Problem] = []
     if not 0 <= c.short_crops <= 1_000_000:
         corrections.append(("short_crops", f"short_crops must be between 0 and 1,000,000 (got {c.short_crops})"))
+    if not 0 <= c.pairs_with_typos <= 20:
+        corrections.append(
+            ("pairs_with_typos", f"pairs_with_typos must be between 0 and 20 times (got {c.pairs_with_typos})")
+        )
+    elif c.pairs_with_typos and not c.counterfactual_pairs:
+        message = "pairs_with_typos adds copies of the counterfactual pairs: set counterfactual_pairs too"
+        corrections.append(("pairs_with_typos", message))
+    if not 0 <= c.head_first_reviews <= 100_000:
+        message = f"head_first_reviews must be between 0 and 100,000 (got {c.head_first_reviews})"
+        corrections.append(("head_first_reviews", message))
     if not 0 <= c.counterfactual_pairs <= 20:
         message = f"counterfactual_pairs must be between 0 and 20 times (got {c.counterfactual_pairs})"
         corrections.append(("counterfactual_pairs", message))

@@ -168,7 +168,9 @@ class TrainingLaunchForm(forms.Form):
         "Validation, checkpoints and logs": (
             *("eval_strategy", "eval_steps", "save_strategy", "save_steps", "save_total_limit", "logging_steps"),
         ),
-        "Beyond IMDb: short reviews, negation": ("short_crops", "counterfactual_pairs", "label_smoothing"),
+        "Beyond IMDb: short reviews, negation": (
+            *("short_crops", "counterfactual_pairs", "pairs_with_typos", "head_first_reviews", "label_smoothing"),
+        ),
         "How much data, and the checks": (
             *("validation_fraction", "max_train_examples", "max_validation_examples", "max_test_examples"),
             *("serving_check_reviews", "data_folder"),

@@ -1,9 +1,9 @@
-"""More kinds of review to learn from, made from what a run already has: short crops and counterfactual pairs.
+"""More kinds of review to learn from, made from what a run already has: short crops, counterfactual pairs, typos.
 
 A model learns what its training reviews show. IMDb's are long and most give their verdict last, so a model
 trained on them alone reads a one-line review, or a verdict that comes first, less well than a review like
-its training ones (the out-of-domain check, ``ml.evaluation.out_of_domain``, measures how much less). Two
-cheap additions show it more kinds of text; both are short, so they add little to a run's time:
+its training ones (the out-of-domain check, ``ml.evaluation.out_of_domain``, measures how much less). Three
+cheap additions show it more kinds of text; all are short, so they add little to a run's time:
 
 - **Short crops**: one or two sentences from the start or the end of a training review, trained on as a
   review of their own with the review's label. A crop can disagree with its review ("The first hour is a
@@ -15,9 +15,17 @@ cheap additions show it more kinds of text; both are short, so they add little t
   with Counterfactually-Augmented Data"): a short passage and a copy edited as little as possible to say the
   opposite ("The jokes never fall flat." / "The jokes always fall flat."). Trained on both, a model learns
   which words carry the verdict (a negation, the clause after "but") instead of the words that merely tend to
-  appear in positive or negative reviews. ``counterfactual_pairs.csv`` beside this module holds 300 pairs
-  written for this project (negation, contrast, verdict words, verdict first, understated), film and TV only
-  and kept apart from the out-of-domain set and the behavioural battery by a test.
+  appear in positive or negative reviews. ``counterfactual_pairs.csv`` beside this module holds 600 pairs
+  written for this project: 300 of films and TV (the first set), and 300 of nine other kinds of thing
+  (products, food, travel, books, apps, games, music, services, shows), 30 of each, so that what the pairs
+  teach is not tied to films. Its columns: both texts, the ``edit`` that flips them (negation, contrast,
+  a verdict word, verdict first, understated, or ``implicit``: a telling fact instead of a sentiment word,
+  "The battery lasted the whole weekend." / "The battery died before lunch.") and the ``domain``. A second
+  reader read every later pair for its labels; the pairs it flagged were rewritten. A test keeps every pair
+  more than half different in words from each text of the out-of-domain set and the behavioural battery.
+- **Typos** (``with_typos``): a copy of the pairs with one to three typos in each text. A model reads words
+  as *word pieces*; "graet" is cut into other pieces than "great", and a model that has never seen a
+  misspelt verdict word may not know it for one.
 """
 
 from __future__ import annotations
@@ -74,6 +82,43 @@ def counterfactual_pairs(path: Path = PAIRS_FILE) -> datasets.Dataset:
         rows = list(csv.DictReader(handle))
     texts = [text for row in rows for text in (row["positive"], row["negative"])]
     return datasets.Dataset.from_dict({"text": texts, "label": [1, 0] * len(rows)})
+
+
+def with_typos(reviews: datasets.Dataset, *, seed: int) -> datasets.Dataset:
+    """A copy of ``reviews`` (``text`` and ``label``) with one to three typos in each text (``misspelled``)."""
+    rng = np.random.default_rng(seed)
+    return reviews.map(lambda row: {"text": misspelled(row["text"], rng)}, desc="typos")
+
+
+def misspelled(text: str, rng: np.random.Generator) -> str:
+    """``text`` with one to three typos of the kinds people make, each in a different word of four letters or
+    more, chosen at random: two neighbouring letters swapped, a letter dropped, a letter doubled, or a letter
+    replaced by the one beside it on the keyboard. A word so spelt is cut into other word pieces than the
+    word itself, so a model that has only seen it spelt right may not know it."""
+    words = text.split(" ")
+    long_words = [i for i, word in enumerate(words) if sum(c.isalpha() for c in word) >= 4]
+    for i in rng.permutation(long_words)[: int(rng.integers(1, 4))]:
+        words[i] = _typo(words[i], rng)
+    return " ".join(words)
+
+
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_BESIDE = {row[k]: row[max(k - 1, 0)] + row[k + 1 : k + 2] for row in _KEYBOARD_ROWS for k in range(len(row))}
+
+
+def _typo(word: str, rng: np.random.Generator) -> str:
+    letters = [k for k, c in enumerate(word) if c.isalpha()]
+    inner = letters[1:-1] or letters  # the first and last letters are the ones people get right
+    k = int(rng.choice(inner))
+    kind = int(rng.integers(4))
+    if kind == 0 and k + 1 < len(word) and word[k + 1].isalpha():
+        return word[:k] + word[k + 1] + word[k] + word[k + 2 :]
+    if kind == 1:
+        return word[:k] + word[k + 1 :]
+    if kind == 2:
+        return word[:k] + word[k] + word[k:]
+    beside = _BESIDE.get(word[k].lower(), "") or word[k]
+    return word[:k] + str(rng.choice(list(beside))) + word[k + 1 :]
 
 
 def _clearly(crop: str, label: int) -> bool:

@@ -55,7 +55,7 @@ from transformers.trainer_utils import has_length
 
 from ml.base_models import freeze_lower_layers, load_for_classification, resolve_base_model
 from ml.config import CONFIG_FILE, TrainingConfig
-from ml.data.augmentation import counterfactual_pairs, short_crops
+from ml.data.augmentation import counterfactual_pairs, short_crops, with_typos
 from ml.data.corrections import Corrections, load_corrections
 from ml.data.sources import (
     AddedReviews,
@@ -96,6 +96,7 @@ from ml.serving.inference import predictor_load
 from ml.serving.labeller import WEIGHT_FILES
 from ml.training.checkpoints import latest_complete_checkpoint
 from ml.training.distillation import ANSWERS_COLUMN, distillation_loss, layers_keep, teacher_answers
+from ml.training.head_first import fit_head_first
 from ml.training.progress import RunWork, TrainingObserver
 from ml.training.progress_callback import ObserverCallback
 from ml.training.run_measures import Laps, peak_memory, tokens_per_word, words_profile
@@ -243,6 +244,8 @@ def train_model(
         tokenizer, model = _pretrained_model(config)  # 3
         tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
         _add_teacher_answers(config, splits, tokenized, out)
+    if config.head_first_reviews and resume_from is None:  # a resumed run's head comes from its checkpoint
+        _head_first(config, model, tokenizer, tokenized["train"], splits, args.device, precision)
     profile = _data_profile(config, splits, tokenized["train"].select(range(reviews)))
     watcher = (
         ObserverCallback(
@@ -394,8 +397,22 @@ def _augment(config: TrainingConfig, splits: ReviewSplits) -> None:
         added += [pairs] * config.counterfactual_pairs
         times = f", {config.counterfactual_pairs} times" if config.counterfactual_pairs > 1 else ""
         splits.notes.append(f"{len(pairs) // 2} counterfactual pairs ({len(pairs)} short reviews) added{times}")
+        for copy in range(config.pairs_with_typos):
+            added.append(with_typos(pairs, seed=config.seed + copy))
+        if config.pairs_with_typos:
+            splits.notes.append(f"the pairs added {config.pairs_with_typos} more times with typos")
     if added:
         splits.train = datasets.concatenate_datasets([splits.train, *added])
+
+
+def _head_first(config: TrainingConfig, model, tokenizer, train, splits: ReviewSplits, device, precision: str) -> None:
+    """The classification head fitted on the frozen model's features before fine-tuning (``ml.training.head_first``)."""
+    collator = ReviewCollator(tokenizer, config, model_type=model.config.model_type)
+    reviews = min(config.head_first_reviews, len(train))
+    right = fit_head_first(
+        model, train, collator, reviews=reviews, seed=config.seed, device=device, precision=precision
+    )
+    splits.notes.append(f"the head fitted first on {reviews:,} training reviews ({right:.1%} of them right)")
 
 
 def _add_corrections(config: TrainingConfig, splits: ReviewSplits) -> Corrections | None:

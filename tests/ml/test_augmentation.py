@@ -1,3 +1,4 @@
+import csv
 import re
 from collections import Counter
 
@@ -6,14 +7,23 @@ import pandas as pd
 import pytest
 
 from ml.config import TrainingConfig
-from ml.data.augmentation import CROP_MAX_WORDS, counterfactual_pairs, sentences, short_crops
+from ml.data.augmentation import (
+    CROP_MAX_WORDS,
+    PAIRS_FILE,
+    counterfactual_pairs,
+    sentences,
+    short_crops,
+    with_typos,
+)
 from ml.errors import ConfigError
 from ml.evaluation.behaviour import battery_texts
+from ml.evaluation.out_of_domain import short_reviews
 from ml.training.pipeline import train_model
 from tests.synthetic import tiny_config, write_split
 
 OPENINGS = ["I saw it on a Sunday.", "My brother picked it.", "It runs two hours.", "The cinema was half full."]
 PRAISE = ["It is a wonderful, brilliant film and I loved it.", "A beautiful, moving and excellent story."]
+PAIRS = 600  # rows of ml/data/counterfactual_pairs.csv
 BLAME = ["It is a terrible, awful film and I hated it.", "A boring, stupid and painful mess."]
 
 
@@ -26,10 +36,6 @@ def review_table(n: int) -> pd.DataFrame:
         body = " ".join(OPENINGS[(i + k) % 4] for k in range(3))
         rows.append({"text": f"{body} Review number {i}. {verdict}", "label": label})
     return pd.DataFrame(rows)
-
-
-def normal(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 def test_a_review_is_cut_after_each_sentence_end():
@@ -61,18 +67,40 @@ def test_crops_keep_only_what_the_lexicon_reads_as_the_reviews_label():
     assert set(crops["text"]) <= {PRAISE[0], f"{OPENINGS[1]} {PRAISE[0]}"} and len(crops)
 
 
-def test_the_counterfactual_pairs_are_300_minimal_flips_apart_from_the_battery():
+def test_the_counterfactual_pairs_are_minimal_flips_of_many_kinds_of_thing():
     pairs = counterfactual_pairs()
-    assert len(pairs) == 600 and pairs["label"][:4] == [1, 0, 1, 0]
+    assert len(pairs) == 2 * PAIRS and pairs["label"][:4] == [1, 0, 1, 0]
     texts = pairs["text"]
     for positive, negative in zip(texts[::2], texts[1::2], strict=True):
         assert positive != negative
-    assert not {normal(t) for t in texts} & {normal(t) for t in battery_texts()}
+    with PAIRS_FILE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    domains = Counter(row["domain"] for row in rows)
+    assert set(domains) == {"film", "product", "food", "travel", "book", "app", "game", "music", "service", "show"}
+    assert min(domains.values()) >= 30 and domains["film"] <= 2 * len(rows) // 3
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def test_no_pair_is_near_a_text_the_model_is_checked_on():
+    """Not even a near copy: no pair's text shares more than half its words with a battery or out-of-domain text."""
+    checked = [_words(t) for t in (*battery_texts(), *(review.text for review in short_reviews()))]
+    for text in counterfactual_pairs()["text"]:
+        words = _words(text)
+        assert all(len(words & other) <= 0.5 * len(words | other) for other in checked), text
 
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("label_smoothing", 0.5), ("label_smoothing", -0.1), ("short_crops", -1), ("counterfactual_pairs", 21)],
+    [
+        ("label_smoothing", 0.5),
+        ("label_smoothing", -0.1),
+        ("short_crops", -1),
+        ("counterfactual_pairs", 21),
+        ("pairs_with_typos", 21),
+    ],
 )
 def test_out_of_range_augmentation_settings_are_refused(setting, value):
     with pytest.raises(ConfigError, match=setting):
@@ -97,3 +125,23 @@ def test_a_run_trains_on_its_crops_and_the_pairs_and_is_scored_out_of_domain(tmp
     assert sum(results.data.profile["words"]["counts"]) == 108  # the next estimate reads the data set's reviews
     assert results.out_of_domain.reviews >= 300 and results.out_of_domain.accuracy is not None
     assert results.out_of_domain.runtime == "pytorch"
+
+
+def test_typo_copies_keep_every_label_and_change_each_text_by_a_few_letters():
+    pairs = counterfactual_pairs()
+    typed = with_typos(pairs, seed=3)
+    assert typed["label"] == pairs["label"]
+    changed = 0
+    for before, after in zip(pairs["text"], typed["text"], strict=True):
+        words, typed_words = before.split(" "), after.split(" ")
+        assert len(words) == len(typed_words)
+        differing = [(a, b) for a, b in zip(words, typed_words, strict=True) if a != b]
+        assert len(differing) <= 3 and all(abs(len(a) - len(b)) <= 1 for a, b in differing)
+        changed += bool(differing)
+    assert changed > 0.95 * len(pairs)  # a swap of two equal letters changes nothing; otherwise every text
+    assert with_typos(pairs, seed=3)["text"] == typed["text"]  # seeded: a run repeats itself
+
+
+def test_pairs_with_typos_need_the_pairs():
+    with pytest.raises(ConfigError, match="set counterfactual_pairs too"):
+        TrainingConfig(pairs_with_typos=1)
