@@ -1,6 +1,7 @@
 import csv
 import re
 from collections import Counter
+from pathlib import Path
 
 import datasets
 import pandas as pd
@@ -107,11 +108,17 @@ def test_out_of_range_augmentation_settings_are_refused(setting, value):
         TrainingConfig(**{setting: value})
 
 
-def test_a_run_trains_on_its_crops_and_the_pairs_and_is_scored_out_of_domain(tmp_path, tiny_model_dir):
+def review_folder(tmp_path) -> Path:
+    """A data folder of 120 training and 20 test reviews (``review_table``)."""
     data = tmp_path / "data"
     data.mkdir()
     write_split(review_table(120), data / "train.parquet")
     write_split(review_table(20), data / "test.parquet")
+    return data
+
+
+def test_a_run_trains_on_its_crops_and_the_pairs_and_is_scored_out_of_domain(tmp_path, tiny_model_dir):
+    data = review_folder(tmp_path)
     config = tiny_config(
         tiny_model_dir, data, tmp_path / "run", num_train_epochs=1, short_crops=30, counterfactual_pairs=2,
         label_smoothing=0.1, validation_fraction=0.1, serving_check_reviews=0,

@@ -13,8 +13,8 @@ from ml.errors import ConfigError
 from ml.presets import config_for_student, config_from_preset
 from ml.training.head_first import fit_head_first
 from ml.training.pipeline import ReviewCollator, train_model
-from tests.ml.test_augmentation import review_table
-from tests.synthetic import tiny_config, write_split
+from tests.ml.test_augmentation import review_folder, review_table
+from tests.synthetic import tiny_config
 
 
 @pytest.fixture
@@ -67,10 +67,7 @@ def test_the_probe_reads_a_seeded_sample_of_the_size_asked(tiny_model_dir, token
 
 
 def test_a_run_with_the_head_first_says_so_and_a_student_starts_from_its_teachers(tmp_path, tiny_model_dir):
-    data = tmp_path / "data"
-    data.mkdir()
-    write_split(review_table(120), data / "train.parquet")
-    write_split(review_table(20), data / "test.parquet")
+    data = review_folder(tmp_path)
     config = tiny_config(
         tiny_model_dir, data, tmp_path / "run", num_train_epochs=1, head_first_reviews=50,
         validation_fraction=0.1, serving_check_reviews=0,
