@@ -400,7 +400,8 @@ def _augment(config: TrainingConfig, splits: ReviewSplits) -> None:
         for copy in range(config.pairs_with_typos):
             added.append(with_typos(pairs, seed=config.seed + copy))
         if config.pairs_with_typos:
-            splits.notes.append(f"the pairs added {config.pairs_with_typos} more times with typos")
+            more = "once more" if config.pairs_with_typos == 1 else f"{config.pairs_with_typos} more times"
+            splits.notes.append(f"the pairs added {more} with typos")
     if added:
         splits.train = datasets.concatenate_datasets([splits.train, *added])
 
