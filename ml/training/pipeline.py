@@ -220,9 +220,7 @@ def train_model(
     callbacks: list | None = None,
 ) -> TrainingResult:
     """Fine-tune ``config.base_model`` on ``config.dataset`` and write everything to ``config.output_dir``.
-
-    ``callbacks`` are extra ``TrainerCallback``s (the benchmarks time steps with one).
-    """
+    ``callbacks`` are extra ``TrainerCallback``s (the benchmarks time steps with one)."""
     laps = Laps()  # the seconds of each phase, for the next run's estimate (ml.estimate)
     # cheap checks first: a wrong model name or data folder is reported before anything slow starts
     resolve_base_model(config.base_model)
@@ -244,8 +242,7 @@ def train_model(
         tokenizer, model = _pretrained_model(config)  # 3
         tokenized = _tokenized_splits(config, splits, tokenizer, corrections, added)  # 4
         _add_teacher_answers(config, splits, tokenized, out)
-    if config.head_first_reviews and resume_from is None:  # a resumed run's head comes from its checkpoint
-        _head_first(config, model, tokenizer, tokenized["train"], splits, args.device, precision)
+    _head_first(config, model, tokenizer, tokenized["train"], splits, args.device, precision, resume_from)
     profile = _data_profile(config, splits, tokenized["train"].select(range(reviews)))
     watcher = (
         ObserverCallback(
@@ -406,8 +403,11 @@ def _augment(config: TrainingConfig, splits: ReviewSplits) -> None:
         splits.train = datasets.concatenate_datasets([splits.train, *added])
 
 
-def _head_first(config: TrainingConfig, model, tokenizer, train, splits: ReviewSplits, device, precision: str) -> None:
-    """The classification head fitted on the frozen model's features before fine-tuning (``ml.training.head_first``)."""
+def _head_first(config: TrainingConfig, model, tokenizer, train, splits, device, precision: str, resume_from) -> None:
+    """The classification head fitted on the frozen model's features before fine-tuning (``ml.training.head_first``)
+    when the config asks for it; a resumed run's head comes from its checkpoint."""
+    if not config.head_first_reviews or resume_from is not None:
+        return
     collator = ReviewCollator(tokenizer, config, model_type=model.config.model_type)
     reviews = min(config.head_first_reviews, len(train))
     right = fit_head_first(

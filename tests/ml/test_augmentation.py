@@ -126,9 +126,10 @@ def test_a_run_trains_on_its_crops_and_the_pairs_and_is_scored_out_of_domain(tmp
 
     results = train_model(config, progress_bar=False).results
 
-    assert results.data.sizes.train == 108 + 30 + 2 * 600
+    assert results.data.sizes.train == 108 + 30 + 2 * 2 * PAIRS
     assert any("30 short crops" in note for note in results.data.notes)
-    assert any("300 counterfactual pairs (600 short reviews) added, 2 times" in note for note in results.data.notes)
+    pairs_note = f"{PAIRS} counterfactual pairs ({2 * PAIRS} short reviews) added, 2 times"
+    assert any(pairs_note in note for note in results.data.notes)
     assert sum(results.data.profile["words"]["counts"]) == 108  # the next estimate reads the data set's reviews
     assert results.out_of_domain.reviews >= 300 and results.out_of_domain.accuracy is not None
     assert results.out_of_domain.runtime == "pytorch"
